@@ -1,0 +1,2 @@
+//! localsock on plain threads.
+pub mod sys;
