@@ -1,0 +1,737 @@
+//! [`Connection`]: everything a `QLocalSocket` decides, with no I/O.
+
+use alloc::collections::VecDeque;
+use alloc::string::{String, ToString};
+use core::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::buffer::{ReadBuffer, WriteQueue, READ_CHUNK};
+use crate::error::{
+    classify_connect_error, classify_io_error, render, ConnectVerdict, DeviceError, Direction,
+    ErrorSource, IoVerdict, LocalSocketError, SocketError,
+};
+use crate::event::{Action, Event, OpenMode, State};
+use crate::name::{resolve_socket_name, Address, NameContext};
+use crate::os::OsError;
+
+/// Qt's default connect timeout (`QT_CONNECT_TIMEOUT`).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+const FIRST_READ: usize = 4 * 1024;
+const RETRY_FIRST: Duration = Duration::from_millis(1);
+const RETRY_MAX: Duration = Duration::from_millis(100);
+
+/// Settings of a [`Connection`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Where names are resolved.
+    pub name_context: NameContext,
+    /// How long a connect may keep retrying a full backlog or busy pipe
+    /// before it fails with `SocketTimeout` (Qt: 30 s).
+    pub connect_timeout: Duration,
+    /// How long `disconnect_from_server` may wait for pending writes to
+    /// drain before giving up with `SocketTimeout`. `None` (Qt's behaviour)
+    /// waits as long as the peer keeps the connection open.
+    pub drain_timeout: Option<Duration>,
+}
+
+impl Config {
+    /// Qt's defaults for the given name context.
+    pub fn new(name_context: NameContext) -> Self {
+        Config {
+            name_context,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            drain_timeout: None,
+        }
+    }
+}
+
+/// The state machine of one `QLocalSocket`, client or accepted, with no I/O.
+///
+/// # Method kinds
+/// - **Getters** (`state`, `error`, `bytes_available`, …) never change anything.
+/// - **Commands** are what the user asks: [`connect_to_server`](Self::connect_to_server),
+///   [`write`](Self::write), [`read`](Self::read), [`disconnect_from_server`](Self::disconnect_from_server),
+///   [`abort`](Self::abort), [`close`](Self::close), [`set_read_buffer_size`](Self::set_read_buffer_size).
+/// - **Inputs** (`handle_*`) are what the OS did: a connect finished or failed, bytes arrived,
+///   bytes left, an I/O error, a deadline passed.
+/// - **Outputs** (`poll_*`, [`read_capacity`](Self::read_capacity), [`recv_buf`](Self::recv_buf),
+///   [`transmit_chunks`](Self::transmit_chunks)) say what the driver must do next.
+///
+/// # The driver's loop
+/// After every command or input, drain the outputs in this order:
+/// 1. [`poll_action`](Self::poll_action) until `None`: perform each (`Connect`, `Close`).
+/// 2. If [`read_capacity`](Self::read_capacity) > 0, wait for readability; when readable,
+///    read into [`recv_buf`](Self::recv_buf) and report with [`handle_received`](Self::handle_received)
+///    (0 bytes = end of stream).
+/// 3. If [`wants_write`](Self::wants_write), write [`transmit_chunks`](Self::transmit_chunks)
+///    (vectored) and report with [`handle_sent`](Self::handle_sent).
+/// 4. Wait no later than [`poll_timeout`](Self::poll_timeout); then call
+///    [`handle_timeout`](Self::handle_timeout).
+/// 5. [`poll_event`](Self::poll_event) until `None`: deliver Qt's signals to the user.
+///
+/// Time is a [`Duration`] since any origin the driver picks; the core never
+/// reads a clock.
+#[derive(Debug)]
+pub struct Connection {
+    config: Config,
+    state: State,
+    mode: Option<OpenMode>,
+    requested_mode: OpenMode,
+    abstract_namespace: bool,
+    server_name: String,
+    full_server_name: String,
+    address: Option<Address>,
+    read: ReadBuffer,
+    read_limit: usize,
+    read_hint: usize,
+    /// No more data will arrive on this connection (EOF, error or local close).
+    read_finished: bool,
+    write: WriteQueue,
+    events: VecDeque<Event>,
+    actions: VecDeque<Action>,
+    error: Option<LocalSocketError>,
+    connect_deadline: Option<Duration>,
+    retry_at: Option<Duration>,
+    retry_backoff: Duration,
+    drain_deadline: Option<Duration>,
+}
+
+impl Connection {
+    /// A new, unconnected socket.
+    pub fn new(config: Config) -> Self {
+        Connection {
+            config,
+            state: State::Unconnected,
+            mode: None,
+            requested_mode: OpenMode::ReadWrite,
+            abstract_namespace: false,
+            server_name: String::new(),
+            full_server_name: String::new(),
+            address: None,
+            read: ReadBuffer::default(),
+            read_limit: 0,
+            read_hint: FIRST_READ,
+            read_finished: false,
+            write: WriteQueue::default(),
+            events: VecDeque::new(),
+            actions: VecDeque::new(),
+            error: None,
+            connect_deadline: None,
+            retry_at: None,
+            retry_backoff: RETRY_FIRST,
+            drain_deadline: None,
+        }
+    }
+
+    /// The server side of an accepted connection to `address`: connected,
+    /// open read-write, no events queued. Its names follow Qt: the last path
+    /// component and the full path (the bare name for abstract and pipe names).
+    pub fn accepted(config: Config, address: &Address) -> Self {
+        let mut c = Connection::new(config);
+        c.state = State::Connected;
+        c.mode = Some(OpenMode::ReadWrite);
+        c.requested_mode = OpenMode::ReadWrite;
+        c.abstract_namespace = matches!(address, Address::Abstract(_));
+        c.server_name = address.accepted_server_name().to_string();
+        c.full_server_name = address.as_str().to_string();
+        c
+    }
+
+    // ----- getters -------------------------------------------------------
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The open mode, or `None` when the device is not open.
+    pub fn open_mode(&self) -> Option<OpenMode> {
+        self.mode
+    }
+
+    /// Whether the device is open (data may still be readable after the
+    /// connection ended).
+    pub fn is_open(&self) -> bool {
+        self.mode.is_some()
+    }
+
+    /// Whether there is a connection (Connecting, Connected or Closing).
+    /// Unlike Qt, this is false once the socket is Unconnected.
+    pub fn is_valid(&self) -> bool {
+        self.state != State::Unconnected
+    }
+
+    /// The name passed to `connect_to_server`; empty once Unconnected.
+    pub fn server_name(&self) -> &str {
+        &self.server_name
+    }
+
+    /// The resolved path or pipe name; empty once Unconnected.
+    pub fn full_server_name(&self) -> &str {
+        &self.full_server_name
+    }
+
+    /// Whether the next connect uses the Linux abstract namespace.
+    pub fn abstract_namespace(&self) -> bool {
+        self.abstract_namespace
+    }
+
+    /// The last error; `SocketError::Unknown` if none happened (as in Qt).
+    pub fn error(&self) -> SocketError {
+        self.error
+            .as_ref()
+            .map_or(SocketError::Unknown, |e| e.kind())
+    }
+
+    /// The last error with its context, if any.
+    pub fn last_error(&self) -> Option<&LocalSocketError> {
+        self.error.as_ref()
+    }
+
+    /// Qt's text for the last error ("Unknown error" if none happened).
+    pub fn error_string(&self) -> String {
+        render(self.error.as_ref())
+    }
+
+    /// Bytes buffered and readable now.
+    pub fn bytes_available(&self) -> usize {
+        self.read.len()
+    }
+
+    /// Bytes queued and not yet taken by the OS.
+    pub fn bytes_to_write(&self) -> usize {
+        self.write.len()
+    }
+
+    /// Whether a whole line (ending in `\n`) is buffered.
+    pub fn can_read_line(&self) -> bool {
+        self.mode.is_some_and(OpenMode::can_read) && self.read.as_slice().contains(&b'\n')
+    }
+
+    /// Qt's `atEnd()`: not open, or nothing buffered.
+    pub fn at_end(&self) -> bool {
+        self.mode.is_none() || self.read.is_empty()
+    }
+
+    /// True when nothing is buffered and nothing more can arrive: a read
+    /// returning 0 now means end of stream, not "try later".
+    pub fn read_exhausted(&self) -> bool {
+        self.read.is_empty() && (self.state != State::Connected || self.read_finished)
+    }
+
+    /// The read-buffer limit (0 = unlimited, the default).
+    pub fn read_buffer_size(&self) -> usize {
+        self.read_limit
+    }
+
+    /// The buffered bytes, without consuming them.
+    pub fn buffered(&self) -> &[u8] {
+        self.read.as_slice()
+    }
+
+    // ----- commands --------------------------------------------------------
+
+    /// Sets Qt's `AbstractNamespaceOption` for the next connect. Ignored
+    /// (returns false) unless Unconnected, as in Qt.
+    pub fn set_abstract_namespace(&mut self, on: bool) -> bool {
+        if self.state != State::Unconnected {
+            return false;
+        }
+        self.abstract_namespace = on;
+        true
+    }
+
+    /// Starts connecting to `name`.
+    ///
+    /// While Connecting or Connected this only reports `Operation` (Qt's
+    /// behaviour). From Closing the old connection is dropped, as in Qt.
+    /// A name that cannot be resolved fails at once with `ServerNotFound`.
+    pub fn connect_to_server(&mut self, name: &str, mode: OpenMode, now: Duration) {
+        match self.state {
+            State::Connecting | State::Connected => {
+                let err =
+                    LocalSocketError::new(SocketError::Operation, ErrorSource::ConnectToServer);
+                self.error = Some(err);
+                self.events.push_back(Event::Error(SocketError::Operation));
+                return;
+            }
+            State::Closing => {
+                self.write.clear();
+                self.actions.push_back(Action::Close);
+            }
+            State::Unconnected => {}
+        }
+        self.error = None;
+        self.read.clear();
+        self.write.clear();
+        self.read_finished = false;
+        self.mode = None;
+        self.drain_deadline = None;
+        self.server_name = name.to_string();
+        self.set_state(State::Connecting);
+        let resolved =
+            resolve_socket_name(name, self.abstract_namespace, &self.config.name_context);
+        match resolved {
+            Err(e) => {
+                let err = LocalSocketError::new(
+                    SocketError::ServerNotFound,
+                    ErrorSource::ConnectToServer,
+                )
+                .with_platform(self.config.name_context.platform)
+                .with_detail(e.detail());
+                self.fail_connect(err);
+            }
+            Ok(address) => {
+                self.full_server_name = address.as_str().to_string();
+                self.requested_mode = mode;
+                self.connect_deadline = Some(now.saturating_add(self.config.connect_timeout));
+                self.retry_at = None;
+                self.retry_backoff = RETRY_FIRST;
+                self.actions.push_back(Action::Connect {
+                    address: address.clone(),
+                    mode,
+                });
+                self.address = Some(address);
+            }
+        }
+    }
+
+    /// Queues owned data without copying it (small pieces are coalesced).
+    /// Returns the number of bytes queued, as Qt's `write` does.
+    pub fn write(&mut self, data: impl Into<Bytes>) -> Result<usize, DeviceError> {
+        self.check_writable()?;
+        let data = data.into();
+        let n = data.len();
+        self.write.push(data);
+        Ok(n)
+    }
+
+    /// Queues a copy of `data`.
+    pub fn write_slice(&mut self, data: &[u8]) -> Result<usize, DeviceError> {
+        self.check_writable()?;
+        self.write.push_slice(data);
+        Ok(data.len())
+    }
+
+    /// Copies up to `out.len()` buffered bytes into `out`. `Ok(0)` means
+    /// nothing is buffered; [`read_exhausted`](Self::read_exhausted) tells
+    /// whether more may come.
+    pub fn read(&mut self, out: &mut [u8]) -> Result<usize, DeviceError> {
+        self.check_readable()?;
+        Ok(self.read.read(out))
+    }
+
+    /// Takes up to `max` buffered bytes without copying them.
+    pub fn read_bytes(&mut self, max: usize) -> Result<Bytes, DeviceError> {
+        self.check_readable()?;
+        Ok(self.read.split_to(max))
+    }
+
+    /// Takes everything buffered without copying it.
+    pub fn read_all(&mut self) -> Result<Bytes, DeviceError> {
+        self.read_bytes(usize::MAX)
+    }
+
+    /// Copies up to `out.len()` buffered bytes without consuming them.
+    pub fn peek(&self, out: &mut [u8]) -> Result<usize, DeviceError> {
+        self.check_readable()?;
+        Ok(self.read.peek(out))
+    }
+
+    /// Qt's `readLine(max)`: the buffered bytes up to and including the first
+    /// `\n`, or at most `max` bytes (0 = no limit), or everything buffered if
+    /// there is no newline. Empty when nothing is buffered.
+    pub fn read_line(&mut self, max: usize) -> Result<Bytes, DeviceError> {
+        self.check_readable()?;
+        let buf = self.read.as_slice();
+        let limit = if max == 0 {
+            buf.len()
+        } else {
+            max.min(buf.len())
+        };
+        let n = match buf[..limit].iter().position(|&b| b == b'\n') {
+            Some(i) => i + 1,
+            None => limit,
+        };
+        Ok(self.read.split_to(n))
+    }
+
+    /// Drops up to `n` buffered bytes; returns how many were dropped.
+    pub fn skip(&mut self, n: usize) -> Result<usize, DeviceError> {
+        self.check_readable()?;
+        Ok(self.read.skip(n))
+    }
+
+    /// Sets the read-buffer limit (0 = unlimited). When the buffer holds
+    /// this much, [`read_capacity`](Self::read_capacity) is 0 until the user
+    /// reads; the core never takes more than the limit.
+    pub fn set_read_buffer_size(&mut self, size: usize) {
+        self.read_limit = size;
+    }
+
+    /// Starts a graceful disconnect: Closing while pending writes drain, then
+    /// Unconnected. The device stays open so buffered data stays readable.
+    /// While Connecting the attempt is cancelled (Qt would leave a pending
+    /// close behind).
+    pub fn disconnect_from_server(&mut self, now: Duration) {
+        match self.state {
+            State::Unconnected | State::Closing => {}
+            State::Connecting => self.cancel_connect(false),
+            State::Connected => {
+                self.set_state(State::Closing);
+                if self.write.is_empty() {
+                    self.finish_close();
+                } else {
+                    self.drain_deadline = self.config.drain_timeout.map(|d| now.saturating_add(d));
+                }
+            }
+        }
+    }
+
+    /// Qt's `close()`: `AboutToClose` while data is still readable, then the
+    /// device closes (buffered input is dropped) and a graceful disconnect
+    /// drains pending writes in the background.
+    pub fn close(&mut self, now: Duration) {
+        if self.mode.is_some() {
+            self.events.push_back(Event::AboutToClose);
+        }
+        self.mode = None;
+        self.read.clear();
+        match self.state {
+            State::Connecting => self.cancel_connect(false),
+            _ => self.disconnect_from_server(now),
+        }
+        self.server_name.clear();
+        self.full_server_name.clear();
+    }
+
+    /// Qt's `abort()`: pending writes are dropped and the connection ends
+    /// now. `AboutToClose` comes first, while data is still readable (as in
+    /// `close`; Qt emits it last). Later graceful disconnects are unaffected.
+    pub fn abort(&mut self) {
+        self.write.clear();
+        if self.mode.is_some() {
+            self.events.push_back(Event::AboutToClose);
+        }
+        self.mode = None;
+        self.read.clear();
+        match self.state {
+            State::Connected | State::Closing => self.finish_close(),
+            State::Connecting => self.cancel_connect(true),
+            State::Unconnected => {}
+        }
+        self.server_name.clear();
+        self.full_server_name.clear();
+    }
+
+    /// Reports that a `wait_for_*` call of the user timed out: Qt emits
+    /// `SocketTimeout` and the connection carries on.
+    pub fn report_wait_timeout(&mut self) {
+        if self.state == State::Unconnected {
+            return;
+        }
+        self.error = Some(LocalSocketError::new(
+            SocketError::SocketTimeout,
+            ErrorSource::Socket,
+        ));
+        self.events
+            .push_back(Event::Error(SocketError::SocketTimeout));
+    }
+
+    // ----- inputs ----------------------------------------------------------
+
+    /// The connect started by `Action::Connect` succeeded.
+    pub fn handle_connected(&mut self, _now: Duration) {
+        if self.state != State::Connecting {
+            return;
+        }
+        self.connect_deadline = None;
+        self.retry_at = None;
+        self.mode = Some(self.requested_mode);
+        self.set_state(State::Connected);
+        self.events.push_back(Event::Connected);
+    }
+
+    /// The connect started by `Action::Connect` failed with `err`. A full
+    /// backlog or busy pipe is retried until the connect deadline.
+    pub fn handle_connect_error(&mut self, err: OsError, now: Duration) {
+        if self.state != State::Connecting {
+            return;
+        }
+        match classify_connect_error(err) {
+            ConnectVerdict::InProgress => {}
+            ConnectVerdict::Interrupted => self.push_connect(),
+            ConnectVerdict::Retry => {
+                let deadline = self.connect_deadline.unwrap_or(now);
+                if now >= deadline {
+                    self.connect_timed_out();
+                } else {
+                    self.actions.push_back(Action::Close);
+                    self.retry_at = Some(now.saturating_add(self.retry_backoff).min(deadline));
+                    self.retry_backoff = (self.retry_backoff * 2).min(RETRY_MAX);
+                }
+            }
+            ConnectVerdict::Fail(kind) => self.fail_connect(LocalSocketError::from_os(
+                kind,
+                ErrorSource::ConnectToServer,
+                err,
+            )),
+        }
+    }
+
+    /// How many bytes the driver may read now; 0 means do not read (not
+    /// connected, end of stream seen, or the read-buffer limit is reached).
+    pub fn read_capacity(&self) -> usize {
+        if self.state != State::Connected || self.read_finished {
+            return 0;
+        }
+        if self.read_limit == 0 || self.mode == Some(OpenMode::WriteOnly) {
+            return self.read_hint;
+        }
+        self.read_limit
+            .saturating_sub(self.read.len())
+            .min(self.read_hint)
+    }
+
+    /// Where the driver reads to: the read buffer's spare capacity, limited
+    /// to [`read_capacity`](Self::read_capacity). Fill it (`BufMut`), then
+    /// call [`handle_received`](Self::handle_received).
+    pub fn recv_buf(&mut self) -> bytes::buf::Limit<&mut BytesMut> {
+        let cap = self.read_capacity();
+        self.read.spare(cap)
+    }
+
+    /// The driver read `n` bytes into [`recv_buf`](Self::recv_buf); `n == 0`
+    /// means end of stream. (The count is taken from the buffer itself, so a
+    /// wrong `n > 0` cannot corrupt it.)
+    pub fn handle_received(&mut self, n: usize, now: Duration) {
+        if n == 0 {
+            self.handle_eof(now);
+            return;
+        }
+        let added = self.read.take_added();
+        if added == 0 {
+            return;
+        }
+        if added >= self.read_hint {
+            self.read_hint = (self.read_hint * 2).min(READ_CHUNK * 4);
+        }
+        match self.mode {
+            Some(m) if m.can_read() => {
+                if self.events.back() != Some(&Event::ReadyRead) {
+                    self.events.push_back(Event::ReadyRead);
+                }
+            }
+            // Write-only or closed: read and discard, so EOF is still seen.
+            _ => self.read.clear(),
+        }
+    }
+
+    /// End of stream from the peer. Idempotent. Buffered data stays readable.
+    pub fn handle_eof(&mut self, _now: Duration) {
+        if self.read_finished || !matches!(self.state, State::Connected | State::Closing) {
+            return;
+        }
+        let err = LocalSocketError::new(SocketError::PeerClosed, ErrorSource::Socket)
+            .with_platform(self.config.name_context.platform);
+        self.error = Some(err);
+        self.events.push_back(Event::Error(SocketError::PeerClosed));
+        self.write.clear();
+        if self.state == State::Connected {
+            self.set_state(State::Closing);
+        }
+        self.finish_close();
+    }
+
+    /// Whether there is queued data the driver should write now.
+    pub fn wants_write(&self) -> bool {
+        !self.write.is_empty() && matches!(self.state, State::Connected | State::Closing)
+    }
+
+    /// The queued bytes, oldest first, for a vectored write. Report what the
+    /// OS took with [`handle_sent`](Self::handle_sent).
+    pub fn transmit_chunks(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.write.chunks()
+    }
+
+    /// The OS took `n` bytes of [`transmit_chunks`](Self::transmit_chunks).
+    pub fn handle_sent(&mut self, n: usize, _now: Duration) {
+        if !matches!(self.state, State::Connected | State::Closing) {
+            return;
+        }
+        let n = self.write.consume(n);
+        if n == 0 {
+            return;
+        }
+        self.events.push_back(Event::BytesWritten(n));
+        if self.state == State::Closing && self.write.is_empty() {
+            self.finish_close();
+        }
+    }
+
+    /// An I/O error on the live connection. Would-block and interrupts are
+    /// ignored; anything else ends the connection with Qt's category.
+    /// Buffered input stays readable.
+    pub fn handle_io_error(&mut self, direction: Direction, err: OsError, _now: Duration) {
+        if !matches!(self.state, State::Connected | State::Closing) {
+            return;
+        }
+        match classify_io_error(direction, err) {
+            IoVerdict::Retry => {}
+            IoVerdict::Fatal(kind) => {
+                self.fatal(LocalSocketError::from_os(kind, ErrorSource::Socket, err))
+            }
+        }
+    }
+
+    /// The next deadline the driver must wake up for, if any.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        match self.state {
+            State::Connecting => match (self.retry_at, self.connect_deadline) {
+                (Some(r), Some(d)) => Some(r.min(d)),
+                (r, d) => r.or(d),
+            },
+            State::Closing => self.drain_deadline,
+            _ => None,
+        }
+    }
+
+    /// Time passed; act on any deadline that is due. Harmless when none is.
+    pub fn handle_timeout(&mut self, now: Duration) {
+        match self.state {
+            State::Connecting => {
+                if self.connect_deadline.is_some_and(|d| now >= d) {
+                    self.connect_timed_out();
+                } else if self.retry_at.is_some_and(|r| now >= r) {
+                    self.retry_at = None;
+                    self.push_connect();
+                }
+            }
+            State::Closing if self.drain_deadline.is_some_and(|d| now >= d) => {
+                self.fatal(
+                    LocalSocketError::new(SocketError::SocketTimeout, ErrorSource::Socket)
+                        .with_detail("pending data was not drained in time"),
+                );
+            }
+            _ => {}
+        }
+    }
+
+    // ----- outputs ----------------------------------------------------------
+
+    /// The next thing the driver must do with the OS.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// The next Qt signal to deliver.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    // ----- internals ---------------------------------------------------------
+
+    fn check_readable(&self) -> Result<(), DeviceError> {
+        match self.mode {
+            None => Err(DeviceError::NotOpen),
+            Some(OpenMode::WriteOnly) => Err(DeviceError::WriteOnly),
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn check_writable(&self) -> Result<(), DeviceError> {
+        match self.mode {
+            None => Err(DeviceError::NotOpen),
+            Some(OpenMode::ReadOnly) => Err(DeviceError::ReadOnly),
+            Some(_) if self.state == State::Unconnected => Err(DeviceError::NotConnected),
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn set_state(&mut self, state: State) {
+        debug_assert!(
+            self.state.can_move_to(state),
+            "{:?} -> {:?}",
+            self.state,
+            state
+        );
+        self.state = state;
+        self.events.push_back(Event::StateChanged(state));
+    }
+
+    fn push_connect(&mut self) {
+        if let Some(address) = self.address.clone() {
+            self.actions.push_back(Action::Connect {
+                address,
+                mode: self.requested_mode,
+            });
+        }
+    }
+
+    fn clear_connect(&mut self) {
+        self.connect_deadline = None;
+        self.retry_at = None;
+        self.address = None;
+        self.actions
+            .retain(|a| !matches!(a, Action::Connect { .. }));
+    }
+
+    fn fail_connect(&mut self, err: LocalSocketError) {
+        let kind = err.kind();
+        self.error = Some(err);
+        self.events.push_back(Event::Error(kind));
+        self.clear_connect();
+        self.actions.push_back(Action::Close);
+        self.mode = None;
+        self.set_state(State::Unconnected);
+        self.server_name.clear();
+        self.full_server_name.clear();
+    }
+
+    fn connect_timed_out(&mut self) {
+        self.fail_connect(
+            LocalSocketError::new(SocketError::SocketTimeout, ErrorSource::ConnectToServer)
+                .with_detail("the server did not accept in time"),
+        );
+    }
+
+    fn cancel_connect(&mut self, read_channel_finished: bool) {
+        self.clear_connect();
+        self.actions.push_back(Action::Close);
+        self.mode = None;
+        self.set_state(State::Unconnected);
+        if read_channel_finished {
+            self.events.push_back(Event::ReadChannelFinished);
+        }
+        self.server_name.clear();
+        self.full_server_name.clear();
+    }
+
+    /// Connected or Closing → Unconnected, with Qt's closing signals.
+    fn finish_close(&mut self) {
+        self.drain_deadline = None;
+        self.read_finished = true;
+        self.set_state(State::Unconnected);
+        self.events.push_back(Event::ReadChannelFinished);
+        self.events.push_back(Event::Disconnected);
+        self.actions.push_back(Action::Close);
+        self.address = None;
+        self.server_name.clear();
+        self.full_server_name.clear();
+    }
+
+    fn fatal(&mut self, err: LocalSocketError) {
+        let kind = err.kind();
+        self.error = Some(err);
+        self.events.push_back(Event::Error(kind));
+        self.write.clear();
+        self.finish_close();
+    }
+}

@@ -1,0 +1,275 @@
+//! Qt's server-name rules as pure functions: a name, the options and the
+//! platform in, the OS address out.
+//!
+//! ```
+//! use localsock_core::{resolve_socket_name, NameContext, Platform, Address};
+//! let ctx = NameContext::new(Platform::Linux, "/tmp");
+//! assert_eq!(resolve_socket_name("myapp", false, &ctx).unwrap(), Address::Path("/tmp/myapp".into()));
+//! assert_eq!(resolve_socket_name("/run/x", false, &ctx).unwrap(), Address::Path("/run/x".into()));
+//! let win = NameContext::new(Platform::Windows, "");
+//! assert_eq!(resolve_socket_name("myapp", false, &win).unwrap().as_str(), r"\\.\pipe\myapp");
+//! ```
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::platform::Platform;
+
+/// Where names are resolved: the platform and its temporary directory
+/// (Qt uses `$TMPDIR`, or `/tmp` when it is unset; the driver reads it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameContext {
+    /// The platform whose rules apply.
+    pub platform: Platform,
+    /// The directory relative Unix names live in (unused on Windows).
+    pub temp_dir: String,
+}
+
+impl NameContext {
+    /// A context for `platform` with `temp_dir` as the temporary directory.
+    pub fn new(platform: Platform, temp_dir: impl Into<String>) -> Self {
+        NameContext {
+            platform,
+            temp_dir: temp_dir.into(),
+        }
+    }
+}
+
+/// The resolved address of a server: what Qt calls the full server name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Address {
+    /// A socket file in the filesystem.
+    Path(String),
+    /// A name in the Linux abstract namespace (no leading NUL; NULs inside
+    /// are significant).
+    Abstract(String),
+    /// A Windows named pipe path, `\\.\pipe\…`.
+    Pipe(String),
+}
+
+impl Address {
+    /// The full server name, as `full_server_name()` reports it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Address::Path(s) | Address::Abstract(s) | Address::Pipe(s) => s,
+        }
+    }
+
+    /// The server name Qt reports on an accepted socket: the last path
+    /// component for a socket file, the whole name otherwise.
+    pub fn accepted_server_name(&self) -> &str {
+        match self {
+            Address::Path(p) => match p.rsplit_once('/') {
+                Some((_, last)) if !last.is_empty() => last,
+                _ => p,
+            },
+            Address::Abstract(s) | Address::Pipe(s) => s,
+        }
+    }
+}
+
+/// Why a name cannot be used. Sockets report it as `ServerNotFound`
+/// ("Invalid name"), servers as `HostNotFound` ("Name error").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NameError {
+    /// The name is empty.
+    Empty,
+    /// The resolved address does not fit the platform's limit.
+    TooLong {
+        /// Bytes the address needs, counting what the platform adds.
+        needed: usize,
+        /// Bytes the platform allows.
+        max: usize,
+    },
+    /// A NUL byte inside a filesystem path or pipe name.
+    InteriorNul,
+    /// A relative name with a `..` component would leave the temporary directory.
+    ParentComponent,
+}
+
+impl NameError {
+    /// A short explanation, printed after Qt's text.
+    pub fn detail(self) -> &'static str {
+        match self {
+            NameError::Empty => "empty name",
+            NameError::TooLong { .. } => "name too long",
+            NameError::InteriorNul => "NUL byte in name",
+            NameError::ParentComponent => "'..' in a relative name",
+        }
+    }
+}
+
+impl fmt::Display for NameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NameError::TooLong { needed, max } => {
+                write!(f, "name too long ({needed} bytes, at most {max})")
+            }
+            other => f.write_str(other.detail()),
+        }
+    }
+}
+
+impl core::error::Error for NameError {}
+
+/// The longest pipe name Windows accepts, in UTF-16 units including `\\.\pipe\`.
+pub const MAX_PIPE_NAME: usize = 256;
+const PIPE_PREFIX: &str = r"\\.\pipe\";
+
+/// Resolves a client name (`QLocalSocket::connectToServer`). `abstract_ns`
+/// is Qt's `AbstractNamespaceOption`; it is ignored where the platform has no
+/// abstract namespace, as in Qt.
+pub fn resolve_socket_name(
+    name: &str,
+    abstract_ns: bool,
+    ctx: &NameContext,
+) -> Result<Address, NameError> {
+    resolve(name, abstract_ns, ctx, false)
+}
+
+/// Resolves a server name (`QLocalServer::listen`). Differs from
+/// [`resolve_socket_name`] only in cleaning the temporary directory's path,
+/// as Qt does.
+pub fn resolve_server_name(
+    name: &str,
+    abstract_ns: bool,
+    ctx: &NameContext,
+) -> Result<Address, NameError> {
+    resolve(name, abstract_ns, ctx, true)
+}
+
+/// Resolves a name for Qt's static `removeServer`: a filesystem path on
+/// Unix (the abstract namespace is ignored, as in Qt); `None` on Windows,
+/// where there is nothing to remove.
+pub fn resolve_remove_server_name(
+    name: &str,
+    ctx: &NameContext,
+) -> Result<Option<String>, NameError> {
+    if ctx.platform.is_windows() {
+        return Ok(None);
+    }
+    match resolve(name, false, ctx, true)? {
+        Address::Path(p) => Ok(Some(p)),
+        _ => Ok(None),
+    }
+}
+
+fn resolve(
+    name: &str,
+    abstract_ns: bool,
+    ctx: &NameContext,
+    clean_temp: bool,
+) -> Result<Address, NameError> {
+    if name.is_empty() {
+        return Err(NameError::Empty);
+    }
+    if ctx.platform.is_windows() {
+        return resolve_pipe(name);
+    }
+    let max = ctx.platform.sun_path_len();
+    // Qt's check: +2 where the platform has an abstract namespace (room for
+    // the leading NUL and a terminator), +1 elsewhere; it applies to
+    // filesystem paths too.
+    let overhead = if ctx.platform.supports_abstract_namespace() {
+        2
+    } else {
+        1
+    };
+    if abstract_ns && ctx.platform.supports_abstract_namespace() {
+        check_len(name.len(), overhead, max)?;
+        return Ok(Address::Abstract(name.to_string()));
+    }
+    if name.contains('\0') {
+        return Err(NameError::InteriorNul);
+    }
+    let path = if name.starts_with('/') {
+        name.to_string()
+    } else {
+        if name.split('/').any(|c| c == "..") {
+            return Err(NameError::ParentComponent);
+        }
+        let dir = if clean_temp {
+            clean_path(&ctx.temp_dir)
+        } else {
+            ctx.temp_dir.trim_end_matches('/').to_string()
+        };
+        let mut p = String::with_capacity(dir.len() + 1 + name.len());
+        p.push_str(if dir == "/" { "" } else { &dir });
+        p.push('/');
+        p.push_str(name);
+        p
+    };
+    check_len(path.len(), overhead, max)?;
+    Ok(Address::Path(path))
+}
+
+fn check_len(len: usize, overhead: usize, max: usize) -> Result<(), NameError> {
+    if len + overhead > max {
+        Err(NameError::TooLong {
+            needed: len + overhead,
+            max,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+fn resolve_pipe(name: &str) -> Result<Address, NameError> {
+    if name.contains('\0') {
+        return Err(NameError::InteriorNul);
+    }
+    let full = if name.starts_with(PIPE_PREFIX) {
+        name.to_string()
+    } else {
+        let mut s = String::with_capacity(PIPE_PREFIX.len() + name.len());
+        s.push_str(PIPE_PREFIX);
+        s.push_str(name);
+        s
+    };
+    let units = full.encode_utf16().count();
+    if units > MAX_PIPE_NAME {
+        return Err(NameError::TooLong {
+            needed: units,
+            max: MAX_PIPE_NAME,
+        });
+    }
+    if full.len() == PIPE_PREFIX.len() {
+        return Err(NameError::Empty);
+    }
+    Ok(Address::Pipe(full))
+}
+
+/// `QDir::cleanPath` for the absolute paths a temporary directory has:
+/// collapses repeated `/`, drops `.`, resolves `..`, removes a trailing `/`.
+pub fn clean_path(path: &str) -> String {
+    let absolute = path.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for comp in path.split('/') {
+        match comp {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|p| *p != "..") {
+                    parts.pop();
+                } else if !absolute {
+                    parts.push("..");
+                }
+            }
+            c => parts.push(c),
+        }
+    }
+    let mut out = String::with_capacity(path.len());
+    if absolute {
+        out.push('/');
+    }
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        out.push_str(p);
+    }
+    if out.is_empty() {
+        out.push('.');
+    }
+    out
+}
