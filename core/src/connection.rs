@@ -19,6 +19,8 @@ use crate::os::OsError;
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 const FIRST_READ: usize = 4 * 1024;
+/// Queued bytes at which the driver writes without waiting for a flush.
+pub const TRANSMIT_THRESHOLD: usize = 64 * 1024;
 const RETRY_FIRST: Duration = Duration::from_millis(1);
 const RETRY_MAX: Duration = Duration::from_millis(100);
 
@@ -553,6 +555,52 @@ impl Connection {
     /// Whether there is queued data the driver should write now.
     pub fn wants_write(&self) -> bool {
         !self.write.is_empty() && matches!(self.state, State::Connected | State::Closing)
+    }
+
+    /// Whether enough is queued that the driver should write now, without
+    /// waiting for a flush: writes are coalesced (like `BufWriter`, and like
+    /// Qt, which writes from its event loop) until this many bytes are queued.
+    pub fn wants_transmit_now(&self) -> bool {
+        self.wants_write() && self.write.len() >= TRANSMIT_THRESHOLD
+    }
+
+    /// Whether the driver may write `len` bytes of the user's buffer straight
+    /// to the OS, skipping the queue: nothing is queued (so order is kept),
+    /// the write is large enough that coalescing would not help, and the
+    /// device is connected and writable. Report with
+    /// [`handle_sent_direct`](Self::handle_sent_direct); queue the rest.
+    pub fn can_write_direct(&self, len: usize) -> bool {
+        len >= TRANSMIT_THRESHOLD
+            && self.write.is_empty()
+            && self.state == State::Connected
+            && self.mode.is_some_and(OpenMode::can_write)
+    }
+
+    /// The OS took `n` bytes written directly from the user's buffer.
+    pub fn handle_sent_direct(&mut self, n: usize, _now: Duration) {
+        if n > 0 && matches!(self.state, State::Connected | State::Closing) {
+            self.events.push_back(Event::BytesWritten(n));
+        }
+    }
+
+    /// Whether the driver may read straight into the user's buffer of `len`
+    /// bytes, skipping the core's buffer: nothing is buffered (so order is
+    /// kept), reading is allowed now, and the device is open for reading.
+    /// Report with [`handle_received_direct`](Self::handle_received_direct).
+    pub fn can_read_direct(&self, len: usize) -> bool {
+        len > 0
+            && self.read.is_empty()
+            && self.read_capacity() > 0
+            && self.mode.is_some_and(OpenMode::can_read)
+    }
+
+    /// The driver read `n` bytes straight into the user's buffer; `n == 0`
+    /// means end of stream. No `ReadyRead` is queued: the user already has
+    /// the data.
+    pub fn handle_received_direct(&mut self, n: usize, now: Duration) {
+        if n == 0 {
+            self.handle_eof(now);
+        }
     }
 
     /// The queued bytes, oldest first, for a vectored write. Report what the
