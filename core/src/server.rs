@@ -245,12 +245,20 @@ pub enum ReclaimDecision {
 
 /// The stale-socket rule: reclaim only a socket, only after a refused probe,
 /// only when the options allow it. A live server's socket is never removed.
+///
+/// ```
+/// use localsock_core::{reclaim_decision, ExistingPath, ProbeOutcome, ReclaimDecision};
+/// assert_eq!(reclaim_decision(true, ExistingPath::Socket, ProbeOutcome::Refused), ReclaimDecision::Reclaim);
+/// assert_eq!(reclaim_decision(true, ExistingPath::Socket, ProbeOutcome::Live), ReclaimDecision::AddressInUse);
+/// assert_eq!(reclaim_decision(true, ExistingPath::Other, ProbeOutcome::Refused), ReclaimDecision::AddressInUse);
+/// assert_eq!(reclaim_decision(false, ExistingPath::Socket, ProbeOutcome::Refused), ReclaimDecision::AddressInUse);
+/// ```
 pub fn reclaim_decision(
-    plan: &ListenPlan,
+    reclaim_allowed: bool,
     existing: ExistingPath,
     probe: ProbeOutcome,
 ) -> ReclaimDecision {
-    match (plan.reclaim_stale_socket, existing, probe) {
+    match (reclaim_allowed, existing, probe) {
         (_, ExistingPath::Missing, _) => ReclaimDecision::Retry,
         (true, ExistingPath::Socket, ProbeOutcome::Refused) => ReclaimDecision::Reclaim,
         _ => ReclaimDecision::AddressInUse,

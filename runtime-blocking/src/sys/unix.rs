@@ -484,27 +484,37 @@ fn rename_noreplace(_src: &Path, _dst: &Path) -> io::Result<()> {
     Err(os(Errno::NOSYS))
 }
 
-/// Removes the socket at `path` if it is a socket nobody listens on; any
-/// other case is an error and leaves the file alone. `Ok` means "retry".
+/// Removes the socket at `path` if the core's stale-socket rule allows it
+/// (only a socket, only after a refused probe); any other case is an error
+/// and leaves the file alone. `Ok` means "retry the bind".
 fn reclaim_stale(path: &Path) -> Result<(), ListenError> {
+    use localsock_core::{reclaim_decision, ExistingPath, ProbeOutcome, ReclaimDecision};
     use ListenStage::*;
-    match is_socket_file(path) {
-        Ok(None) => return Ok(()),
-        Ok(Some(true)) => {}
-        Ok(Some(false)) => return Err(ListenError::in_use()),
+    let existing = match is_socket_file(path) {
+        Ok(None) => ExistingPath::Missing,
+        Ok(Some(true)) => ExistingPath::Socket,
+        Ok(Some(false)) => ExistingPath::Other,
         Err(e) => return Err(ListenError::new(Bind, e)),
-    }
-    match connect(&SocketAddress::Path(path)) {
-        Ok(_) => return Err(ListenError::in_use()),
-        Err(e) if is_errno(&e, Errno::CONNREFUSED) => {}
-        Err(e) if is_errno(&e, Errno::AGAIN) => return Err(ListenError::in_use()),
-        Err(e) if is_errno(&e, Errno::NOENT) => return Ok(()),
-        Err(e) => return Err(ListenError::new(Probe, e)),
-    }
-    match fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(ListenError::new(Bind, e)),
+    };
+    let probe = if existing == ExistingPath::Socket {
+        match connect(&SocketAddress::Path(path)) {
+            Ok(_) => ProbeOutcome::Live,
+            Err(e) if is_errno(&e, Errno::CONNREFUSED) => ProbeOutcome::Refused,
+            Err(e) if is_errno(&e, Errno::AGAIN) => ProbeOutcome::Live,
+            Err(e) if is_errno(&e, Errno::NOENT) => return Ok(()),
+            Err(e) => return Err(ListenError::new(Probe, e)),
+        }
+    } else {
+        ProbeOutcome::Inconclusive
+    };
+    match reclaim_decision(true, existing, probe) {
+        ReclaimDecision::Retry => Ok(()),
+        ReclaimDecision::AddressInUse => Err(ListenError::in_use()),
+        ReclaimDecision::Reclaim => match fs::remove_file(path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(ListenError::new(Bind, e)),
+        },
     }
 }
 
