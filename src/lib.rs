@@ -1,6 +1,6 @@
 //! localsock: Qt's `QLocalSocket` and `QLocalServer` for Rust.
 #![forbid(unsafe_code)]
 
-pub use localsock_core as core;
 #[cfg(feature = "blocking")]
 pub use localsock_blocking as blocking;
+pub use localsock_core as core;

@@ -579,7 +579,7 @@ impl Connection {
     /// The OS took `n` bytes written directly from the user's buffer.
     pub fn handle_sent_direct(&mut self, n: usize, _now: Duration) {
         if n > 0 && matches!(self.state, State::Connected | State::Closing) {
-            self.events.push_back(Event::BytesWritten(n));
+            self.push_bytes_written(n);
         }
     }
 
@@ -618,7 +618,7 @@ impl Connection {
         if n == 0 {
             return;
         }
-        self.events.push_back(Event::BytesWritten(n));
+        self.push_bytes_written(n);
         if self.state == State::Closing && self.write.is_empty() {
             self.finish_close();
         }
@@ -712,6 +712,16 @@ impl Connection {
         );
         self.state = state;
         self.events.push_back(Event::StateChanged(state));
+    }
+
+    /// Undelivered `BytesWritten` signals merge, so a driver whose user
+    /// never takes events keeps a bounded queue.
+    fn push_bytes_written(&mut self, n: usize) {
+        if let Some(Event::BytesWritten(m)) = self.events.back_mut() {
+            *m = m.saturating_add(n);
+        } else {
+            self.events.push_back(Event::BytesWritten(n));
+        }
     }
 
     fn push_connect(&mut self) {
