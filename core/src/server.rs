@@ -350,6 +350,12 @@ impl<T> Server<T> {
         err
     }
 
+    /// An accept failed in a way the server survives (out of descriptors):
+    /// the error is recorded, the server keeps listening.
+    pub fn handle_listen_error_keep_listening(&mut self, err: ListenError) {
+        self.error = Some(err);
+    }
+
     /// An accept or wait failed fatally: the server is closed, as in Qt.
     /// Returns the connections that were still queued.
     pub fn handle_fatal(&mut self, err: ListenError) -> VecDeque<T> {

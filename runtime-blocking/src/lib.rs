@@ -1,2 +1,119 @@
-//! localsock on plain threads.
+//! localsock on plain threads: Qt's `QLocalSocket` / `QLocalServer` API for
+//! code without an event loop, over Unix domain sockets and Windows named
+//! pipes.
+//!
+//! Every decision (states, Qt's signal order, buffering, retries, error
+//! categories and texts) is made by [`localsock_core`]; this crate moves
+//! bytes between it and the OS and blocks where Qt's `waitFor*` calls do.
+//!
+//! ```no_run
+//! use localsock_blocking::{LocalServer, LocalSocket, Timeout};
+//! use std::io::{BufRead, BufReader, Write};
+//!
+//! let mut server = LocalServer::new();
+//! server.listen("echo-demo")?;
+//! let client = std::thread::spawn(|| {
+//!     let mut socket = LocalSocket::connect("echo-demo").unwrap();
+//!     socket.write_all(b"hello\n").unwrap();
+//!     let mut line = String::new();
+//!     BufReader::new(socket).read_line(&mut line).unwrap();
+//!     line
+//! });
+//! let mut peer = server.accept()?;
+//! let mut line = String::new();
+//! peer.read_line(&mut line)?;
+//! peer.write_all(line.as_bytes())?;
+//! peer.flush()?;
+//! assert_eq!(client.join().unwrap(), "hello\n");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod platform;
+mod server;
+mod socket;
 pub mod sys;
+
+use std::time::{Duration, Instant};
+
+pub use localsock_core::{
+    Access, Address, Config, DeviceError, Event, ListenError, LocalSocketError, NameContext,
+    OpenMode, PeerCredentials, Platform, ServerError, ServerOptions, SocketError, State,
+};
+pub use server::LocalServer;
+pub use socket::LocalSocket;
+
+/// How long a `wait_for_*` call may block: Qt's milliseconds, where -1
+/// means forever and 0 means "don't wait".
+///
+/// ```
+/// use localsock_blocking::Timeout;
+/// use std::time::Duration;
+/// let _: Timeout = Duration::from_secs(3).into();
+/// let _ = Timeout::FOREVER; // Qt's -1
+/// let _ = Timeout::NONE;    // Qt's 0
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Timeout(Option<Duration>);
+
+impl Timeout {
+    /// Wait as long as it takes (Qt's -1).
+    pub const FOREVER: Timeout = Timeout(None);
+    /// Do not wait: make what progress is possible now (Qt's 0).
+    pub const NONE: Timeout = Timeout(Some(Duration::ZERO));
+
+    /// Qt's spelling: milliseconds, negative = forever.
+    pub fn from_millis(ms: i64) -> Timeout {
+        if ms < 0 {
+            Timeout::FOREVER
+        } else {
+            Timeout(Some(Duration::from_millis(ms as u64)))
+        }
+    }
+
+    /// The duration, or `None` for forever.
+    pub fn duration(self) -> Option<Duration> {
+        self.0
+    }
+
+    pub(crate) fn deadline(self) -> Option<Instant> {
+        self.0.and_then(|d| Instant::now().checked_add(d))
+    }
+}
+
+impl From<Duration> for Timeout {
+    fn from(d: Duration) -> Self {
+        Timeout(Some(d))
+    }
+}
+
+impl From<Option<Duration>> for Timeout {
+    fn from(d: Option<Duration>) -> Self {
+        Timeout(d)
+    }
+}
+
+/// Where names resolve on this machine, as Qt does it: `$TMPDIR` (made
+/// absolute, trailing `/` removed) or `/tmp` on Unix; pipes on Windows.
+pub fn name_context() -> NameContext {
+    #[cfg(windows)]
+    {
+        NameContext::new(Platform::CURRENT, String::new())
+    }
+    #[cfg(not(windows))]
+    {
+        let dir = std::env::var_os("TMPDIR")
+            .map(std::path::PathBuf::from)
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(|p| {
+                if p.is_absolute() {
+                    p
+                } else {
+                    std::env::current_dir().unwrap_or_default().join(p)
+                }
+            })
+            .and_then(|p| p.to_str().map(|s| s.trim_end_matches('/').to_string()))
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "/tmp".to_string());
+        NameContext::new(Platform::CURRENT, dir)
+    }
+}

@@ -1,0 +1,156 @@
+//! Unix: non-blocking `AF_UNIX` streams waited on with `poll(2)`.
+
+use std::io::{self, IoSlice, Read};
+use std::os::fd::AsFd;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::BufMut;
+use localsock_core::{
+    Address, Connection, ErrorSource, ListenError, ListenPlan, OsError, PeerCredentials,
+};
+
+use super::Connect;
+use crate::sys::unix as sys;
+
+/// Most slices handed to one `sendmsg`.
+const MAX_IOV: usize = 64;
+
+/// A connected (or connecting) stream.
+#[derive(Debug)]
+pub(crate) struct Stream {
+    inner: UnixStream,
+}
+
+pub(crate) fn socket_address(address: &Address) -> sys::SocketAddress<'_> {
+    match address {
+        Address::Abstract(name) => sys::SocketAddress::Abstract(name.as_bytes()),
+        Address::Path(p) | Address::Pipe(p) => sys::SocketAddress::Path(Path::new(p)),
+    }
+}
+
+impl Stream {
+    pub(crate) fn connect(address: &Address, _read: bool, _write: bool) -> io::Result<Connect> {
+        Ok(match sys::connect(&socket_address(address))? {
+            sys::Connecting::Connected(s) => Connect::Done(Stream { inner: s }),
+            sys::Connecting::InProgress(s) => Connect::InProgress(Stream { inner: s }),
+        })
+    }
+
+    pub(crate) fn from_std(inner: UnixStream) -> Self {
+        Stream { inner }
+    }
+
+    pub(crate) fn finish_connect(&self) -> io::Result<()> {
+        sys::finish_connect(&self.inner)
+    }
+
+    /// Reads into the core's buffer. `Ok(0)` is end of stream.
+    pub(crate) fn recv_into(&mut self, conn: &mut Connection) -> io::Result<usize> {
+        let mut buf = conn.recv_buf();
+        let chunk = buf.chunk_mut();
+        // SAFETY: `recv` only writes into the slice (it never reads or
+        // de-initialises it), so viewing the spare capacity as
+        // `MaybeUninit<u8>` is sound.
+        let spare = unsafe { chunk.as_uninit_slice_mut() };
+        let n = sys::recv(self.inner.as_fd(), spare)?;
+        // SAFETY: `recv` initialised exactly the first `n` bytes of the
+        // spare capacity it was given.
+        unsafe { buf.advance_mut(n) };
+        Ok(n)
+    }
+
+    /// Reads straight into the user's buffer. `Ok(0)` is end of stream.
+    pub(crate) fn recv_direct(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        (&self.inner).read(out)
+    }
+
+    /// Sends the core's pending chunks with one vectored write.
+    pub(crate) fn send(&mut self, conn: &Connection) -> io::Result<usize> {
+        let mut slices = [IoSlice::new(&[]); MAX_IOV];
+        let mut n = 0;
+        for chunk in conn.transmit_chunks().take(MAX_IOV) {
+            slices[n] = IoSlice::new(chunk);
+            n += 1;
+        }
+        sys::send_vectored(self.inner.as_fd(), &slices[..n])
+    }
+
+    /// Sends straight from the user's buffer.
+    pub(crate) fn send_direct(&mut self, data: &[u8]) -> io::Result<usize> {
+        sys::send_vectored(self.inner.as_fd(), &[IoSlice::new(data)])
+    }
+
+    /// Waits for readability and/or writability; `true` if something is
+    /// ready (hang-up and errors count: the next I/O call reports them).
+    pub(crate) fn wait(
+        &mut self,
+        read: bool,
+        write: bool,
+        timeout: Option<Duration>,
+    ) -> io::Result<bool> {
+        let r = sys::poll(self.inner.as_fd(), read, write, timeout)?;
+        Ok(r.readable || r.writable || r.hangup || r.error)
+    }
+
+    pub(crate) fn peer_credentials(&self) -> io::Result<PeerCredentials> {
+        let c = sys::peer_credentials(self.inner.as_fd())?;
+        Ok(PeerCredentials {
+            pid: c.pid,
+            uid: Some(c.uid),
+            gid: Some(c.gid),
+        })
+    }
+
+    pub(crate) fn shutdown_write(&mut self) -> io::Result<()> {
+        sys::shutdown_write(self.inner.as_fd())
+    }
+}
+
+/// A listening socket.
+#[derive(Debug)]
+pub(crate) struct Listener {
+    inner: UnixListener,
+}
+
+/// Maps a platform-layer listen failure through the core's table.
+pub(crate) fn listen_error(e: sys::ListenError) -> ListenError {
+    match e.error.raw_os_error() {
+        Some(raw) => ListenError::from_os(ErrorSource::Listen, OsError::native(raw)),
+        None => ListenError::new(localsock_core::ServerError::Unknown, ErrorSource::Listen),
+    }
+}
+
+impl Listener {
+    pub(crate) fn bind(plan: &ListenPlan) -> Result<Listener, ListenError> {
+        let opts = sys::ListenOptions {
+            mode: plan.unix_mode,
+            backlog: plan.backlog.min(i32::MAX as u32) as i32,
+            reclaim_stale: plan.reclaim_stale_socket,
+        };
+        let inner = sys::listen(&socket_address(&plan.address), &opts).map_err(listen_error)?;
+        Ok(Listener { inner })
+    }
+
+    /// Accepts one pending connection without blocking.
+    pub(crate) fn accept(&mut self) -> io::Result<Option<Stream>> {
+        Ok(sys::accept(&self.inner)?.map(Stream::from_std))
+    }
+
+    /// Waits until a connection can be accepted; `true` if one can.
+    pub(crate) fn wait(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
+        let r = sys::poll(self.inner.as_fd(), true, false, timeout)?;
+        Ok(r.readable || r.error || r.hangup)
+    }
+
+    /// Removes the socket file when the server closes (not for abstract names).
+    pub(crate) fn remove_file(path: &str) {
+        let _ = sys::remove_socket_file(Path::new(path));
+    }
+}
+
+/// Qt's `removeServer`: removes the file at `path`, whatever it is.
+pub(crate) fn remove_server_file(path: &str) -> io::Result<()> {
+    sys::remove_socket_file(Path::new(path))
+}

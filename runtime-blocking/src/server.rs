@@ -1,0 +1,285 @@
+//! [`LocalServer`]: Qt's `QLocalServer` for code without an event loop.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use localsock_core::{
+    resolve_remove_server_name, Config, ErrorSource, ListenError, OsError, Server, ServerError,
+    ServerOptions,
+};
+
+use crate::platform::Listener;
+use crate::{name_context, LocalSocket, Timeout};
+
+/// A local server: listens on a Qt-style name and hands out a
+/// [`LocalSocket`] per client.
+///
+/// ```no_run
+/// use localsock_blocking::{LocalServer, ServerOptions, Access};
+/// let mut server = LocalServer::new();
+/// server.listen_with("myapp", ServerOptions { access: Access::USER, ..Default::default() })?;
+/// eprintln!("listening on {}", server.full_server_name());
+/// for socket in server.incoming() {
+///     let socket = socket?;
+///     println!("client pid {:?}", socket.peer_credentials()?.pid);
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// The socket file of a listening server is removed by [`close`](Self::close)
+/// and on drop. A leftover file from a crashed server is reclaimed by
+/// `listen` only if it is a socket nobody answers on; a live server's socket
+/// is never taken over (unlike Qt with access options).
+#[derive(Debug)]
+pub struct LocalServer {
+    core: Server<LocalSocket>,
+    listener: Option<Listener>,
+    options: ServerOptions,
+    config: Config,
+}
+
+impl Default for LocalServer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LocalServer {
+    /// A server that is not listening, with Qt's defaults.
+    pub fn new() -> Self {
+        LocalServer {
+            core: Server::new(),
+            listener: None,
+            options: ServerOptions::default(),
+            config: Config::new(name_context()),
+        }
+    }
+
+    /// The options the next `listen` uses (Qt's `setSocketOptions`,
+    /// `setListenBacklogSize`, …).
+    pub fn set_options(&mut self, options: ServerOptions) {
+        self.options = options;
+    }
+
+    /// The options the next `listen` uses.
+    pub fn options(&self) -> &ServerOptions {
+        &self.options
+    }
+
+    /// The configuration of accepted sockets (name context, timeouts).
+    pub fn set_socket_config(&mut self, config: Config) {
+        self.config = config;
+    }
+
+    /// Listens on `name` with the current options.
+    pub fn listen(&mut self, name: &str) -> Result<(), ListenError> {
+        let options = self.options.clone();
+        self.listen_with(name, options)
+    }
+
+    /// Listens on `name` with `options` (which become the current options).
+    pub fn listen_with(&mut self, name: &str, options: ServerOptions) -> Result<(), ListenError> {
+        self.options = options;
+        let ctx = self.config.name_context.clone();
+        let plan = self.core.listen(name, &self.options, &ctx)?;
+        match Listener::bind(&plan) {
+            Ok(l) => {
+                self.listener = Some(l);
+                self.core.handle_listening();
+                Ok(())
+            }
+            Err(e) => {
+                self.core.handle_listen_error(e.clone());
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether the server is listening.
+    pub fn is_listening(&self) -> bool {
+        self.core.is_listening()
+    }
+
+    /// The name passed to `listen`.
+    pub fn server_name(&self) -> &str {
+        self.core.server_name()
+    }
+
+    /// The resolved path or pipe name.
+    pub fn full_server_name(&self) -> &str {
+        self.core.full_server_name()
+    }
+
+    /// The last error (`Unknown` if none).
+    pub fn server_error(&self) -> ServerError {
+        self.core.server_error()
+    }
+
+    /// Qt's text for the last error ("" if none).
+    pub fn error_string(&self) -> String {
+        self.core.error_string()
+    }
+
+    /// The pending-connection limit (Qt default 30).
+    pub fn max_pending_connections(&self) -> usize {
+        self.core.max_pending_connections()
+    }
+
+    /// Sets the pending-connection limit: while this many accepted
+    /// connections wait for `next_pending_connection`, no more are
+    /// accepted from the OS (its backlog holds them).
+    pub fn set_max_pending_connections(&mut self, max: usize) {
+        self.options.max_pending_connections = max;
+        self.core.set_max_pending_connections(max);
+    }
+
+    /// Accepts what the OS has, up to the pending limit, without blocking.
+    fn accept_ready(&mut self, explicit_wait: bool) {
+        while self.core.should_accept(explicit_wait && !self.core.has_pending_connections()) {
+            let Some(listener) = self.listener.as_mut() else { return };
+            match listener.accept() {
+                Ok(Some(stream)) => {
+                    let Some(address) = self.core.address().cloned() else { return };
+                    let socket = LocalSocket::accepted(self.config.clone(), stream, &address);
+                    self.core.push_pending(socket);
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    // Out of descriptors and the like: report, keep listening
+                    // (Qt closes the server; a server that survives EMFILE is
+                    // what a daemon needs).
+                    let os = OsError::native(e.raw_os_error().unwrap_or(0));
+                    let err = ListenError::from_os(ErrorSource::Accept, os);
+                    self.core.handle_listen_error_keep_listening(err);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Whether a connection is pending (accepting what the OS has first).
+    pub fn has_pending_connections(&mut self) -> bool {
+        self.accept_ready(false);
+        self.core.has_pending_connections()
+    }
+
+    /// Qt's `nextPendingConnection`: the next accepted connection, if any;
+    /// never blocks.
+    pub fn next_pending_connection(&mut self) -> Option<LocalSocket> {
+        self.accept_ready(false);
+        self.core.next_pending_connection()
+    }
+
+    /// Waits until a connection is pending; returns at once if one already
+    /// is (unlike Qt on Unix). False when not listening or on timeout.
+    pub fn wait_for_new_connection(&mut self, timeout: impl Into<Timeout>) -> bool {
+        if !self.core.is_listening() {
+            return false;
+        }
+        let deadline = timeout.into().deadline();
+        loop {
+            self.accept_ready(true);
+            if self.core.has_pending_connections() {
+                return true;
+            }
+            let Some(listener) = self.listener.as_mut() else { return false };
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                return false;
+            }
+            let wait = deadline.map(|d| d.saturating_duration_since(now));
+            if let Err(e) = listener.wait(wait) {
+                let os = OsError::native(e.raw_os_error().unwrap_or(0));
+                self.fail(ListenError::from_os(ErrorSource::WaitForNewConnection, os));
+                return false;
+            }
+        }
+    }
+
+    /// Blocks until a client connects and returns it.
+    pub fn accept(&mut self) -> Result<LocalSocket, ListenError> {
+        loop {
+            if let Some(s) = self.next_pending_connection() {
+                return Ok(s);
+            }
+            if !self.wait_for_new_connection(Timeout::FOREVER) {
+                return Err(self.core.last_error().cloned().unwrap_or_else(|| {
+                    ListenError::new(ServerError::Unknown, ErrorSource::Accept)
+                        .with_detail("not listening")
+                }));
+            }
+        }
+    }
+
+    /// An iterator of accepted connections (blocking), ending when the
+    /// server stops listening.
+    pub fn incoming(&mut self) -> Incoming<'_> {
+        Incoming { server: self }
+    }
+
+    /// Qt's `close`: stops listening, drops queued connections (their clients
+    /// see the connection closed) and removes the socket file.
+    pub fn close(&mut self) {
+        if let Some(path) = self.core.socket_file().map(str::to_string) {
+            self.listener = None;
+            Listener::remove_file(&path);
+        }
+        self.listener = None;
+        drop(self.core.close());
+    }
+
+    fn fail(&mut self, err: ListenError) {
+        if let Some(path) = self.core.socket_file().map(str::to_string) {
+            self.listener = None;
+            Listener::remove_file(&path);
+        }
+        self.listener = None;
+        drop(self.core.handle_fatal(err));
+    }
+
+    /// Qt's static `removeServer`: removes the socket file of `name`, whatever
+    /// is there. True if nothing is left. Dangerous: it removes a live
+    /// server's socket too; `listen` already reclaims stale sockets safely.
+    pub fn remove_server(name: &str) -> bool {
+        match resolve_remove_server_name(name, &name_context()) {
+            Ok(Some(path)) => crate::platform::remove_server_file(&path).is_ok(),
+            Ok(None) => true,
+            Err(_) => false,
+        }
+    }
+
+    /// Waits for a connection and returns it, like [`accept`](Self::accept),
+    /// but gives up after `timeout`.
+    pub fn accept_timeout(&mut self, timeout: Duration) -> io::Result<Option<LocalSocket>> {
+        if self.wait_for_new_connection(timeout) {
+            Ok(self.next_pending_connection())
+        } else if self.is_listening() {
+            Ok(None)
+        } else {
+            Err(io::ErrorKind::NotConnected.into())
+        }
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Accepted connections, one per `next` (blocking). See [`LocalServer::incoming`].
+#[derive(Debug)]
+pub struct Incoming<'a> {
+    server: &'a mut LocalServer,
+}
+
+impl Iterator for Incoming<'_> {
+    type Item = Result<LocalSocket, ListenError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if !self.server.is_listening() {
+            return None;
+        }
+        Some(self.server.accept())
+    }
+}

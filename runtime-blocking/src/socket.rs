@@ -1,0 +1,742 @@
+//! [`LocalSocket`]: Qt's `QLocalSocket` for code without an event loop.
+
+use std::io::{self, BufRead, Read, Write};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use localsock_core::{
+    Action, Address, Config, Connection, DeviceError, Direction, ErrorSource, Event,
+    LocalSocketError, OpenMode, OsError, PeerCredentials, SocketError, State,
+};
+
+use crate::platform::{Connect, Stream};
+use crate::{name_context, Timeout};
+
+/// A local socket: a client of a [`LocalServer`](crate::LocalServer) (or of
+/// a Qt `QLocalServer`), or the server side of an accepted connection.
+///
+/// The API is Qt's "without an event loop" one: start with
+/// [`connect_to_server`](Self::connect_to_server), then block with the
+/// `wait_for_*` calls; or use [`std::io::Read`], [`Write`] and [`BufRead`].
+///
+/// Writes are buffered, as in Qt and like `BufWriter`: they leave on
+/// [`flush`](Self::flush), on any `wait_for_*`, on a read, when 64 KiB are
+/// queued, and on [`disconnect_from_server`](Self::disconnect_from_server).
+///
+/// ```no_run
+/// use localsock_blocking::{LocalSocket, Timeout};
+/// use std::time::Duration;
+///
+/// let mut socket = LocalSocket::new();
+/// socket.connect_to_server("myapp");
+/// if socket.wait_for_connected(Duration::from_secs(3)) {
+///     socket.write(&b"hello\n"[..]).unwrap();
+///     socket.wait_for_bytes_written(Timeout::FOREVER);
+///     if socket.wait_for_ready_read(Duration::from_secs(3)) {
+///         println!("{:?}", socket.read_all().unwrap());
+///     }
+///     socket.disconnect_from_server();
+/// } else {
+///     eprintln!("{}", socket.error_string());
+/// }
+/// ```
+///
+/// Dropping a socket aborts it (as Qt's destructor does): pending writes are
+/// discarded and nothing blocks. Call `disconnect_from_server` and
+/// `wait_for_disconnected` first to deliver them.
+#[derive(Debug)]
+pub struct LocalSocket {
+    conn: Connection,
+    stream: Option<Stream>,
+    /// A connect is under way on `stream` (`EINPROGRESS`).
+    in_progress: bool,
+    /// Bytes the OS took over the socket's life (for `wait_for_bytes_written`).
+    sent_total: u64,
+    origin: Instant,
+}
+
+impl Default for LocalSocket {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LocalSocket {
+    /// An unconnected socket with Qt's defaults.
+    pub fn new() -> Self {
+        Self::with_config(Config::new(name_context()))
+    }
+
+    /// An unconnected socket with the given core configuration.
+    pub fn with_config(config: Config) -> Self {
+        LocalSocket {
+            conn: Connection::new(config),
+            stream: None,
+            in_progress: false,
+            sent_total: 0,
+            origin: Instant::now(),
+        }
+    }
+
+    /// Connects to `name` and waits up to the connect timeout (Qt: 30 s).
+    ///
+    /// ```no_run
+    /// let socket = localsock_blocking::LocalSocket::connect("myapp")?;
+    /// # Ok::<(), localsock_blocking::LocalSocketError>(())
+    /// ```
+    pub fn connect(name: &str) -> Result<LocalSocket, LocalSocketError> {
+        let mut s = LocalSocket::new();
+        s.connect_to_server(name);
+        if s.wait_for_connected(Timeout::FOREVER) {
+            Ok(s)
+        } else {
+            Err(s.take_connect_error())
+        }
+    }
+
+    pub(crate) fn accepted(config: Config, stream: Stream, address: &Address) -> Self {
+        LocalSocket {
+            conn: Connection::accepted(config, address),
+            stream: Some(stream),
+            in_progress: false,
+            sent_total: 0,
+            origin: Instant::now(),
+        }
+    }
+
+    fn take_connect_error(&self) -> LocalSocketError {
+        self.conn.last_error().cloned().unwrap_or_else(|| {
+            LocalSocketError::new(SocketError::SocketTimeout, ErrorSource::WaitForConnected)
+        })
+    }
+
+    fn now(&self) -> Duration {
+        self.origin.elapsed()
+    }
+
+    // ----- Qt's API ------------------------------------------------------
+
+    /// Starts connecting to `name` (read-write) and returns at once. On Unix
+    /// the connect usually completes inside this call; a full backlog is
+    /// retried by the `wait_for_*` calls until the connect timeout.
+    pub fn connect_to_server(&mut self, name: &str) {
+        self.connect_to_server_with_mode(name, OpenMode::ReadWrite);
+    }
+
+    /// Starts connecting to `name` with the given open mode.
+    pub fn connect_to_server_with_mode(&mut self, name: &str, mode: OpenMode) {
+        let now = self.now();
+        self.conn.connect_to_server(name, mode, now);
+        self.run_actions();
+    }
+
+    /// Sets how long a connect keeps retrying a full backlog or busy pipe.
+    pub fn set_connect_timeout(&mut self, timeout: Duration) {
+        let mut config = self.conn.config().clone();
+        config.connect_timeout = timeout;
+        self.replace_config(config);
+    }
+
+    /// Sets how long a graceful disconnect may wait for pending writes to
+    /// drain (`None`, the default, waits as long as the peer is there).
+    pub fn set_drain_timeout(&mut self, timeout: Option<Duration>) {
+        let mut config = self.conn.config().clone();
+        config.drain_timeout = timeout;
+        self.replace_config(config);
+    }
+
+    fn replace_config(&mut self, config: Config) {
+        if self.conn.state() == State::Unconnected && !self.conn.is_open() {
+            let mut fresh = Connection::new(config);
+            fresh.set_abstract_namespace(self.conn.abstract_namespace());
+            fresh.set_read_buffer_size(self.conn.read_buffer_size());
+            self.conn = fresh;
+        }
+    }
+
+    /// Qt's `AbstractNamespaceOption` for the next connect (Linux). Ignored,
+    /// returning false, unless Unconnected.
+    pub fn set_abstract_namespace(&mut self, on: bool) -> bool {
+        self.conn.set_abstract_namespace(on)
+    }
+
+    /// Waits until connected. Returns at once unless Connecting. On
+    /// timeout returns false with no error and stays Connecting (Qt).
+    pub fn wait_for_connected(&mut self, timeout: impl Into<Timeout>) -> bool {
+        if self.conn.state() != State::Connecting {
+            return self.conn.state() == State::Connected;
+        }
+        self.drive(timeout.into(), |s| s.conn.state() != State::Connecting);
+        self.conn.state() == State::Connected
+    }
+
+    /// Waits until new data is buffered. False when Unconnected, when the
+    /// peer closed (the closing signals are queued), when the read buffer
+    /// is full (nothing can arrive), or on timeout (which emits
+    /// `SocketTimeout`, as in Qt; the socket stays connected).
+    pub fn wait_for_ready_read(&mut self, timeout: impl Into<Timeout>) -> bool {
+        if self.conn.state() == State::Unconnected {
+            return false;
+        }
+        let before = self.conn.bytes_available();
+        if self.conn.state() == State::Connected && self.conn.read_capacity() == 0 {
+            return false;
+        }
+        let done = self.drive(timeout.into(), |s| {
+            s.conn.bytes_available() > before
+                || !matches!(s.conn.state(), State::Connected | State::Connecting)
+                || (s.conn.state() == State::Connected && s.conn.read_capacity() == 0)
+        });
+        if !done {
+            self.conn.report_wait_timeout();
+            return false;
+        }
+        self.conn.bytes_available() > before
+    }
+
+    /// Waits until at least one byte of pending data was written. False at
+    /// once when nothing is pending or Unconnected; false when the
+    /// connection ends first, or on timeout (emitting `SocketTimeout`).
+    pub fn wait_for_bytes_written(&mut self, timeout: impl Into<Timeout>) -> bool {
+        if self.conn.state() == State::Unconnected || self.conn.bytes_to_write() == 0 {
+            return false;
+        }
+        let before = self.sent_total;
+        let done = self.drive(timeout.into(), |s| {
+            s.sent_total > before
+                || !matches!(s.conn.state(), State::Connected | State::Closing | State::Connecting)
+        });
+        if !done {
+            self.conn.report_wait_timeout();
+            return false;
+        }
+        self.sent_total > before
+    }
+
+    /// Waits until Unconnected: drains pending writes when Closing, or waits
+    /// for the peer to close when Connected. False at once when already
+    /// Unconnected (Qt warns), or on timeout (emitting `SocketTimeout`).
+    pub fn wait_for_disconnected(&mut self, timeout: impl Into<Timeout>) -> bool {
+        if self.conn.state() == State::Unconnected {
+            return false;
+        }
+        let done = self.drive(timeout.into(), |s| s.conn.state() == State::Unconnected);
+        if !done {
+            self.conn.report_wait_timeout();
+        }
+        done
+    }
+
+    /// Writes what the OS takes now, without blocking. True if anything was
+    /// written (Qt's `flush`).
+    pub fn flush(&mut self) -> bool {
+        let before = self.conn.bytes_to_write();
+        if before == 0 {
+            return false;
+        }
+        self.try_send();
+        self.conn.bytes_to_write() < before
+    }
+
+    /// Graceful close: Closing until pending writes have drained, then
+    /// Unconnected. Nothing blocks; use
+    /// [`wait_for_disconnected`](Self::wait_for_disconnected) to wait for the
+    /// drain. Buffered input stays readable.
+    pub fn disconnect_from_server(&mut self) {
+        let now = self.now();
+        self.conn.disconnect_from_server(now);
+        self.try_send();
+        self.run_actions();
+    }
+
+    /// Qt's `close`: `AboutToClose`, buffered input dropped, then a graceful
+    /// disconnect (pending writes still drain through the `wait_for_*` calls).
+    pub fn close(&mut self) {
+        let now = self.now();
+        self.conn.close(now);
+        self.try_send();
+        self.run_actions();
+    }
+
+    /// Ends the connection now, discarding pending writes.
+    pub fn abort(&mut self) {
+        self.conn.abort();
+        self.run_actions();
+    }
+
+    /// Queues owned data without copying it; see the type's notes on
+    /// buffering. Returns the number of bytes queued.
+    pub fn write(&mut self, data: impl Into<Bytes>) -> Result<usize, DeviceError> {
+        let n = self.conn.write(data)?;
+        if self.conn.wants_transmit_now() {
+            self.try_send();
+        }
+        Ok(n)
+    }
+
+    /// Takes up to `max` buffered bytes, without copying.
+    pub fn read_bytes(&mut self, max: usize) -> Result<Bytes, DeviceError> {
+        self.conn.read_bytes(max)
+    }
+
+    /// Takes everything buffered, without copying.
+    pub fn read_all(&mut self) -> Result<Bytes, DeviceError> {
+        self.conn.read_all()
+    }
+
+    /// Qt's `readLine(max)` over what is buffered (0 = no limit).
+    pub fn read_line(&mut self, max: usize) -> Result<Bytes, DeviceError> {
+        self.conn.read_line(max)
+    }
+
+    /// Copies buffered bytes without consuming them.
+    pub fn peek(&self, out: &mut [u8]) -> Result<usize, DeviceError> {
+        self.conn.peek(out)
+    }
+
+    /// Drops up to `n` buffered bytes.
+    pub fn skip(&mut self, n: usize) -> Result<usize, DeviceError> {
+        self.conn.skip(n)
+    }
+
+    /// Sets the read-buffer limit (0 = unlimited, the default). At the
+    /// limit nothing more is read from the OS, so a fast peer is held back
+    /// by the kernel's socket buffer.
+    pub fn set_read_buffer_size(&mut self, size: usize) {
+        self.conn.set_read_buffer_size(size);
+    }
+
+    /// The read-buffer limit.
+    pub fn read_buffer_size(&self) -> usize {
+        self.conn.read_buffer_size()
+    }
+
+    /// The state.
+    pub fn state(&self) -> State {
+        self.conn.state()
+    }
+
+    /// The last error (`Unknown` if none).
+    pub fn error(&self) -> SocketError {
+        self.conn.error()
+    }
+
+    /// The last error with its OS code, if any.
+    pub fn last_error(&self) -> Option<&LocalSocketError> {
+        self.conn.last_error()
+    }
+
+    /// Qt's text for the last error.
+    pub fn error_string(&self) -> String {
+        self.conn.error_string()
+    }
+
+    /// Whether there is a connection (false once Unconnected).
+    pub fn is_valid(&self) -> bool {
+        self.conn.is_valid()
+    }
+
+    /// Whether the device is open.
+    pub fn is_open(&self) -> bool {
+        self.conn.is_open()
+    }
+
+    /// The open mode, if open.
+    pub fn open_mode(&self) -> Option<OpenMode> {
+        self.conn.open_mode()
+    }
+
+    /// The name passed to `connect_to_server` (empty once Unconnected).
+    pub fn server_name(&self) -> &str {
+        self.conn.server_name()
+    }
+
+    /// The resolved path or pipe name (empty once Unconnected).
+    pub fn full_server_name(&self) -> &str {
+        self.conn.full_server_name()
+    }
+
+    /// Bytes buffered.
+    pub fn bytes_available(&self) -> usize {
+        self.conn.bytes_available()
+    }
+
+    /// Bytes queued for writing.
+    pub fn bytes_to_write(&self) -> usize {
+        self.conn.bytes_to_write()
+    }
+
+    /// Whether a whole line is buffered.
+    pub fn can_read_line(&self) -> bool {
+        self.conn.can_read_line()
+    }
+
+    /// Qt's `atEnd`: not open, or nothing buffered.
+    pub fn at_end(&self) -> bool {
+        self.conn.at_end()
+    }
+
+    /// The next queued Qt signal, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.conn.poll_event()
+    }
+
+    /// All queued Qt signals, oldest first.
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::iter::from_fn(|| self.conn.poll_event()).collect()
+    }
+
+    /// Credentials of the process at the other end (Qt lacks this).
+    pub fn peer_credentials(&self) -> io::Result<PeerCredentials> {
+        match &self.stream {
+            Some(s) if !self.in_progress => s.peer_credentials(),
+            _ => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    /// Writes everything pending (blocking), then half-closes: the peer
+    /// reads end of stream while this side can still read. Not a Qt call;
+    /// on Windows pipes it is unsupported.
+    pub fn shutdown_write(&mut self) -> io::Result<()> {
+        Write::flush(self)?;
+        match &mut self.stream {
+            Some(s) if self.conn.state() == State::Connected => s.shutdown_write(),
+            _ => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    /// The core state machine (read-only), for inspection.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    // ----- the driver -----------------------------------------------------
+
+    /// Performs the core's queued actions.
+    fn run_actions(&mut self) {
+        while let Some(action) = self.conn.poll_action() {
+            match action {
+                Action::Close => {
+                    self.stream = None;
+                    self.in_progress = false;
+                }
+                Action::Connect { address, mode } => {
+                    self.stream = None;
+                    let now = self.now();
+                    match Stream::connect(&address, mode.can_read(), mode.can_write()) {
+                        Ok(Connect::Done(s)) => {
+                            self.stream = Some(s);
+                            self.in_progress = false;
+                            self.conn.handle_connected(now);
+                        }
+                        Ok(Connect::InProgress(s)) => {
+                            self.stream = Some(s);
+                            self.in_progress = true;
+                        }
+                        Err(e) => self.conn.handle_connect_error(os_error(&e), now),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends pending data until the OS would block.
+    fn try_send(&mut self) {
+        while self.conn.wants_write() {
+            let Some(stream) = self.stream.as_mut() else { return };
+            let now = self.origin.elapsed();
+            match stream.send(&self.conn) {
+                Ok(n) => {
+                    self.sent_total += n as u64;
+                    self.conn.handle_sent(n, now);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.conn.handle_io_error(Direction::Write, os_error(&e), now);
+                    break;
+                }
+            }
+        }
+        self.run_actions();
+    }
+
+    /// Reads once into the core's buffer; true if progress was made.
+    fn try_recv(&mut self) -> bool {
+        if self.conn.read_capacity() == 0 {
+            return false;
+        }
+        let Some(stream) = self.stream.as_mut() else { return false };
+        let now = self.origin.elapsed();
+        let progressed = match stream.recv_into(&mut self.conn) {
+            Ok(n) => {
+                self.conn.handle_received(n, now);
+                true
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => true,
+            Err(e) => {
+                self.conn.handle_io_error(Direction::Read, os_error(&e), now);
+                true
+            }
+        };
+        self.run_actions();
+        progressed
+    }
+
+    /// One round of non-blocking progress.
+    fn pump(&mut self) {
+        if self.in_progress {
+            if let Some(s) = &self.stream {
+                let now = self.now();
+                match s.finish_connect() {
+                    Ok(()) => {
+                        self.in_progress = false;
+                        self.conn.handle_connected(now);
+                    }
+                    Err(e) if e.raw_os_error() == Some(ENOTCONN) => {}
+                    Err(e) => {
+                        self.in_progress = false;
+                        self.conn.handle_connect_error(os_error(&e), now);
+                    }
+                }
+                self.run_actions();
+            }
+        }
+        self.try_send();
+        while self.try_recv() {
+            if self.conn.read_capacity() == 0 {
+                break;
+            }
+        }
+    }
+
+    /// Makes progress until `done` holds or `timeout` passes; true if done.
+    fn drive(&mut self, timeout: Timeout, done: impl Fn(&Self) -> bool) -> bool {
+        let deadline = timeout.deadline();
+        loop {
+            self.pump();
+            if done(self) {
+                return true;
+            }
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                return false;
+            }
+            // The earlier of the user's deadline and the core's.
+            let core_deadline = self
+                .conn
+                .poll_timeout()
+                .map(|t| self.origin + t);
+            let wake = match (deadline, core_deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let wait = wake.map(|w| w.saturating_duration_since(now));
+            let want_read = self.conn.read_capacity() > 0;
+            let want_write = self.conn.wants_write() || self.in_progress;
+            match self.stream.as_mut() {
+                Some(s) if want_read || want_write => {
+                    if let Err(e) = s.wait(want_read, want_write, wait) {
+                        let now = self.origin.elapsed();
+                        self.conn
+                            .handle_io_error(Direction::Read, os_error(&e), now);
+                        self.run_actions();
+                    }
+                }
+                _ => match wait {
+                    Some(w) => std::thread::sleep(w),
+                    // Nothing to wait for and no deadline: the condition
+                    // cannot become true.
+                    None => return done(self),
+                },
+            }
+            let now = self.now();
+            self.conn.handle_timeout(now);
+            self.run_actions();
+        }
+    }
+
+    /// Blocks until at least one byte is buffered or no more can come.
+    fn fill(&mut self) -> io::Result<()> {
+        self.try_send();
+        loop {
+            if self.conn.bytes_available() > 0 || self.conn.read_exhausted() {
+                return Ok(());
+            }
+            if self.conn.state() == State::Connecting {
+                if !self.wait_for_connected(Timeout::FOREVER) {
+                    return Err(self.io_error());
+                }
+                continue;
+            }
+            self.drive(Timeout::FOREVER, |s| {
+                s.conn.bytes_available() > 0 || s.conn.read_exhausted()
+            });
+        }
+    }
+
+    /// The error a Read/Write call reports once the connection is over.
+    fn io_error(&self) -> io::Error {
+        match self.conn.last_error() {
+            Some(e) => e.clone().into(),
+            None => DeviceError::NotOpen.into(),
+        }
+    }
+
+    fn read_result_when_empty(&self) -> io::Result<usize> {
+        match self.conn.last_error() {
+            // A graceful end (or our own disconnect) is end of stream.
+            None => Ok(0),
+            Some(e) if e.kind() == SocketError::PeerClosed => Ok(0),
+            Some(e) if e.source() != ErrorSource::Socket => Ok(0),
+            Some(e) if e.kind() == SocketError::SocketTimeout && self.conn.is_valid() => Ok(0),
+            Some(e) => Err(e.clone().into()),
+        }
+    }
+}
+
+#[cfg(unix)]
+const ENOTCONN: i32 = 107;
+#[cfg(windows)]
+const ENOTCONN: i32 = -1;
+
+fn os_error(e: &io::Error) -> OsError {
+    match e.raw_os_error() {
+        Some(raw) => OsError::native(raw),
+        None if e.kind() == io::ErrorKind::WouldBlock => {
+            OsError::from_code(localsock_core::Platform::CURRENT, localsock_core::OsCode::Again)
+                .unwrap_or(OsError::native(0))
+        }
+        None => OsError::native(0),
+    }
+}
+
+impl Read for LocalSocket {
+    /// Reads buffered data, blocking until some arrives. Pending writes are
+    /// flushed first, so request/response works without explicit flushes.
+    /// `Ok(0)` is end of stream; a connection that failed reports its error.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if !self.conn.is_open() {
+            return Err(self.io_error());
+        }
+        self.try_send();
+        loop {
+            if self.conn.bytes_available() > 0 {
+                return self.conn.read(buf).map_err(Into::into);
+            }
+            if self.conn.read_exhausted() {
+                return self.read_result_when_empty();
+            }
+            if self.conn.can_read_direct(buf.len()) && !self.conn.wants_write() {
+                if let Some(stream) = self.stream.as_mut() {
+                    let now = self.origin.elapsed();
+                    match stream.recv_direct(buf) {
+                        Ok(n) => {
+                            self.conn.handle_received_direct(n, now);
+                            self.run_actions();
+                            if n > 0 {
+                                return Ok(n);
+                            }
+                            continue;
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => {
+                            self.conn.handle_io_error(Direction::Read, os_error(&e), now);
+                            self.run_actions();
+                            continue;
+                        }
+                    }
+                }
+            }
+            self.fill()?;
+            if self.conn.bytes_available() == 0 && !self.conn.read_exhausted() {
+                continue;
+            }
+        }
+    }
+}
+
+impl Write for LocalSocket {
+    /// Queues `buf` (see the type's notes on buffering); a large write with
+    /// nothing queued goes straight to the OS. Blocks only while more than
+    /// 64 KiB are queued.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.conn.state() == State::Connecting && !self.wait_for_connected(Timeout::FOREVER) {
+            return Err(self.io_error());
+        }
+        if self.conn.can_write_direct(buf.len()) {
+            if let Some(stream) = self.stream.as_mut() {
+                let now = self.origin.elapsed();
+                match stream.send_direct(buf) {
+                    Ok(n) => {
+                        self.sent_total += n as u64;
+                        self.conn.handle_sent_direct(n, now);
+                        return Ok(n);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        self.conn.handle_io_error(Direction::Write, os_error(&e), now);
+                        self.run_actions();
+                        return Err(self.io_error());
+                    }
+                }
+            }
+        }
+        match self.conn.write_slice(buf) {
+            Ok(n) => {
+                while self.conn.wants_transmit_now() {
+                    self.drive(Timeout::FOREVER, |s| !s.conn.wants_transmit_now());
+                }
+                Ok(n)
+            }
+            Err(DeviceError::NotConnected) => Err(self.io_error()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Blocks until everything queued is written.
+    fn flush(&mut self) -> io::Result<()> {
+        if self.conn.bytes_to_write() == 0 {
+            return Ok(());
+        }
+        self.drive(Timeout::FOREVER, |s| !s.conn.wants_write());
+        if self.conn.bytes_to_write() == 0 {
+            Ok(())
+        } else {
+            Err(self.io_error())
+        }
+    }
+}
+
+impl BufRead for LocalSocket {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if !self.conn.is_open() {
+            return Err(self.io_error());
+        }
+        if self.conn.bytes_available() == 0 {
+            self.fill()?;
+            if self.conn.bytes_available() == 0 {
+                self.read_result_when_empty()?;
+            }
+        }
+        Ok(self.conn.buffered())
+    }
+
+    fn consume(&mut self, amt: usize) {
+        let _ = self.conn.skip(amt);
+    }
+}
+
+impl Drop for LocalSocket {
+    fn drop(&mut self) {
+        // Qt's destructor aborts; nothing here blocks or can panic.
+        self.conn.abort();
+        self.stream = None;
+    }
+}
