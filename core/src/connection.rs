@@ -538,11 +538,17 @@ impl Connection {
 
     /// End of stream from the peer. Idempotent. Buffered data stays readable.
     pub fn handle_eof(&mut self, _now: Duration) {
+        let err = LocalSocketError::new(SocketError::PeerClosed, ErrorSource::Socket)
+            .with_platform(self.config.name_context.platform);
+        self.peer_closed(err);
+    }
+
+    /// The peer ended the stream (EOF, or a reset seen by a read): Qt's
+    /// end-of-stream sequence, through Closing.
+    fn peer_closed(&mut self, err: LocalSocketError) {
         if self.read_finished || !matches!(self.state, State::Connected | State::Closing) {
             return;
         }
-        let err = LocalSocketError::new(SocketError::PeerClosed, ErrorSource::Socket)
-            .with_platform(self.config.name_context.platform);
         self.error = Some(err);
         self.events.push_back(Event::Error(SocketError::PeerClosed));
         self.write.clear();
@@ -633,6 +639,14 @@ impl Connection {
         }
         match classify_io_error(direction, err) {
             IoVerdict::Retry => {}
+            // Qt's read returns 0 on ECONNRESET: a reset seen by a read is an
+            // end of stream, with its Closing step.
+            IoVerdict::Fatal(SocketError::PeerClosed) if direction == Direction::Read => self
+                .peer_closed(LocalSocketError::from_os(
+                    SocketError::PeerClosed,
+                    ErrorSource::Socket,
+                    err,
+                )),
             IoVerdict::Fatal(kind) => {
                 self.fatal(LocalSocketError::from_os(kind, ErrorSource::Socket, err))
             }

@@ -172,7 +172,10 @@ fn reset_event(event: &OwnedHandle) {
 ///
 /// # Blocking
 /// Blocks the calling thread for up to `timeout`.
-pub fn wait(handles: &[BorrowedHandle<'_>], timeout: Option<Duration>) -> io::Result<Option<usize>> {
+pub fn wait(
+    handles: &[BorrowedHandle<'_>],
+    timeout: Option<Duration>,
+) -> io::Result<Option<usize>> {
     if handles.len() > MAX_WAIT_HANDLES {
         return Err(misuse("more than 64 handles to wait on"));
     }
@@ -205,7 +208,9 @@ pub fn wait(handles: &[BorrowedHandle<'_>], timeout: Option<Duration>) -> io::Re
         // Only mutexes are abandoned; they are signalled all the same.
         Ok(Some((r - WAIT_ABANDONED_0) as usize))
     } else {
-        Err(io::Error::other(format!("WaitForMultipleObjects returned {r:#x}")))
+        Err(io::Error::other(format!(
+            "WaitForMultipleObjects returned {r:#x}"
+        )))
     }
 }
 
@@ -276,7 +281,10 @@ struct Op {
 impl Op {
     fn new() -> io::Result<Op> {
         let event = new_event()?;
-        let ov = Box::new(OVERLAPPED { hEvent: event.as_raw_handle(), ..Default::default() });
+        let ov = Box::new(OVERLAPPED {
+            hEvent: event.as_raw_handle(),
+            ..Default::default()
+        });
         let buf = Box::<[u8]>::default();
         Ok(Op {
             // SAFETY: `Box::into_raw` never returns null.
@@ -321,7 +329,12 @@ impl Op {
     fn reset_overlapped(&mut self) {
         assert!(!self.in_flight());
         // SAFETY: `ov` is valid and owned by us; no I/O uses it.
-        unsafe { self.ov.as_ptr().write(OVERLAPPED { hEvent: self.event.as_raw_handle(), ..Default::default() }) };
+        unsafe {
+            self.ov.as_ptr().write(OVERLAPPED {
+                hEvent: self.event.as_raw_handle(),
+                ..Default::default()
+            })
+        };
     }
 
     /// The buffer's first `n` bytes (`n <= cap`), when nothing is in flight.
@@ -343,13 +356,19 @@ impl Op {
                 // `ov` is its live OVERLAPPED; bWait = FALSE does not block.
                 let ok = unsafe { GetOverlappedResult(handle, self.ov.as_ptr(), &mut n, FALSE) };
                 if ok != 0 {
-                    return Some(Completion { bytes: n, error: None });
+                    return Some(Completion {
+                        bytes: n,
+                        error: None,
+                    });
                 }
                 let code = last_code();
                 if code == ERROR_IO_INCOMPLETE {
                     return None;
                 }
-                Some(Completion { bytes: n, error: Some(code) })
+                Some(Completion {
+                    bytes: n,
+                    error: Some(code),
+                })
             }
         }
     }
@@ -390,14 +409,21 @@ impl Drop for Op {
         // `cap` bytes) and no I/O refers to them any more.
         unsafe {
             drop(Box::from_raw(self.ov.as_ptr()));
-            drop(Box::from_raw(ptr::slice_from_raw_parts_mut(self.buf.as_ptr(), self.cap)));
+            drop(Box::from_raw(ptr::slice_from_raw_parts_mut(
+                self.buf.as_ptr(),
+                self.cap,
+            )));
         }
     }
 }
 
 impl fmt::Debug for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Op").field("state", &self.state).field("len", &self.len).field("cap", &self.cap).finish()
+        f.debug_struct("Op")
+            .field("state", &self.state)
+            .field("len", &self.len)
+            .field("cap", &self.cap)
+            .finish()
     }
 }
 
@@ -432,15 +458,22 @@ impl fmt::Debug for PipeStream {
 
 impl PipeStream {
     fn from_parts(handle: OwnedHandle, server: bool, read: Op, write: Op) -> PipeStream {
-        PipeStream { handle, server, read, write }
+        PipeStream {
+            handle,
+            server,
+            read,
+            write,
+        }
     }
 
     /// Connects to the pipe `name` (full path, `\\.\pipe\...`) with one
     /// `CreateFileW(OPEN_EXISTING, FILE_FLAG_OVERLAPPED, share 0)`.
     ///
     /// `read`/`write` select `GENERIC_READ`/`GENERIC_WRITE`; a read-only
-    /// handle also gets `FILE_WRITE_ATTRIBUTES` (to set the pipe state) and a
-    /// write-only one `FILE_READ_ATTRIBUTES` (to query it). The client allows
+    /// handle also gets `FILE_WRITE_ATTRIBUTES` (for `SetNamedPipeHandleState`)
+    /// and a write-only one `FILE_READ_ATTRIBUTES` (for `GetNamedPipeInfo` and
+    /// the process-id queries; not enough for `PeekNamedPipe`, see
+    /// [`bytes_available`](Self::bytes_available)). The client allows
     /// the server to identify it but not impersonate it
     /// (`SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION`).
     ///
@@ -526,7 +559,15 @@ impl PipeStream {
         // is ours, both at heap addresses that stay valid and unused until the
         // operation is collected (`complete_read`, or `cancel_and_collect` in
         // drop). The byte count pointer is null, as advised for overlapped I/O.
-        let ok = unsafe { ReadFile(h, op.buf.as_ptr(), op.len as u32, ptr::null_mut(), op.ov.as_ptr()) };
+        let ok = unsafe {
+            ReadFile(
+                h,
+                op.buf.as_ptr(),
+                op.len as u32,
+                ptr::null_mut(),
+                op.ov.as_ptr(),
+            )
+        };
         if ok != 0 {
             // Completed at once; the kernel signalled the event.
             op.state = OpState::InFlight;
@@ -539,7 +580,10 @@ impl PipeStream {
         }
         // Failed at once (EOF is one such failure): nothing is pending. Signal
         // the event so a caller that waits anyway is not stuck.
-        op.state = OpState::Done(Completion { bytes: 0, error: Some(code) });
+        op.state = OpState::Done(Completion {
+            bytes: 0,
+            error: Some(code),
+        });
         set_event(&op.event);
         ReadStatus::Ready
     }
@@ -572,7 +616,9 @@ impl PipeStream {
                 return Err(misuse("no read was started"));
             }
             let h = self.raw();
-            let Some(c) = self.read.poll(h) else { return Ok(None) };
+            let Some(c) = self.read.poll(h) else {
+                return Ok(None);
+            };
             self.read.state = OpState::Idle;
             reset_event(&self.read.event);
             let n = c.bytes as usize;
@@ -638,7 +684,15 @@ impl PipeStream {
         // SAFETY: `done < len <= cap`, so the range lies in our buffer; buffer
         // and OVERLAPPED stay valid and untouched until the operation is
         // collected (`complete_write`, or `cancel_and_collect` in drop).
-        let ok = unsafe { WriteFile(h, op.buf.as_ptr().add(op.done), rest, ptr::null_mut(), op.ov.as_ptr()) };
+        let ok = unsafe {
+            WriteFile(
+                h,
+                op.buf.as_ptr().add(op.done),
+                rest,
+                ptr::null_mut(),
+                op.ov.as_ptr(),
+            )
+        };
         if ok != 0 {
             op.state = OpState::InFlight;
             return Ok(());
@@ -669,7 +723,9 @@ impl PipeStream {
                 return Err(misuse("no write was started"));
             }
             let h = self.raw();
-            let Some(c) = self.write.poll(h) else { return Ok(None) };
+            let Some(c) = self.write.poll(h) else {
+                return Ok(None);
+            };
             self.write.state = OpState::Idle;
             reset_event(&self.write.event);
             match c.error {
@@ -688,12 +744,23 @@ impl PipeStream {
     /// Bytes that can be read now without blocking (`PeekNamedPipe`). Fails
     /// with `ERROR_BROKEN_PIPE` / `ERROR_PIPE_NOT_CONNECTED` once the peer is
     /// gone and nothing is left to read — a way to notice EOF while idle.
+    ///
+    /// Needs read access: `PeekNamedPipe` is `FSCTL_PIPE_PEEK`, which
+    /// requires `FILE_READ_DATA`, so on a write-only client it fails with
+    /// `ERROR_ACCESS_DENIED` (on Windows and Wine alike).
     pub fn bytes_available(&self) -> io::Result<usize> {
         let mut avail = 0u32;
         // SAFETY: the handle is valid; no buffer is passed (size 0), only the
         // `avail` out-pointer, which is valid for the call.
         let ok = unsafe {
-            PeekNamedPipe(self.raw(), ptr::null_mut(), 0, ptr::null_mut(), &mut avail, ptr::null_mut())
+            PeekNamedPipe(
+                self.raw(),
+                ptr::null_mut(),
+                0,
+                ptr::null_mut(),
+                &mut avail,
+                ptr::null_mut(),
+            )
         };
         if ok == 0 {
             return Err(last_error());
@@ -775,7 +842,11 @@ pub struct PipeListenOptions {
 
 impl Default for PipeListenOptions {
     fn default() -> Self {
-        PipeListenOptions { instances: 4, security_descriptor_sddl: None, first_pipe_instance: true }
+        PipeListenOptions {
+            instances: 4,
+            security_descriptor_sddl: None,
+            first_pipe_instance: true,
+        }
     }
 }
 
@@ -798,7 +869,12 @@ impl LocalSecurityDescriptor {
         // SAFETY: `wide` is NUL-terminated and outlives the call; `sd` is a
         // valid out-pointer; the size out-pointer may be null.
         let ok = unsafe {
-            ConvertStringSecurityDescriptorToSecurityDescriptorW(wide.as_ptr(), SDDL_REVISION_1, &mut sd, ptr::null_mut())
+            ConvertStringSecurityDescriptorToSecurityDescriptorW(
+                wide.as_ptr(),
+                SDDL_REVISION_1,
+                &mut sd,
+                ptr::null_mut(),
+            )
         };
         if ok == 0 {
             return Err(last_error());
@@ -836,21 +912,38 @@ struct Instance {
 
 impl fmt::Debug for Instance {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Instance").field("handle", &self.handle).field("state", &self.state).finish()
+        f.debug_struct("Instance")
+            .field("handle", &self.handle)
+            .field("state", &self.state)
+            .finish()
     }
 }
 
 impl Instance {
     /// `CreateNamedPipeW` for one more instance of `name`, not yet armed.
-    fn create(name: &[u16], sd: Option<&LocalSecurityDescriptor>, first: bool, event: &OwnedHandle) -> io::Result<Instance> {
+    fn create(
+        name: &[u16],
+        sd: Option<&LocalSecurityDescriptor>,
+        first: bool,
+        event: &OwnedHandle,
+    ) -> io::Result<Instance> {
         let sa = sd.map(|sd| SECURITY_ATTRIBUTES {
             nLength: std::mem::size_of::<SECURITY_ATTRIBUTES>() as u32,
             lpSecurityDescriptor: sd.0,
             bInheritHandle: FALSE,
         });
-        let sa_ptr = sa.as_ref().map_or(ptr::null(), |sa| sa as *const SECURITY_ATTRIBUTES);
-        let open_mode = PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED | if first { FILE_FLAG_FIRST_PIPE_INSTANCE } else { 0 };
-        let pipe_mode = PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS;
+        let sa_ptr = sa
+            .as_ref()
+            .map_or(ptr::null(), |sa| sa as *const SECURITY_ATTRIBUTES);
+        let open_mode = PIPE_ACCESS_DUPLEX
+            | FILE_FLAG_OVERLAPPED
+            | if first {
+                FILE_FLAG_FIRST_PIPE_INSTANCE
+            } else {
+                0
+            };
+        let pipe_mode =
+            PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS;
         // SAFETY: `name` is NUL-terminated; `sa_ptr` is null or points to `sa`,
         // whose descriptor `sd` outlives the call.
         let h = unsafe {
@@ -870,7 +963,10 @@ impl Instance {
         }
         // SAFETY: `h` is a fresh, valid handle that nothing else owns.
         let handle = unsafe { OwnedHandle::from_raw_handle(h) };
-        let ov = Box::new(OVERLAPPED { hEvent: event.as_raw_handle(), ..Default::default() });
+        let ov = Box::new(OVERLAPPED {
+            hEvent: event.as_raw_handle(),
+            ..Default::default()
+        });
         Ok(Instance {
             handle,
             // SAFETY: `Box::into_raw` never returns null.
@@ -889,11 +985,20 @@ impl Instance {
         let h = self.handle.as_raw_handle();
         for _ in 0..ARM_RETRIES {
             // SAFETY: `ov` is ours and nothing is in flight on it.
-            unsafe { self.ov.as_ptr().write(OVERLAPPED { hEvent: self.event, ..Default::default() }) };
+            unsafe {
+                self.ov.as_ptr().write(OVERLAPPED {
+                    hEvent: self.event,
+                    ..Default::default()
+                })
+            };
             // SAFETY: valid instance handle; `ov` stays at its heap address and
             // is not freed while armed (see `Drop`).
             let ok = unsafe { ConnectNamedPipe(h, self.ov.as_ptr()) };
-            let code = if ok != 0 { ERROR_PIPE_CONNECTED } else { last_code() };
+            let code = if ok != 0 {
+                ERROR_PIPE_CONNECTED
+            } else {
+                last_code()
+            };
             match code {
                 ERROR_IO_PENDING => {
                     self.state = InstanceState::Armed;
@@ -924,7 +1029,9 @@ impl Instance {
         if self.state == InstanceState::Armed {
             let mut n = 0u32;
             // SAFETY: the handle/OVERLAPPED pair of the armed operation; no wait.
-            let ok = unsafe { GetOverlappedResult(self.handle.as_raw_handle(), self.ov.as_ptr(), &mut n, FALSE) };
+            let ok = unsafe {
+                GetOverlappedResult(self.handle.as_raw_handle(), self.ov.as_ptr(), &mut n, FALSE)
+            };
             if ok != 0 {
                 self.state = InstanceState::Connected;
             } else {
@@ -1004,7 +1111,10 @@ unsafe impl Sync for PipeListener {}
 impl fmt::Debug for PipeListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PipeListener")
-            .field("name", &String::from_utf16_lossy(&self.name[..self.name.len() - 1]))
+            .field(
+                "name",
+                &String::from_utf16_lossy(&self.name[..self.name.len() - 1]),
+            )
             .field("instances", &self.instances)
             .field("event", &self.event)
             .finish()
@@ -1027,9 +1137,18 @@ impl PipeListener {
             return Err(misuse("a listener needs at least one instance"));
         }
         let wide = checked_wide(name)?;
-        let security = opts.security_descriptor_sddl.as_deref().map(LocalSecurityDescriptor::from_sddl).transpose()?;
-        let mut listener =
-            PipeListener { name: wide, instances: Vec::new(), event: new_event()?, security, target: opts.instances };
+        let security = opts
+            .security_descriptor_sddl
+            .as_deref()
+            .map(LocalSecurityDescriptor::from_sddl)
+            .transpose()?;
+        let mut listener = PipeListener {
+            name: wide,
+            instances: Vec::new(),
+            event: new_event()?,
+            security,
+            target: opts.instances,
+        };
         for k in 0..opts.instances {
             let inst = listener.new_instance(k == 0 && opts.first_pipe_instance)?;
             listener.instances.push(inst);
@@ -1115,7 +1234,13 @@ impl PipeListener {
         if let Some(i) = found {
             // Make the stream's event slots before touching the instance, so
             // a failure here loses no client.
-            let (r, w) = (Op::new()?, Op::new()?);
+            let (r, w) = match (Op::new(), Op::new()) {
+                (Ok(r), Ok(w)) => (r, w),
+                (Err(e), _) | (_, Err(e)) => {
+                    set_event(&self.event); // the client is still there
+                    return Err(e);
+                }
+            };
             let conn = match self.new_instance(false) {
                 Ok(replacement) => {
                     armed_any = true;
@@ -1129,7 +1254,12 @@ impl PipeListener {
             stream = Some(PipeStream::from_parts(conn.into_handle(), true, r, w));
         }
 
-        if armed_any && self.instances.iter_mut().any(|inst| inst.poll() != InstanceState::Armed) {
+        if armed_any
+            && self
+                .instances
+                .iter_mut()
+                .any(|inst| inst.poll() != InstanceState::Armed)
+        {
             set_event(&self.event);
         }
         if stream.is_none() && self.instances.is_empty() {
@@ -1146,10 +1276,8 @@ impl AsHandle for PipeListener {
     }
 }
 
-struct TokenHandle(OwnedHandle);
-
-fn token_information(token: &TokenHandle, class: TOKEN_INFORMATION_CLASS) -> io::Result<Vec<u64>> {
-    let h = token.0.as_raw_handle();
+fn token_information(token: &OwnedHandle, class: TOKEN_INFORMATION_CLASS) -> io::Result<Vec<u64>> {
+    let h = token.as_raw_handle();
     let mut len = 0u32;
     // SAFETY: a size query: null buffer with length 0, valid out-pointer.
     let ok = unsafe { GetTokenInformation(h, class, ptr::null_mut(), 0, &mut len) };
@@ -1159,7 +1287,8 @@ fn token_information(token: &TokenHandle, class: TOKEN_INFORMATION_CLASS) -> io:
     // u64 elements: the structures inside need pointer alignment.
     let mut buf = vec![0u64; (len as usize).div_ceil(8)];
     // SAFETY: `buf` is writable for `len` bytes (rounded up) and aligned.
-    let ok = unsafe { GetTokenInformation(h, class, buf.as_mut_ptr().cast::<c_void>(), len, &mut len) };
+    let ok =
+        unsafe { GetTokenInformation(h, class, buf.as_mut_ptr().cast::<c_void>(), len, &mut len) };
     if ok == 0 {
         return Err(last_error());
     }
@@ -1196,7 +1325,7 @@ pub fn current_user_and_group_sids() -> io::Result<(String, String)> {
         return Err(last_error());
     }
     // SAFETY: `h` is a fresh token handle that nothing else owns.
-    let token = TokenHandle(unsafe { OwnedHandle::from_raw_handle(h) });
+    let token = unsafe { OwnedHandle::from_raw_handle(h) };
     let user = token_information(&token, TokenUser)?;
     // SAFETY: the buffer starts with a TOKEN_USER (TokenUser class), is
     // aligned, and stays alive while the SID inside it is read.
@@ -1230,7 +1359,9 @@ mod tests {
     use std::sync::{Arc, Barrier};
     use std::thread;
     use std::time::Instant;
-    use windows_sys::Win32::Foundation::{ERROR_ACCESS_DENIED, ERROR_FILE_NOT_FOUND, ERROR_PIPE_BUSY, ERROR_SEM_TIMEOUT};
+    use windows_sys::Win32::Foundation::{
+        ERROR_ACCESS_DENIED, ERROR_FILE_NOT_FOUND, ERROR_PIPE_BUSY, ERROR_SEM_TIMEOUT,
+    };
     use windows_sys::Win32::Security::Authorization::{GetSecurityInfo, SE_KERNEL_OBJECT};
     use windows_sys::Win32::Security::OWNER_SECURITY_INFORMATION;
 
@@ -1238,7 +1369,11 @@ mod tests {
 
     fn unique_name(tag: &str) -> String {
         static N: AtomicUsize = AtomicUsize::new(0);
-        format!(r"\\.\pipe\localsock-sys-{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+        format!(
+            r"\\.\pipe\localsock-sys-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        )
     }
 
     fn code(e: &io::Error) -> u32 {
@@ -1256,7 +1391,9 @@ mod tests {
                 assert!(s.is_server());
                 return s;
             }
-            let left = deadline.checked_duration_since(Instant::now()).expect("accept timed out");
+            let left = deadline
+                .checked_duration_since(Instant::now())
+                .expect("accept timed out");
             wait(&[l.event()], Some(left)).expect("wait");
         }
     }
@@ -1289,7 +1426,11 @@ mod tests {
             if let Some(d) = s.complete_read().expect("complete_read") {
                 return d.to_vec();
             }
-            assert_eq!(wait(&[s.read_event()], Some(T)).expect("wait"), Some(0), "read timed out");
+            assert_eq!(
+                wait(&[s.read_event()], Some(T)).expect("wait"),
+                Some(0),
+                "read timed out"
+            );
         }
     }
 
@@ -1311,7 +1452,11 @@ mod tests {
                     assert_eq!(k, n);
                     break;
                 }
-                assert_eq!(wait(&[s.write_event()], Some(T)).expect("wait"), Some(0), "write timed out");
+                assert_eq!(
+                    wait(&[s.write_event()], Some(T)).expect("wait"),
+                    Some(0),
+                    "write timed out"
+                );
             }
             data = &data[n..];
         }
@@ -1330,12 +1475,17 @@ mod tests {
     }
 
     fn checksum(d: &[u8]) -> u64 {
-        d.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+        d.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        })
     }
 
     #[test]
     fn wide_name_is_nul_terminated() {
-        assert_eq!(full_pipe_name_to_wide(r"\\.\pipe\a"), r"\\.\pipe\a".encode_utf16().chain([0]).collect::<Vec<_>>());
+        assert_eq!(
+            full_pipe_name_to_wide(r"\\.\pipe\a"),
+            r"\\.\pipe\a".encode_utf16().chain([0]).collect::<Vec<_>>()
+        );
     }
 
     #[test]
@@ -1350,9 +1500,15 @@ mod tests {
     fn bad_arguments_are_errors_not_panics() {
         assert!(PipeStream::connect(r"\\.\pipe\a\0b", true, true).is_err());
         assert!(PipeStream::connect(&unique_name("x"), false, false).is_err());
-        let opts = PipeListenOptions { instances: 0, ..Default::default() };
+        let opts = PipeListenOptions {
+            instances: 0,
+            ..Default::default()
+        };
         assert!(PipeListener::bind(&unique_name("x"), &opts).is_err());
-        let opts = PipeListenOptions { security_descriptor_sddl: Some("this is not SDDL".into()), ..Default::default() };
+        let opts = PipeListenOptions {
+            security_descriptor_sddl: Some("this is not SDDL".into()),
+            ..Default::default()
+        };
         assert!(PipeListener::bind(&unique_name("x"), &opts).is_err());
     }
 
@@ -1360,10 +1516,23 @@ mod tests {
     fn wait_times_out_and_reports_index() {
         let a = new_event().unwrap();
         let b = new_event().unwrap();
-        assert_eq!(wait(&[a.as_handle(), b.as_handle()], Some(Duration::from_millis(30))).unwrap(), None);
-        assert_eq!(wait(&[a.as_handle(), b.as_handle()], Some(Duration::ZERO)).unwrap(), None);
+        assert_eq!(
+            wait(
+                &[a.as_handle(), b.as_handle()],
+                Some(Duration::from_millis(30))
+            )
+            .unwrap(),
+            None
+        );
+        assert_eq!(
+            wait(&[a.as_handle(), b.as_handle()], Some(Duration::ZERO)).unwrap(),
+            None
+        );
         set_event(&b);
-        assert_eq!(wait(&[a.as_handle(), b.as_handle()], Some(Duration::ZERO)).unwrap(), Some(1));
+        assert_eq!(
+            wait(&[a.as_handle(), b.as_handle()], Some(Duration::ZERO)).unwrap(),
+            Some(1)
+        );
         assert_eq!(wait(&[], Some(Duration::from_millis(1))).unwrap(), None);
     }
 
@@ -1411,7 +1580,11 @@ mod tests {
         let mut s2 = accept_wait(&mut l);
         write_all(&mut wo, b"from writer");
         assert_eq!(read_exact(&mut s2, 11), b"from writer");
-        assert_eq!(wo.bytes_available().unwrap(), 0);
+        // PeekNamedPipe is FSCTL_PIPE_PEEK, which needs FILE_READ_DATA: a
+        // write-only handle cannot peek (same on Windows).
+        let e = wo.bytes_available().unwrap_err();
+        assert_eq!(code(&e), ERROR_ACCESS_DENIED, "{e}");
+        assert_eq!(ro.bytes_available().unwrap(), 0);
     }
 
     /// The property a synchronous handle lacks on Windows: a write completes
@@ -1445,24 +1618,37 @@ mod tests {
         let mut overlap = false;
         let deadline = Instant::now() + Duration::from_secs(60);
         while got.len() < expect || sent < out.len() || s.write_pending() {
-            assert!(Instant::now() < deadline, "pump stuck: got {} sent {}", got.len(), sent);
+            assert!(
+                Instant::now() < deadline,
+                "pump stuck: got {} sent {}",
+                got.len(),
+                sent
+            );
             if got.len() < expect && !s.read_pending() {
                 s.start_read(64 * 1024).unwrap();
             }
             if sent < out.len() && !s.write_pending() {
                 sent += s.start_write(&[&out[sent..]]).unwrap();
             }
+            let mut progressed = false;
             if s.read_pending() {
                 if let Some(d) = s.complete_read().unwrap() {
                     assert!(!d.is_empty(), "unexpected EOF");
                     got.extend_from_slice(d);
+                    progressed = true;
                 }
             }
             if s.write_pending() {
                 let reading = s.read_pending();
-                if s.complete_write().unwrap().is_some() && reading && s.read_pending() {
-                    overlap = true;
+                if s.complete_write().unwrap().is_some() {
+                    progressed = true;
+                    if reading && s.read_pending() {
+                        overlap = true;
+                    }
                 }
+            }
+            if progressed {
+                continue; // re-arm before waiting
             }
             let mut hs = Vec::new();
             if s.read_pending() {
@@ -1497,7 +1683,10 @@ mod tests {
         let (c_got_sum, c_overlap) = client.join().unwrap();
         assert_eq!(checksum(&got), c_sum, "server received corrupted data");
         assert_eq!(c_got_sum, s_sum, "client received corrupted data");
-        assert!(s_overlap || c_overlap, "no write ever completed while a read was in flight");
+        assert!(
+            s_overlap || c_overlap,
+            "no write ever completed while a read was in flight"
+        );
     }
 
     #[test]
@@ -1567,11 +1756,11 @@ mod tests {
         }
         assert!(s.write_pending() || !pending_write);
         drop(s); // pending write cancelled and collected
-        // The client's pending read completes with data or EOF, never hangs.
+                 // The client's pending read completes with data or EOF, never hangs.
         let first = read_some(&mut c, 1024);
         assert!(first.iter().all(|&b| b == 1));
         drop(c); // whatever is pending is cancelled and collected
-        // Pending ConnectNamedPipe operations are collected too.
+                 // Pending ConnectNamedPipe operations are collected too.
         drop(l);
     }
 
@@ -1673,7 +1862,10 @@ mod tests {
         let _c = PipeStream::connect(&name, true, true).unwrap();
         inst.arm().unwrap();
         assert_eq!(inst.state, InstanceState::Connected);
-        assert_eq!(wait(&[event.as_handle()], Some(Duration::ZERO)).unwrap(), Some(0));
+        assert_eq!(
+            wait(&[event.as_handle()], Some(Duration::ZERO)).unwrap(),
+            Some(0)
+        );
     }
 
     #[test]
@@ -1683,7 +1875,10 @@ mod tests {
         assert!(group.starts_with("S-1-"), "{group}");
         let sddl = format!("O:{user}G:{group}D:P(A;;FA;;;{user})");
         let name = unique_name("sddl");
-        let opts = PipeListenOptions { security_descriptor_sddl: Some(sddl), ..Default::default() };
+        let opts = PipeListenOptions {
+            security_descriptor_sddl: Some(sddl),
+            ..Default::default()
+        };
         let mut l = PipeListener::bind(&name, &opts).unwrap();
         let mut c = PipeStream::connect(&name, true, true).unwrap();
         let mut s = accept_wait(&mut l);
@@ -1720,11 +1915,16 @@ mod tests {
     fn sddl_denying_everyone_refuses_clients() {
         let name = unique_name("deny");
         // Protected, empty DACL: nobody may open the pipe.
-        let opts = PipeListenOptions { security_descriptor_sddl: Some("D:P".into()), ..Default::default() };
+        let opts = PipeListenOptions {
+            security_descriptor_sddl: Some("D:P".into()),
+            ..Default::default()
+        };
         let _l = PipeListener::bind(&name, &opts).unwrap();
         match PipeStream::connect(&name, true, true) {
             Err(e) => assert_eq!(code(&e), ERROR_ACCESS_DENIED, "{e}"),
-            Ok(_) if is_wine() => println!("note: Wine does not enforce pipe DACLs; a denied client connected"),
+            Ok(_) if is_wine() => {
+                println!("note: Wine does not enforce pipe DACLs; a denied client connected")
+            }
             Ok(_) => panic!("a client connected through an empty DACL"),
         }
     }
@@ -1741,7 +1941,10 @@ mod tests {
             Ok(_) => panic!("a second first instance of {name} was created"),
         }
         // Without the flag, a second server on the name is allowed (Qt's way).
-        let opts = PipeListenOptions { first_pipe_instance: false, ..Default::default() };
+        let opts = PipeListenOptions {
+            first_pipe_instance: false,
+            ..Default::default()
+        };
         PipeListener::bind(&name, &opts).unwrap();
     }
 
