@@ -135,11 +135,18 @@ impl LocalServer {
 
     /// Accepts what the OS has, up to the pending limit, without blocking.
     fn accept_ready(&mut self, explicit_wait: bool) {
-        while self.core.should_accept(explicit_wait && !self.core.has_pending_connections()) {
-            let Some(listener) = self.listener.as_mut() else { return };
+        while self
+            .core
+            .should_accept(explicit_wait && !self.core.has_pending_connections())
+        {
+            let Some(listener) = self.listener.as_mut() else {
+                return;
+            };
             match listener.accept() {
                 Ok(Some(stream)) => {
-                    let Some(address) = self.core.address().cloned() else { return };
+                    let Some(address) = self.core.address().cloned() else {
+                        return;
+                    };
                     let socket = LocalSocket::accepted(self.config.clone(), stream, &address);
                     self.core.push_pending(socket);
                 }
@@ -182,7 +189,9 @@ impl LocalServer {
             if self.core.has_pending_connections() {
                 return true;
             }
-            let Some(listener) = self.listener.as_mut() else { return false };
+            let Some(listener) = self.listener.as_mut() else {
+                return false;
+            };
             let now = Instant::now();
             if deadline.is_some_and(|d| now >= d) {
                 return false;

@@ -204,7 +204,10 @@ impl LocalSocket {
         let before = self.sent_total;
         let done = self.drive(timeout.into(), |s| {
             s.sent_total > before
-                || !matches!(s.conn.state(), State::Connected | State::Closing | State::Connecting)
+                || !matches!(
+                    s.conn.state(),
+                    State::Connected | State::Closing | State::Connecting
+                )
         });
         if !done {
             self.conn.report_wait_timeout();
@@ -443,7 +446,9 @@ impl LocalSocket {
     /// Sends pending data until the OS would block.
     fn try_send(&mut self) {
         while self.conn.wants_write() {
-            let Some(stream) = self.stream.as_mut() else { return };
+            let Some(stream) = self.stream.as_mut() else {
+                return;
+            };
             let now = self.origin.elapsed();
             match stream.send(&self.conn) {
                 Ok(n) => {
@@ -453,7 +458,8 @@ impl LocalSocket {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    self.conn.handle_io_error(Direction::Write, os_error(&e), now);
+                    self.conn
+                        .handle_io_error(Direction::Write, os_error(&e), now);
                     break;
                 }
             }
@@ -466,7 +472,9 @@ impl LocalSocket {
         if self.conn.read_capacity() == 0 {
             return false;
         }
-        let Some(stream) = self.stream.as_mut() else { return false };
+        let Some(stream) = self.stream.as_mut() else {
+            return false;
+        };
         let now = self.origin.elapsed();
         let progressed = match stream.recv_into(&mut self.conn) {
             Ok(n) => {
@@ -476,7 +484,8 @@ impl LocalSocket {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => true,
             Err(e) => {
-                self.conn.handle_io_error(Direction::Read, os_error(&e), now);
+                self.conn
+                    .handle_io_error(Direction::Read, os_error(&e), now);
                 true
             }
         };
@@ -524,10 +533,7 @@ impl LocalSocket {
                 return false;
             }
             // The earlier of the user's deadline and the core's.
-            let core_deadline = self
-                .conn
-                .poll_timeout()
-                .map(|t| self.origin + t);
+            let core_deadline = self.conn.poll_timeout().map(|t| self.origin + t);
             let wake = match (deadline, core_deadline) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -604,10 +610,11 @@ const ENOTCONN: i32 = -1;
 fn os_error(e: &io::Error) -> OsError {
     match e.raw_os_error() {
         Some(raw) => OsError::native(raw),
-        None if e.kind() == io::ErrorKind::WouldBlock => {
-            OsError::from_code(localsock_core::Platform::CURRENT, localsock_core::OsCode::Again)
-                .unwrap_or(OsError::native(0))
-        }
+        None if e.kind() == io::ErrorKind::WouldBlock => OsError::from_code(
+            localsock_core::Platform::CURRENT,
+            localsock_core::OsCode::Again,
+        )
+        .unwrap_or(OsError::native(0)),
         None => OsError::native(0),
     }
 }
@@ -646,7 +653,8 @@ impl Read for LocalSocket {
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                         Err(e) => {
-                            self.conn.handle_io_error(Direction::Read, os_error(&e), now);
+                            self.conn
+                                .handle_io_error(Direction::Read, os_error(&e), now);
                             self.run_actions();
                             continue;
                         }
@@ -681,7 +689,8 @@ impl Write for LocalSocket {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => {
-                        self.conn.handle_io_error(Direction::Write, os_error(&e), now);
+                        self.conn
+                            .handle_io_error(Direction::Write, os_error(&e), now);
                         self.run_actions();
                         return Err(self.io_error());
                     }
