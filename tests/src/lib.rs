@@ -8,6 +8,8 @@
 
 pub mod harness;
 pub mod rt_blocking;
+pub mod rt_smol;
+pub mod rt_tokio;
 pub mod scenarios;
 
 use std::io;

@@ -1,0 +1,1 @@
+//! localsock on async-io (work in progress in this commit series).

@@ -1,0 +1,1 @@
+//! localsock on tokio (work in progress in this commit series).

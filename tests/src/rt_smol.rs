@@ -1,0 +1,1 @@
+//! The smol runtime under the conformance suite (filled in with the runtime).

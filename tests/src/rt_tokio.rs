@@ -1,0 +1,1 @@
+//! The tokio runtime under the conformance suite (filled in with the runtime).
