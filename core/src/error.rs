@@ -186,6 +186,9 @@ pub fn classify_io_error(direction: Direction, err: OsError) -> IoVerdict {
     use OsCode::*;
     match (direction, err.code()) {
         (_, Some(Again | Intr | IoPending)) => IoVerdict::Retry,
+        // A pipe reader tolerates ERROR_MORE_DATA (a message pipe's partial
+        // read), as Qt's QWindowsPipeReader does: the bytes read are valid.
+        (Direction::Read, Some(MoreData)) => IoVerdict::Retry,
         (_, Some(ConnReset | Pipe | BrokenPipe | NoData | PipeNotConnected | NotConn)) => {
             IoVerdict::Fatal(SocketError::PeerClosed)
         }
@@ -208,7 +211,8 @@ pub fn classify_listen_error(err: OsError) -> ServerError {
         Some(
             Loop | NoEnt | NameTooLong | RoFs | NotDir | PathNotFound | InvalidName | BadPathname,
         ) => ServerError::HostNotFound,
-        Some(AddrInUse | Exist | AlreadyExists) => ServerError::AddressInUse,
+        // Every instance of the pipe name is taken: another server owns it.
+        Some(AddrInUse | Exist | AlreadyExists | PipeBusy) => ServerError::AddressInUse,
         Some(
             MFile | NFile | NoBufs | NoMem | TooManyOpenFiles | NotEnoughMemory | NoSystemResources,
         ) => ServerError::SocketResource,
@@ -382,6 +386,14 @@ impl ListenError {
     /// Adds a short explanation printed after Qt's text.
     pub fn with_detail(mut self, detail: &'static str) -> Self {
         self.detail = Some(detail);
+        self
+    }
+
+    /// Replaces the category, keeping the OS code (for a platform whose
+    /// code is ambiguous, such as a pipe server's "access denied" that
+    /// means the name is taken).
+    pub fn into_kind(mut self, kind: ServerError) -> Self {
+        self.kind = kind;
         self
     }
 

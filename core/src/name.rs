@@ -243,6 +243,11 @@ fn resolve_pipe(name: &str) -> Result<Address, NameError> {
 /// `QDir::cleanPath` for the absolute paths a temporary directory has:
 /// collapses repeated `/`, drops `.`, resolves `..`, removes a trailing `/`.
 pub fn clean_path(path: &str) -> String {
+    if path.is_empty() {
+        // As QDir::cleanPath: empty stays empty (not "."), so an empty temp
+        // dir resolves the same for clients and servers.
+        return String::new();
+    }
     let absolute = path.starts_with('/');
     let mut parts: Vec<&str> = Vec::new();
     for comp in path.split('/') {

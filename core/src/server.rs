@@ -14,8 +14,10 @@ use crate::os::OsError;
 pub const DEFAULT_MAX_PENDING: usize = 30;
 /// Qt's default `listenBacklogSize`.
 pub const DEFAULT_BACKLOG: u32 = 50;
-/// Pipe instances a Windows server keeps armed by default.
-pub const DEFAULT_PIPE_INSTANCES: usize = 4;
+/// Pipe instances a Windows server keeps armed by default: as in Qt (6.3+),
+/// as many as the listen backlog, so a burst of clients that connect before
+/// the server accepts is held the way a Unix backlog holds it.
+pub const DEFAULT_PIPE_INSTANCES: usize = DEFAULT_BACKLOG as usize;
 
 /// Qt's `QLocalServer::SocketOption` access bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -184,14 +186,15 @@ pub fn plan_listen(
     ctx: &NameContext,
 ) -> Result<ListenPlan, ListenError> {
     let platform = ctx.platform;
-    let (abstract_ns, access) = if options.abstract_namespace {
-        if platform.supports_abstract_namespace() {
-            (true, Access::DEFAULT)
-        } else {
-            (false, Access::WORLD)
-        }
-    } else {
+    // Qt: on Linux the option means only the abstract namespace (access
+    // bits dropped); on other Unix it becomes WorldAccess; on Windows it has
+    // no effect at all (qt-semantics §8).
+    let (abstract_ns, access) = if !options.abstract_namespace || platform.is_windows() {
         (false, options.access)
+    } else if platform.supports_abstract_namespace() {
+        (true, Access::DEFAULT)
+    } else {
+        (false, Access::WORLD)
     };
     let address = resolve_server_name(name, abstract_ns, ctx).map_err(|e| {
         ListenError::new(ServerError::HostNotFound, ErrorSource::Listen).with_detail(e.detail())
@@ -442,9 +445,15 @@ impl<T> Server<T> {
 
     /// Qt's `close`: stops listening, clears names and error, and returns
     /// the queued connections for the adapter to drop (their clients see
-    /// the connection closed). Also returns whether the socket file should
-    /// be removed via [`Server::take_socket_file`] before calling this.
+    /// the connection closed). Ask [`Server::socket_file`] for the file to
+    /// remove before calling this.
+    ///
+    /// As in Qt, this is a no-op unless listening: it then clears nothing
+    /// (a failed `listen`'s error stays).
     pub fn close(&mut self) -> VecDeque<T> {
+        if !self.listening {
+            return VecDeque::new();
+        }
         self.listening = false;
         self.server_name.clear();
         self.full_server_name.clear();

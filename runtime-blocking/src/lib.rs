@@ -6,14 +6,15 @@
 //! categories and texts) is made by [`localsock_core`]; this crate moves
 //! bytes between it and the OS and blocks where Qt's `waitFor*` calls do.
 //!
-//! ```no_run
-//! use localsock_blocking::{LocalServer, LocalSocket, Timeout};
+//! ```
+//! use localsock_blocking::{LocalServer, LocalSocket};
 //! use std::io::{BufRead, BufReader, Write};
 //!
+//! let name = format!("echo-demo-{}", std::process::id());
 //! let mut server = LocalServer::new();
-//! server.listen("echo-demo")?;
-//! let client = std::thread::spawn(|| {
-//!     let mut socket = LocalSocket::connect("echo-demo").unwrap();
+//! server.listen(&name)?;
+//! let client = std::thread::spawn(move || {
+//!     let mut socket = LocalSocket::connect(&name).unwrap();
 //!     socket.write_all(b"hello\n").unwrap();
 //!     let mut line = String::new();
 //!     BufReader::new(socket).read_line(&mut line).unwrap();
@@ -21,9 +22,11 @@
 //! });
 //! let mut peer = server.accept()?;
 //! let mut line = String::new();
-//! peer.read_line(&mut line)?;
+//! // Qt's `read_line`/`flush` are inherent methods; the std traits' are
+//! // reached through the trait.
+//! BufRead::read_line(&mut peer, &mut line)?;
 //! peer.write_all(line.as_bytes())?;
-//! peer.flush()?;
+//! Write::flush(&mut peer)?;
 //! assert_eq!(client.join().unwrap(), "hello\n");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

@@ -248,21 +248,18 @@ pub fn connect_to_stale_socket<R: Runtime>() {
     }
 }
 
-/// Drops a listening server without removing its socket file (a crash).
+/// Drops a listening server, then leaves a dead socket file at its path,
+/// as a crashed server would (Unix; pipes leave nothing behind).
 fn leave_stale_file<R: Runtime>(server: R::Server) {
-    let full = server.full_server_name();
-    if cfg!(unix) {
-        // Keep a copy of the file: the server removes its own on drop, so
-        // re-create a dead socket at the path by binding and leaking nothing.
+    #[cfg(unix)]
+    {
+        let full = server.full_server_name();
         drop(server);
-        #[cfg(unix)]
-        {
-            let l = std::os::unix::net::UnixListener::bind(&full).expect("bind stale");
-            drop(l); // the file stays; nobody listens
-        }
-    } else {
-        drop(server);
+        let l = std::os::unix::net::UnixListener::bind(&full).expect("bind stale");
+        drop(l); // the file stays; nobody listens
     }
+    #[cfg(not(unix))]
+    drop(server);
 }
 
 /// Bad names fail cleanly with ServerNotFound, never a panic.

@@ -7,9 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use bytes::BufMut;
-use localsock_core::{
-    Address, Connection, ErrorSource, ListenError, ListenPlan, OsError, PeerCredentials,
-};
+use localsock_core::{Address, Connection, ListenError, ListenPlan, PeerCredentials};
 
 use super::Connect;
 use crate::sys::unix as sys;
@@ -114,22 +112,9 @@ pub(crate) struct Listener {
     inner: UnixListener,
 }
 
-/// Maps a platform-layer listen failure through the core's table.
-pub(crate) fn listen_error(e: sys::ListenError) -> ListenError {
-    match e.error.raw_os_error() {
-        Some(raw) => ListenError::from_os(ErrorSource::Listen, OsError::native(raw)),
-        None => ListenError::new(localsock_core::ServerError::Unknown, ErrorSource::Listen),
-    }
-}
-
 impl Listener {
     pub(crate) fn bind(plan: &ListenPlan) -> Result<Listener, ListenError> {
-        let opts = sys::ListenOptions {
-            mode: plan.unix_mode,
-            backlog: plan.backlog.min(i32::MAX as u32) as i32,
-            reclaim_stale: plan.reclaim_stale_socket,
-        };
-        let inner = sys::listen(&socket_address(&plan.address), &opts).map_err(listen_error)?;
+        let inner = sys::listen_plan(plan)?;
         Ok(Listener { inner })
     }
 

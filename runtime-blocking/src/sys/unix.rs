@@ -1043,3 +1043,38 @@ mod tests {
         assert_eq!(errno_of(&e), Errno::CONNREFUSED);
     }
 }
+
+// ---------------------------------------------------------------------------
+// Glue shared by the runtimes: a core `ListenPlan` in, a core error out
+
+/// The platform address of a core [`Address`](localsock_core::Address)
+/// (a pipe name is treated as a path: it never occurs on Unix).
+fn plan_address(address: &localsock_core::Address) -> SocketAddress<'_> {
+    use localsock_core::Address;
+    match address {
+        Address::Abstract(name) => SocketAddress::Abstract(name.as_bytes()),
+        Address::Path(p) | Address::Pipe(p) => SocketAddress::Path(Path::new(p)),
+    }
+}
+
+/// Creates the listener a core [`ListenPlan`](localsock_core::ListenPlan)
+/// describes (mode bits applied race-free, a stale socket reclaimed only
+/// after a refused probe) and maps a failure through the core's listen
+/// table. Every runtime binds through this one function, so they cannot
+/// drift apart.
+pub fn listen_plan(
+    plan: &localsock_core::ListenPlan,
+) -> Result<UnixListener, localsock_core::ListenError> {
+    use localsock_core::{ErrorSource, OsError, ServerError};
+    let opts = ListenOptions {
+        mode: plan.unix_mode,
+        backlog: plan.backlog.min(i32::MAX as u32) as i32,
+        reclaim_stale: plan.reclaim_stale_socket,
+    };
+    listen(&plan_address(&plan.address), &opts).map_err(|e| match e.error.raw_os_error() {
+        Some(raw) => {
+            localsock_core::ListenError::from_os(ErrorSource::Listen, OsError::native(raw))
+        }
+        None => localsock_core::ListenError::new(ServerError::Unknown, ErrorSource::Listen),
+    })
+}

@@ -1,0 +1,234 @@
+//! Windows: overlapped named-pipe handles waited on with
+//! `WaitForMultipleObjects`, so a read and a write can be in flight at once
+//! (a synchronous handle would serialise them and deadlock full duplex on
+//! real Windows).
+
+use std::io;
+use std::os::windows::io::BorrowedHandle;
+use std::time::Duration;
+
+use bytes::BufMut;
+use localsock_core::{
+    Address, Connection, ErrorSource, ListenError, ListenPlan, OsError, PeerCredentials,
+    ServerError,
+};
+
+use super::Connect;
+use crate::sys::windows as sys;
+
+/// A connected pipe (client or server side).
+#[derive(Debug)]
+pub(crate) struct Stream {
+    pipe: sys::PipeStream,
+    /// Bytes a read returned beyond what the core could take (its limit
+    /// shrank while the read was in flight); handed over first next time.
+    carry: Vec<u8>,
+    /// Bytes of the core's queue inside the overlapped write in flight:
+    /// reported to the core only when the write completes, so a drain
+    /// waits for them.
+    in_flight: usize,
+}
+
+fn would_block() -> io::Error {
+    io::ErrorKind::WouldBlock.into()
+}
+
+impl Stream {
+    /// Opens the pipe. Both directions are always requested: the core
+    /// enforces the open mode, and a write-only socket must still read to
+    /// notice that the peer closed.
+    pub(crate) fn connect(address: &Address, _read: bool, _write: bool) -> io::Result<Connect> {
+        let pipe = sys::PipeStream::connect(address.as_str(), true, true)?;
+        Ok(Connect::Done(Stream::from_pipe(pipe)))
+    }
+
+    pub(crate) fn from_pipe(pipe: sys::PipeStream) -> Self {
+        Stream {
+            pipe,
+            carry: Vec::new(),
+            in_flight: 0,
+        }
+    }
+
+    pub(crate) fn finish_connect(&self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Hands the core what a completed read returned; arms a read otherwise.
+    /// `Ok(0)` is end of stream.
+    pub(crate) fn recv_into(&mut self, conn: &mut Connection) -> io::Result<usize> {
+        if !self.carry.is_empty() {
+            let mut buf = conn.recv_buf();
+            let n = buf.remaining_mut().min(self.carry.len());
+            if n == 0 {
+                return Err(would_block());
+            }
+            buf.put_slice(&self.carry[..n]);
+            self.carry.drain(..n);
+            return Ok(n);
+        }
+        if !self.pipe.read_pending() {
+            let cap = conn.read_capacity();
+            if cap == 0 {
+                return Err(would_block());
+            }
+            if self.pipe.start_read(cap)? == sys::ReadStatus::Pending {
+                return Err(would_block());
+            }
+        }
+        match self.pipe.complete_read()? {
+            None => Err(would_block()),
+            Some([]) => Ok(0),
+            Some(data) => {
+                let mut buf = conn.recv_buf();
+                let n = buf.remaining_mut().min(data.len());
+                buf.put_slice(&data[..n]);
+                self.carry.extend_from_slice(&data[n..]);
+                Ok(n)
+            }
+        }
+    }
+
+    /// Direct reads are not worth it with overlapped I/O (the kernel writes
+    /// into our buffer anyway): always go through the core's buffer.
+    pub(crate) fn recv_direct(&mut self, _out: &mut [u8]) -> io::Result<usize> {
+        Err(would_block())
+    }
+
+    /// Reports a completed write, or starts the next one. Bytes count as
+    /// sent when their write completes.
+    pub(crate) fn send(&mut self, conn: &Connection) -> io::Result<usize> {
+        if self.pipe.write_pending() {
+            return match self.pipe.complete_write()? {
+                None => Err(would_block()),
+                Some(n) => {
+                    self.in_flight = 0;
+                    Ok(n)
+                }
+            };
+        }
+        let chunks: Vec<&[u8]> = conn.transmit_chunks().take(16).collect();
+        if chunks.is_empty() {
+            return Err(would_block());
+        }
+        self.in_flight = self.pipe.start_write(&chunks)?;
+        // Collect at once if it already finished; else wait for the event.
+        match self.pipe.complete_write()? {
+            None => Err(would_block()),
+            Some(n) => {
+                self.in_flight = 0;
+                Ok(n)
+            }
+        }
+    }
+
+    /// A direct write would have to stay alive until completion: use the
+    /// queue instead.
+    pub(crate) fn send_direct(&mut self, _data: &[u8]) -> io::Result<usize> {
+        Err(would_block())
+    }
+
+    /// Waits on the events of the operations in flight; `true` if one fired.
+    pub(crate) fn wait(
+        &mut self,
+        read: bool,
+        write: bool,
+        timeout: Option<Duration>,
+    ) -> io::Result<bool> {
+        let mut handles: Vec<BorrowedHandle<'_>> = Vec::with_capacity(2);
+        if read && (self.pipe.read_pending() || !self.carry.is_empty()) {
+            if !self.carry.is_empty() {
+                return Ok(true);
+            }
+            handles.push(self.pipe.read_event());
+        }
+        if write && self.pipe.write_pending() {
+            handles.push(self.pipe.write_event());
+        }
+        if handles.is_empty() {
+            // Nothing in flight to wait for: let the caller make progress.
+            return Ok(true);
+        }
+        Ok(sys::wait(&handles, timeout)?.is_some())
+    }
+
+    pub(crate) fn peer_credentials(&self) -> io::Result<PeerCredentials> {
+        let pid = if self.pipe.is_server() {
+            self.pipe.client_process_id()?
+        } else {
+            self.pipe.server_process_id()?
+        };
+        Ok(PeerCredentials {
+            pid: Some(pid),
+            uid: None,
+            gid: None,
+        })
+    }
+
+    /// Pipes have no half-close.
+    pub(crate) fn shutdown_write(&mut self) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "named pipes cannot be half-closed",
+        ))
+    }
+}
+
+/// A set of armed pipe instances.
+#[derive(Debug)]
+pub(crate) struct Listener {
+    inner: sys::PipeListener,
+}
+
+impl Listener {
+    pub(crate) fn bind(plan: &ListenPlan) -> Result<Listener, ListenError> {
+        let os_err = |e: io::Error| {
+            ListenError::from_os(
+                ErrorSource::Listen,
+                OsError::native(e.raw_os_error().unwrap_or(0)),
+            )
+        };
+        let sddl = if plan.access.is_restricted() {
+            let (user, group) = sys::current_user_and_group_sids().map_err(os_err)?;
+            plan.access.windows_sddl(&user, &group)
+        } else {
+            None
+        };
+        let opts = sys::PipeListenOptions {
+            instances: plan.pipe_instances,
+            security_descriptor_sddl: sddl,
+            first_pipe_instance: true,
+        };
+        match sys::PipeListener::bind(plan.address.as_str(), &opts) {
+            Ok(inner) => Ok(Listener { inner }),
+            // With FILE_FLAG_FIRST_PIPE_INSTANCE, "access denied" means
+            // another server owns the name.
+            Err(e) if e.raw_os_error() == Some(5) => Err(ListenError::from_os(
+                ErrorSource::Listen,
+                OsError::native(5),
+            )
+            .with_detail("another server owns this pipe name")
+            .into_kind(ServerError::AddressInUse)),
+            Err(e) => Err(os_err(e)),
+        }
+    }
+
+    /// Takes a connected instance without blocking (a fresh one is armed
+    /// before it is handed off).
+    pub(crate) fn accept(&mut self) -> io::Result<Option<Stream>> {
+        Ok(self.inner.accept()?.map(Stream::from_pipe))
+    }
+
+    /// Waits until a client may have connected.
+    pub(crate) fn wait(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
+        Ok(sys::wait(&[self.inner.event()], timeout)?.is_some())
+    }
+
+    /// Pipes leave no file behind.
+    pub(crate) fn remove_file(_path: &str) {}
+}
+
+/// Qt's `removeServer` is a no-op on Windows.
+pub(crate) fn remove_server_file(_path: &str) -> io::Result<()> {
+    Ok(())
+}
