@@ -7,6 +7,7 @@
 //! executor, so the same scenario body exercises their real code paths.
 
 pub mod harness;
+pub mod interop;
 pub mod rt_blocking;
 pub mod rt_smol;
 pub mod rt_tokio;

@@ -1,0 +1,151 @@
+//! The interop matrix: a server of one runtime and a client of another (or
+//! the same), moving data both ways, in one process and across processes.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+
+use crate::harness::*;
+use crate::*;
+
+/// Instantiates the three interop checks for one (server, client) pair.
+#[macro_export]
+macro_rules! interop_pair {
+    ($module:ident, $server:ty, $client:ty) => {
+        mod $module {
+            #[test]
+            fn bulk_both_ways_checksum() {
+                $crate::interop::bulk_both_ways::<$server, $client>();
+            }
+            #[test]
+            fn ping_pong() {
+                $crate::interop::ping_pong::<$server, $client>();
+            }
+            #[test]
+            fn client_in_another_process() {
+                $crate::interop::cross_process::<$server, $client>(env!(
+                    "CARGO_BIN_EXE_lsk-interop"
+                ));
+            }
+        }
+    };
+}
+
+fn pair<S: Runtime, C: Runtime>(
+    tag: &str,
+) -> (S::Server, C::Socket, <S::Server as TestServer>::Socket) {
+    let name = unique_name(tag);
+    let mut server = S::server();
+    server.listen(&name).expect("listen");
+    let mut client = C::socket();
+    client.connect_to_server(&name, OpenMode::ReadWrite);
+    assert!(client.wait_for_connected(LONG), "{}", client.error_string());
+    let peer = server.accept_one();
+    (server, client, peer)
+}
+
+/// 4 MiB each way at the same time, checksummed on arrival.
+pub fn bulk_both_ways<S: Runtime, C: Runtime>() {
+    let (_server, mut client, peer) = pair::<S, C>("ibulk");
+    let up = payload(4 << 20, 11);
+    let down = payload(4 << 20, 12);
+    let (up_sum, down_sum) = (checksum(&up), checksum(&down));
+    let server_side = spawn(move || {
+        let mut peer = peer;
+        exchange(&mut peer, &down, up_sum)
+    });
+    let got = exchange(&mut client, &up, down_sum);
+    assert_eq!(got, down_sum, "server → client intact");
+    assert_eq!(
+        server_side.join().unwrap(),
+        up_sum,
+        "client → server intact"
+    );
+}
+
+/// Sends `out` and receives as much, interleaved in 64 KiB turns so neither
+/// side can block the other; returns the checksum of what arrived.
+fn exchange<T: TestSocket>(s: &mut T, out: &[u8], _expect: u64) -> u64 {
+    let mut got = vec![0u8; out.len()];
+    let (mut sent, mut recvd) = (0, 0);
+    while sent < out.len() || recvd < got.len() {
+        if sent < out.len() {
+            let end = (sent + 65536).min(out.len());
+            s.io_write_all(&out[sent..end]).unwrap();
+            sent = end;
+        }
+        if recvd < got.len() {
+            let end = (recvd + 65536).min(got.len());
+            s.io_read_exact(&mut got[recvd..end]).unwrap();
+            recvd = end;
+        }
+    }
+    checksum(&got)
+}
+
+/// 1,000 round trips of 64 bytes, each checked.
+pub fn ping_pong<S: Runtime, C: Runtime>() {
+    let (_server, mut client, peer) = pair::<S, C>("ipp");
+    let echo = spawn(move || {
+        let mut peer = peer;
+        let mut buf = [0u8; 64];
+        for _ in 0..1000 {
+            peer.io_read_exact(&mut buf).unwrap();
+            peer.io_write_all(&buf).unwrap();
+        }
+    });
+    for i in 0..1000u32 {
+        let msg = payload(64, u64::from(i));
+        client.io_write_all(&msg).unwrap();
+        let mut back = [0u8; 64];
+        client.io_read_exact(&mut back).unwrap();
+        assert_eq!(&back[..], &msg[..], "round trip {i}");
+    }
+    echo.join().unwrap();
+}
+
+/// The client runs in a child process (`lsk-interop client <runtime>`),
+/// sends 1 MiB and checks the echo; the server echoes here.
+pub fn cross_process<S: Runtime, C: Runtime>(peer_exe: &str) {
+    let name = unique_name("ixp");
+    let mut server = S::server();
+    server.listen(&name).unwrap();
+    let mut child = Command::new(peer_exe)
+        .args(["client", C::NAME, &name, &(1usize << 20).to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start lsk-interop");
+    let mut peer = server.accept_one();
+    let mut buf = vec![0u8; 1 << 20];
+    peer.io_read_exact(&mut buf).unwrap();
+    peer.io_write_all(&buf).unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "child failed: {line}");
+    assert_eq!(
+        line.trim(),
+        format!("ok {}", checksum(&payload(1 << 20, 21)))
+    );
+}
+
+/// The child side of [`cross_process`]: connect with runtime `R`, send
+/// `len` bytes, read the echo, print `ok <checksum>`.
+pub fn child_client<R: Runtime>(name: &str, len: usize) -> Result<(), String> {
+    let mut c = R::socket();
+    c.connect_to_server(name, OpenMode::ReadWrite);
+    if !c.wait_for_connected(LONG) {
+        return Err(c.error_string());
+    }
+    let out = payload(len, 21);
+    c.io_write_all(&out).map_err(|e| e.to_string())?;
+    let mut back = vec![0u8; len];
+    c.io_read_exact(&mut back).map_err(|e| e.to_string())?;
+    if back != out {
+        return Err("echo differs".into());
+    }
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "ok {}", checksum(&back)).map_err(|e| e.to_string())?;
+    Ok(())
+}
