@@ -200,6 +200,11 @@ fn resolve(
         p.push_str(name);
         p
     };
+    // The temp dir comes from the driver; a NUL there is as invalid as one
+    // in the name (no such path can be passed to the OS).
+    if path.contains('\0') {
+        return Err(NameError::InteriorNul);
+    }
     check_len(path.len(), overhead, max)?;
     Ok(Address::Path(path))
 }

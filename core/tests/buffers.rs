@@ -163,7 +163,7 @@ fn read_line_stops_at_max() {
     let mut c = connected();
     feed(&mut c, b"abcdef\nx", T0);
     assert_eq!(&c.read_line(2).unwrap()[..], b"ab");
-    assert_eq!(&c.read_line(5).unwrap()[..], b"def\n");
+    assert_eq!(&c.read_line(5).unwrap()[..], b"cdef\n");
     assert_eq!(&c.read_line(100).unwrap()[..], b"x");
 }
 

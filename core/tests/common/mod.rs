@@ -89,7 +89,11 @@ pub fn feed(c: &mut Connection, data: &[u8], now: Duration) -> usize {
 
 /// The queued output, concatenated (without consuming it).
 pub fn pending_output(c: &Connection) -> Vec<u8> {
-    c.transmit_chunks().flatten().copied().collect()
+    let mut out = Vec::with_capacity(c.bytes_to_write());
+    for chunk in c.transmit_chunks() {
+        out.extend_from_slice(chunk);
+    }
+    out
 }
 
 /// Sends everything queued (as one `writev` that the OS takes whole) and
@@ -103,7 +107,16 @@ pub fn send_all(c: &mut Connection, now: Duration) -> Vec<u8> {
 /// A deterministic byte pattern of length `n` starting at `seed`
 /// (contains a `\n` every so often).
 pub fn pattern(seed: usize, n: usize) -> Vec<u8> {
-    (seed..seed + n).map(|i| (i % 251) as u8).collect()
+    const CYCLE: usize = 251;
+    let table: Vec<u8> = (0..CYCLE as u8).collect();
+    let mut out = Vec::with_capacity(n);
+    let mut at = seed % CYCLE;
+    while out.len() < n {
+        let take = (CYCLE - at).min(n - out.len());
+        out.extend_from_slice(&table[at..at + take]);
+        at = 0;
+    }
+    out
 }
 
 /// Side indexes of a [`Pair`].
