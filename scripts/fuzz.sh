@@ -10,10 +10,17 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "fuzz.sh: installing cargo-fuzz"
   cargo install cargo-fuzz --locked
 fi
+log="$(mktemp)"
 for target in $(cargo +nightly fuzz list); do
   echo "== fuzz $target for ${secs}s"
-  cargo +nightly fuzz run "$target" -- -max_total_time="$secs" -print_final_stats=1 2>&1 \
-    | grep -E '^(#[0-9]+.*DONE|stat::number_of_executed_units|stat::peak_rss|==[0-9]+==|SUMMARY|Done)' || true
-  # grep hides libFuzzer's chatter; the exit status is cargo's.
-  test "${PIPESTATUS[0]}" -eq 0
+  status=0
+  cargo +nightly fuzz run "$target" -- -max_total_time="$secs" -print_final_stats=1 >"$log" 2>&1 || status=$?
+  # Only the summary: libFuzzer's progress lines are long and many.
+  grep -E '^(Done [0-9]+ runs|stat::number_of_executed_units|stat::peak_rss_mb|SUMMARY|==[0-9]+== ERROR)' "$log" || true
+  if [ "$status" -ne 0 ]; then
+    tail -n 60 "$log"
+    echo "fuzz.sh: target $target failed (status $status)"
+    exit "$status"
+  fi
 done
+rm -f "$log"
