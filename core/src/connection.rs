@@ -19,6 +19,8 @@ use crate::os::OsError;
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 const FIRST_READ: usize = 4 * 1024;
+/// Undelivered events kept at most; see `push_event`.
+pub const MAX_QUEUED_EVENTS: usize = 1024;
 /// Queued bytes at which the driver writes without waiting for a flush.
 pub const TRANSMIT_THRESHOLD: usize = 64 * 1024;
 const RETRY_FIRST: Duration = Duration::from_millis(1);
@@ -261,7 +263,7 @@ impl Connection {
                 let err =
                     LocalSocketError::new(SocketError::Operation, ErrorSource::ConnectToServer);
                 self.error = Some(err);
-                self.events.push_back(Event::Error(SocketError::Operation));
+                self.push_event(Event::Error(SocketError::Operation));
                 return;
             }
             State::Closing => {
@@ -402,7 +404,7 @@ impl Connection {
     /// drains pending writes in the background.
     pub fn close(&mut self, now: Duration) {
         if self.mode.is_some() {
-            self.events.push_back(Event::AboutToClose);
+            self.push_event(Event::AboutToClose);
         }
         self.mode = None;
         self.read.clear();
@@ -420,7 +422,7 @@ impl Connection {
     pub fn abort(&mut self) {
         self.write.clear();
         if self.mode.is_some() {
-            self.events.push_back(Event::AboutToClose);
+            self.push_event(Event::AboutToClose);
         }
         self.mode = None;
         self.read.clear();
@@ -458,7 +460,7 @@ impl Connection {
         self.retry_at = None;
         self.mode = Some(self.requested_mode);
         self.set_state(State::Connected);
-        self.events.push_back(Event::Connected);
+        self.push_event(Event::Connected);
     }
 
     /// The connect started by `Action::Connect` failed with `err`. A full
@@ -527,8 +529,8 @@ impl Connection {
         }
         match self.mode {
             Some(m) if m.can_read() => {
-                if self.events.back() != Some(&Event::ReadyRead) {
-                    self.events.push_back(Event::ReadyRead);
+                if !self.pending_data_event(|e| matches!(e, Event::ReadyRead)) {
+                    self.push_event(Event::ReadyRead);
                 }
             }
             // Write-only or closed: read and discard, so EOF is still seen.
@@ -550,7 +552,7 @@ impl Connection {
             return;
         }
         self.error = Some(err);
-        self.events.push_back(Event::Error(SocketError::PeerClosed));
+        self.push_event(Event::Error(SocketError::PeerClosed));
         self.write.clear();
         if self.state == State::Connected {
             self.set_state(State::Closing);
@@ -725,17 +727,49 @@ impl Connection {
             state
         );
         self.state = state;
-        self.events.push_back(Event::StateChanged(state));
+        self.push_event(Event::StateChanged(state));
     }
 
-    /// Undelivered `BytesWritten` signals merge, so a driver whose user
+    /// Undelivered data signals merge: since the last state change at most
+    /// one `ReadyRead` and one `BytesWritten` wait in the queue (their
+    /// order relative to state changes is kept), so a driver whose user
     /// never takes events keeps a bounded queue.
     fn push_bytes_written(&mut self, n: usize) {
-        if let Some(Event::BytesWritten(m)) = self.events.back_mut() {
-            *m = m.saturating_add(n);
-        } else {
-            self.events.push_back(Event::BytesWritten(n));
+        for e in self.events.iter_mut().rev() {
+            match e {
+                Event::BytesWritten(m) => {
+                    *m = m.saturating_add(n);
+                    return;
+                }
+                Event::ReadyRead => {}
+                _ => break,
+            }
         }
+        self.push_event(Event::BytesWritten(n));
+    }
+
+    /// Whether an undelivered data event matching `f` is queued since the
+    /// last state change.
+    fn pending_data_event(&self, f: impl Fn(&Event) -> bool) -> bool {
+        for e in self.events.iter().rev() {
+            if f(e) {
+                return true;
+            }
+            if !matches!(e, Event::ReadyRead | Event::BytesWritten(_)) {
+                break;
+            }
+        }
+        false
+    }
+
+    /// Queues an event; beyond [`MAX_QUEUED_EVENTS`] undelivered ones the
+    /// oldest is dropped (only a user who never takes events gets there,
+    /// by connecting and aborting in a loop).
+    fn push_event(&mut self, e: Event) {
+        if self.events.len() >= MAX_QUEUED_EVENTS {
+            self.events.pop_front();
+        }
+        self.events.push_back(e);
     }
 
     fn push_connect(&mut self) {
@@ -758,7 +792,7 @@ impl Connection {
     fn fail_connect(&mut self, err: LocalSocketError) {
         let kind = err.kind();
         self.error = Some(err);
-        self.events.push_back(Event::Error(kind));
+        self.push_event(Event::Error(kind));
         self.clear_connect();
         self.actions.push_back(Action::Close);
         self.mode = None;
@@ -780,7 +814,7 @@ impl Connection {
         self.mode = None;
         self.set_state(State::Unconnected);
         if read_channel_finished {
-            self.events.push_back(Event::ReadChannelFinished);
+            self.push_event(Event::ReadChannelFinished);
         }
         self.server_name.clear();
         self.full_server_name.clear();
@@ -791,8 +825,8 @@ impl Connection {
         self.drain_deadline = None;
         self.read_finished = true;
         self.set_state(State::Unconnected);
-        self.events.push_back(Event::ReadChannelFinished);
-        self.events.push_back(Event::Disconnected);
+        self.push_event(Event::ReadChannelFinished);
+        self.push_event(Event::Disconnected);
         self.actions.push_back(Action::Close);
         self.address = None;
         self.server_name.clear();
@@ -802,7 +836,7 @@ impl Connection {
     fn fatal(&mut self, err: LocalSocketError) {
         let kind = err.kind();
         self.error = Some(err);
-        self.events.push_back(Event::Error(kind));
+        self.push_event(Event::Error(kind));
         self.write.clear();
         self.finish_close();
     }

@@ -70,7 +70,9 @@ pub mod os;
 mod platform;
 pub mod server;
 
-pub use connection::{Config, Connection, DEFAULT_CONNECT_TIMEOUT, TRANSMIT_THRESHOLD};
+pub use connection::{
+    Config, Connection, DEFAULT_CONNECT_TIMEOUT, MAX_QUEUED_EVENTS, TRANSMIT_THRESHOLD,
+};
 pub use error::{
     classify_connect_error, classify_io_error, classify_listen_error, ConnectVerdict, DeviceError,
     Direction, ErrorSource, IoVerdict, ListenError, LocalSocketError, ServerError, SocketError,

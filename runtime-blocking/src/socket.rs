@@ -709,13 +709,16 @@ impl Write for LocalSocket {
         }
     }
 
-    /// Blocks until everything queued is written.
+    /// Blocks until everything queued is written. Fails if the connection
+    /// ended first (the queued bytes were lost), not just when bytes remain.
     fn flush(&mut self) -> io::Result<()> {
-        if self.conn.bytes_to_write() == 0 {
+        let queued = self.conn.bytes_to_write() as u64;
+        if queued == 0 {
             return Ok(());
         }
+        let target = self.sent_total + queued;
         self.drive(Timeout::FOREVER, |s| !s.conn.wants_write());
-        if self.conn.bytes_to_write() == 0 {
+        if self.sent_total >= target {
             Ok(())
         } else {
             Err(self.io_error())
