@@ -1,1 +1,270 @@
-//! The tokio runtime under the conformance suite (filled in with the runtime).
+//! The tokio runtime under the conformance suite, on both runtime flavours.
+//!
+//! Each test socket and server holds the runtime that drives it and runs
+//! every async method to completion with `Runtime::block_on`, from whatever
+//! thread the scenario uses it on:
+//! - current-thread: every fresh socket and every server gets its own
+//!   runtime; accepted sockets share their server's. Two threads may then
+//!   `block_on` the same runtime at once (a scenario's main thread on the
+//!   server, a peer thread on an accepted socket); tokio hands the driver to
+//!   one of them and wakes the other's future from it.
+//! - multi-thread: one shared runtime with two workers; futures run on the
+//!   calling thread, the reactor and timers on the workers (every wake-up
+//!   crosses threads).
+
+use std::io;
+use std::sync::{Arc, OnceLock};
+
+use localsock_core::DeviceError;
+use localsock_tokio::{LocalServer, LocalSocket, Timeout};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::runtime::{Builder, Runtime as TokioRuntime};
+
+use crate::*;
+
+/// `localsock-tokio` on current-thread runtimes.
+#[derive(Debug)]
+pub struct TokioCurrentThread;
+
+/// `localsock-tokio` on a multi-thread runtime.
+#[derive(Debug)]
+pub struct TokioMultiThread;
+
+fn current_thread() -> Arc<TokioRuntime> {
+    Arc::new(
+        Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a current-thread runtime"),
+    )
+}
+
+fn multi_thread() -> Arc<TokioRuntime> {
+    static RT: OnceLock<Arc<TokioRuntime>> = OnceLock::new();
+    RT.get_or_init(|| {
+        Arc::new(
+            Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a multi-thread runtime"),
+        )
+    })
+    .clone()
+}
+
+impl Runtime for TokioCurrentThread {
+    const NAME: &'static str = "tokio_current_thread";
+    type Socket = TokioSocket;
+    type Server = TokioServer;
+    fn socket() -> TokioSocket {
+        TokioSocket::new(LocalSocket::new(), current_thread())
+    }
+    fn server() -> TokioServer {
+        TokioServer::new(current_thread())
+    }
+    fn remove_server(name: &str) -> bool {
+        LocalServer::remove_server(name)
+    }
+}
+
+impl Runtime for TokioMultiThread {
+    const NAME: &'static str = "tokio_multi_thread";
+    type Socket = TokioSocket;
+    type Server = TokioServer;
+    fn socket() -> TokioSocket {
+        TokioSocket::new(LocalSocket::new(), multi_thread())
+    }
+    fn server() -> TokioServer {
+        TokioServer::new(multi_thread())
+    }
+    fn remove_server(name: &str) -> bool {
+        LocalServer::remove_server(name)
+    }
+}
+
+/// A [`LocalSocket`] with the runtime that drives it.
+#[derive(Debug)]
+pub struct TokioSocket {
+    // Dropped before the runtime (field order).
+    pub(crate) socket: LocalSocket,
+    rt: Arc<TokioRuntime>,
+}
+
+impl TokioSocket {
+    fn new(socket: LocalSocket, rt: Arc<TokioRuntime>) -> Self {
+        TokioSocket { socket, rt }
+    }
+}
+
+/// A [`LocalServer`] with the runtime that drives it and its sockets.
+#[derive(Debug)]
+pub struct TokioServer {
+    server: LocalServer,
+    rt: Arc<TokioRuntime>,
+}
+
+impl TokioServer {
+    fn new(rt: Arc<TokioRuntime>) -> Self {
+        TokioServer {
+            server: LocalServer::new(),
+            rt,
+        }
+    }
+}
+
+impl TestSocket for TokioSocket {
+    fn connect_to_server(&mut self, name: &str, mode: OpenMode) {
+        self.socket.connect_to_server_with_mode(name, mode)
+    }
+    fn set_abstract_namespace(&mut self, on: bool) -> bool {
+        self.socket.set_abstract_namespace(on)
+    }
+    fn wait_for_connected(&mut self, wait: Wait) -> bool {
+        let s = &mut self.socket;
+        self.rt.block_on(s.wait_for_connected(Timeout::from(wait)))
+    }
+    fn wait_for_ready_read(&mut self, wait: Wait) -> bool {
+        let s = &mut self.socket;
+        self.rt.block_on(s.wait_for_ready_read(Timeout::from(wait)))
+    }
+    fn wait_for_bytes_written(&mut self, wait: Wait) -> bool {
+        let s = &mut self.socket;
+        self.rt
+            .block_on(s.wait_for_bytes_written(Timeout::from(wait)))
+    }
+    fn wait_for_disconnected(&mut self, wait: Wait) -> bool {
+        let s = &mut self.socket;
+        self.rt
+            .block_on(s.wait_for_disconnected(Timeout::from(wait)))
+    }
+    fn write(&mut self, data: &[u8]) -> Result<usize, DeviceError> {
+        self.socket.write(data.to_vec())
+    }
+    fn flush(&mut self) -> bool {
+        self.socket.flush()
+    }
+    fn read_all(&mut self) -> Result<Vec<u8>, DeviceError> {
+        self.socket.read_all().map(|b| b.to_vec())
+    }
+    fn read_line(&mut self, max: usize) -> Result<Vec<u8>, DeviceError> {
+        self.socket.read_line(max).map(|b| b.to_vec())
+    }
+    fn skip(&mut self, n: usize) -> Result<usize, DeviceError> {
+        self.socket.skip(n)
+    }
+    fn io_write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        let s = &mut self.socket;
+        self.rt.block_on(async {
+            s.write_all(data).await?;
+            AsyncWriteExt::flush(s).await
+        })
+    }
+    fn io_read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        let s = &mut self.socket;
+        self.rt
+            .block_on(async { s.read_exact(buf).await.map(drop) })
+    }
+    fn io_read_to_end(&mut self) -> io::Result<Vec<u8>> {
+        let s = &mut self.socket;
+        self.rt.block_on(async {
+            let mut v = Vec::new();
+            s.read_to_end(&mut v).await?;
+            Ok(v)
+        })
+    }
+    fn disconnect_from_server(&mut self) {
+        self.socket.start_disconnect()
+    }
+    fn abort(&mut self) {
+        self.socket.abort()
+    }
+    fn close(&mut self) {
+        self.socket.close()
+    }
+    fn set_read_buffer_size(&mut self, size: usize) {
+        self.socket.set_read_buffer_size(size)
+    }
+    fn read_buffer_size(&self) -> usize {
+        self.socket.read_buffer_size()
+    }
+    fn state(&self) -> State {
+        self.socket.state()
+    }
+    fn error(&self) -> SocketError {
+        self.socket.error()
+    }
+    fn error_string(&self) -> String {
+        self.socket.error_string()
+    }
+    fn is_valid(&self) -> bool {
+        self.socket.is_valid()
+    }
+    fn is_open(&self) -> bool {
+        self.socket.is_open()
+    }
+    fn server_name(&self) -> String {
+        self.socket.server_name().to_string()
+    }
+    fn full_server_name(&self) -> String {
+        self.socket.full_server_name().to_string()
+    }
+    fn bytes_available(&self) -> usize {
+        self.socket.bytes_available()
+    }
+    fn bytes_to_write(&self) -> usize {
+        self.socket.bytes_to_write()
+    }
+    fn can_read_line(&self) -> bool {
+        self.socket.can_read_line()
+    }
+    fn take_events(&mut self) -> Vec<Event> {
+        self.socket.take_events()
+    }
+    fn peer_credentials(&self) -> io::Result<PeerCredentials> {
+        self.socket.peer_credentials()
+    }
+}
+
+impl TestServer for TokioServer {
+    type Socket = TokioSocket;
+    fn listen_with(&mut self, name: &str, options: ServerOptions) -> Result<(), ListenError> {
+        self.server.listen_with(name, options)
+    }
+    fn wait_for_new_connection(&mut self, wait: Wait) -> bool {
+        let s = &mut self.server;
+        self.rt
+            .block_on(s.wait_for_new_connection(Timeout::from(wait)))
+    }
+    fn next_pending_connection(&mut self) -> Option<TokioSocket> {
+        let socket = self.server.next_pending_connection()?;
+        Some(TokioSocket::new(socket, self.rt.clone()))
+    }
+    fn has_pending_connections(&mut self) -> bool {
+        self.server.has_pending_connections()
+    }
+    fn set_max_pending_connections(&mut self, max: usize) {
+        self.server.set_max_pending_connections(max)
+    }
+    fn max_pending_connections(&self) -> usize {
+        self.server.max_pending_connections()
+    }
+    fn is_listening(&self) -> bool {
+        self.server.is_listening()
+    }
+    fn server_name(&self) -> String {
+        self.server.server_name().to_string()
+    }
+    fn full_server_name(&self) -> String {
+        self.server.full_server_name().to_string()
+    }
+    fn server_error(&self) -> ServerError {
+        self.server.server_error()
+    }
+    fn error_string(&self) -> String {
+        self.server.error_string()
+    }
+    fn close(&mut self) {
+        self.server.close()
+    }
+}

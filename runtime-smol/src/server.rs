@@ -1,0 +1,312 @@
+//! [`LocalServer`]: Qt's `QLocalServer` on async-io.
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_core::Stream as FuturesStream;
+use localsock_core::{Config, ErrorSource, ListenError, Server, ServerError, ServerOptions};
+
+use crate::driver::os_error;
+use crate::socket::with_timeout;
+use crate::sys::Listener;
+use crate::{name_context, LocalSocket, Timeout};
+
+/// A local server: listens on a Qt-style name and hands out a
+/// [`LocalSocket`] per client.
+///
+/// Connections are accepted from the OS only while fewer than
+/// [`max_pending_connections`](Self::max_pending_connections) wait to be
+/// taken; the rest wait in the OS backlog (server-side back-pressure).
+///
+/// The socket file of a listening server is removed by [`close`](Self::close)
+/// and on drop. A leftover file from a crashed server is reclaimed by
+/// `listen` only if it is a socket nobody answers on; a live server's socket
+/// is never taken over.
+#[derive(Debug)]
+pub struct LocalServer {
+    core: Server<LocalSocket>,
+    listener: Option<Listener>,
+    options: ServerOptions,
+    config: Config,
+}
+
+impl Default for LocalServer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LocalServer {
+    /// A server that is not listening, with Qt's defaults.
+    pub fn new() -> Self {
+        LocalServer {
+            core: Server::new(),
+            listener: None,
+            options: ServerOptions::default(),
+            config: Config::new(name_context()),
+        }
+    }
+
+    /// The options the next `listen` uses (Qt's `setSocketOptions`,
+    /// `setListenBacklogSize`, …).
+    pub fn set_options(&mut self, options: ServerOptions) {
+        self.options = options;
+    }
+
+    /// The options the next `listen` uses.
+    pub fn options(&self) -> &ServerOptions {
+        &self.options
+    }
+
+    /// The configuration of accepted sockets (name context, timeouts).
+    pub fn set_socket_config(&mut self, config: Config) {
+        self.config = config;
+    }
+
+    /// Listens on `name` with the current options.
+    ///
+    /// Synchronous: creating a listening socket never waits, so there is
+    /// nothing to await (a stale socket's liveness probe is one
+    /// non-blocking connect).
+    pub fn listen(&mut self, name: &str) -> Result<(), ListenError> {
+        let options = self.options.clone();
+        self.listen_with(name, options)
+    }
+
+    /// Listens on `name` with `options` (which become the current options).
+    pub fn listen_with(&mut self, name: &str, options: ServerOptions) -> Result<(), ListenError> {
+        self.options = options;
+        let ctx = self.config.name_context.clone();
+        let plan = self.core.listen(name, &self.options, &ctx)?;
+        match Listener::bind(&plan) {
+            Ok(l) => {
+                self.listener = Some(l);
+                self.core.handle_listening();
+                Ok(())
+            }
+            Err(e) => {
+                self.core.handle_listen_error(e.clone());
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether the server is listening.
+    pub fn is_listening(&self) -> bool {
+        self.core.is_listening()
+    }
+
+    /// The name passed to `listen`.
+    pub fn server_name(&self) -> &str {
+        self.core.server_name()
+    }
+
+    /// The resolved path or pipe name.
+    pub fn full_server_name(&self) -> &str {
+        self.core.full_server_name()
+    }
+
+    /// The last error (`Unknown` if none).
+    pub fn server_error(&self) -> ServerError {
+        self.core.server_error()
+    }
+
+    /// The last error with its context, if any.
+    pub fn last_error(&self) -> Option<&ListenError> {
+        self.core.last_error()
+    }
+
+    /// Qt's text for the last error ("" if none).
+    pub fn error_string(&self) -> String {
+        self.core.error_string()
+    }
+
+    /// The pending-connection limit (Qt default 30).
+    pub fn max_pending_connections(&self) -> usize {
+        self.core.max_pending_connections()
+    }
+
+    /// Sets the pending-connection limit: while this many accepted
+    /// connections wait to be taken, no more are accepted from the OS (its
+    /// backlog holds them).
+    pub fn set_max_pending_connections(&mut self, max: usize) {
+        self.options.max_pending_connections = max;
+        self.core.set_max_pending_connections(max);
+    }
+
+    /// Accepts what the OS has, up to the pending limit, without waiting.
+    /// An accept failure (out of descriptors, …) is recorded and returned;
+    /// the server keeps listening (Qt closes it; a daemon should survive
+    /// `EMFILE`).
+    fn accept_ready(&mut self, explicit_wait: bool) -> Result<(), ListenError> {
+        while self
+            .core
+            .should_accept(explicit_wait && !self.core.has_pending_connections())
+        {
+            let Some(listener) = self.listener.as_ref() else {
+                return Ok(());
+            };
+            match listener.accept() {
+                Ok(Some(stream)) => {
+                    let Some(address) = self.core.address().cloned() else {
+                        return Ok(());
+                    };
+                    let socket = LocalSocket::accepted(self.config.clone(), stream, &address);
+                    self.core.push_pending(socket);
+                }
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    let err = ListenError::from_os(ErrorSource::Accept, os_error(&e));
+                    self.core.handle_listen_error_keep_listening(err.clone());
+                    return Err(err);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a connection is pending (accepting what the OS has first).
+    pub fn has_pending_connections(&mut self) -> bool {
+        let _ = self.accept_ready(false);
+        self.core.has_pending_connections()
+    }
+
+    /// Qt's `nextPendingConnection`: the next accepted connection, if any
+    /// (accepting what the OS has, up to the pending limit, first); never
+    /// waits.
+    pub fn next_pending_connection(&mut self) -> Option<LocalSocket> {
+        let _ = self.accept_ready(false);
+        self.core.next_pending_connection()
+    }
+
+    /// Waits until a connection is pending; returns at once if one already
+    /// is (unlike Qt on Unix). False when not listening, on an accept
+    /// error (see [`server_error`](Self::server_error)), or on timeout.
+    ///
+    /// Cancel safety: cancel-safe; connections accepted meanwhile stay
+    /// queued for `next_pending_connection`.
+    pub async fn wait_for_new_connection(&mut self, timeout: impl Into<Timeout>) -> bool {
+        if !self.core.is_listening() {
+            return false;
+        }
+        let op = poll_fn(|cx| self.poll_pending(cx).map(|r| r.is_ok()));
+        with_timeout(timeout.into(), op, false).await
+    }
+
+    /// Ready once a connection is queued (Ok), or on an accept or wait
+    /// failure (Err).
+    fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ListenError>> {
+        loop {
+            if self.core.has_pending_connections() {
+                return Poll::Ready(Ok(()));
+            }
+            self.accept_ready(true)?;
+            if self.core.has_pending_connections() {
+                return Poll::Ready(Ok(()));
+            }
+            let Some(listener) = self.listener.as_ref() else {
+                return Poll::Ready(Err(self.not_listening()));
+            };
+            match listener.poll_readable(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => {
+                    let err = ListenError::from_os(ErrorSource::WaitForNewConnection, os_error(&e));
+                    self.fail(err.clone());
+                    return Poll::Ready(Err(err));
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+
+    /// Waits for a client and returns it: the next queued connection, or
+    /// the next one the OS has (one is accepted even with a pending limit of
+    /// 0). Errors: not listening, or an accept failure (the server keeps
+    /// listening; try again later).
+    ///
+    /// Cancel safety: cancel-safe; a connection accepted from the OS is
+    /// queued before anything can be cancelled, and the next call (or
+    /// `next_pending_connection`) returns it.
+    pub async fn accept(&mut self) -> Result<LocalSocket, ListenError> {
+        poll_fn(|cx| self.poll_accept(cx)).await
+    }
+
+    /// The poll form of [`accept`](Self::accept).
+    pub fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<Result<LocalSocket, ListenError>> {
+        if !self.core.is_listening() && !self.core.has_pending_connections() {
+            return Poll::Ready(Err(self.not_listening()));
+        }
+        std::task::ready!(self.poll_pending(cx))?;
+        match self.core.next_pending_connection() {
+            Some(s) => Poll::Ready(Ok(s)),
+            None => Poll::Ready(Err(self.not_listening())),
+        }
+    }
+
+    fn not_listening(&self) -> ListenError {
+        self.core.last_error().cloned().unwrap_or_else(|| {
+            ListenError::new(ServerError::Unknown, ErrorSource::Accept).with_detail("not listening")
+        })
+    }
+
+    /// Accepted connections as a [`Stream`](futures_core::Stream), ending
+    /// when the server stops listening. An accept failure is an `Err` item;
+    /// the stream goes on after it.
+    pub fn incoming(&mut self) -> Incoming<'_> {
+        Incoming { server: self }
+    }
+
+    /// Qt's `close`: stops listening, drops queued connections (their
+    /// clients see the connection closed) and removes the socket file.
+    pub fn close(&mut self) {
+        if let Some(path) = self.core.socket_file().map(str::to_string) {
+            self.listener = None;
+            Listener::remove_file(&path);
+        }
+        self.listener = None;
+        drop(self.core.close());
+    }
+
+    fn fail(&mut self, err: ListenError) {
+        if let Some(path) = self.core.socket_file().map(str::to_string) {
+            self.listener = None;
+            Listener::remove_file(&path);
+        }
+        self.listener = None;
+        drop(self.core.handle_fatal(err));
+    }
+
+    /// Qt's static `removeServer`: removes the socket file of `name`,
+    /// whatever is there. True if nothing is left. Dangerous: it removes a
+    /// live server's socket too; `listen` already reclaims stale sockets
+    /// safely.
+    pub fn remove_server(name: &str) -> bool {
+        localsock_blocking::LocalServer::remove_server(name)
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Accepted connections as a [`Stream`](futures_core::Stream); see
+/// [`LocalServer::incoming`]. Cancel-safe like [`LocalServer::accept`].
+#[derive(Debug)]
+pub struct Incoming<'a> {
+    server: &'a mut LocalServer,
+}
+
+impl FuturesStream for Incoming<'_> {
+    type Item = Result<LocalSocket, ListenError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let server = &mut *self.get_mut().server;
+        if !server.is_listening() && !server.core.has_pending_connections() {
+            return Poll::Ready(None);
+        }
+        server.poll_accept(cx).map(Some)
+    }
+}

@@ -1,0 +1,736 @@
+//! What only an async runtime can get wrong: cancellation, dropping at
+//! awkward moments, many tasks on one thread, back-pressure through the
+//! reactor, and halves used from two tasks. All on real sockets.
+#![cfg(unix)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use async_io::Timer;
+use futures_lite::future;
+use futures_lite::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use futures_lite::StreamExt;
+use localsock_smol::{
+    Event, LocalServer, LocalSocket, OpenMode, ServerOptions, SocketError, State, Timeout,
+};
+
+/// A generous bound for waits expected to succeed.
+const LONG: Duration = Duration::from_secs(30);
+
+fn unique_name(tag: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "lsk-smol-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A deterministic pseudo-random payload.
+fn payload(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// A listening server and a connected client with its accepted peer.
+async fn pair(tag: &str) -> (LocalServer, LocalSocket, LocalSocket) {
+    let name = unique_name(tag);
+    let mut server = LocalServer::new();
+    server.listen(&name).expect("listen");
+    let client = LocalSocket::connect(&name).await.expect("connect");
+    let peer = server.accept().await.expect("accept");
+    (server, client, peer)
+}
+
+/// A read raced against a short timer, thousands of times, while the peer
+/// streams data in odd-sized pieces: every cancelled read must leave the
+/// stream intact (no byte lost, duplicated or reordered).
+#[test]
+fn cancelled_reads_lose_nothing() {
+    let (_server, mut client, peer) = smol::block_on(pair("cancel"));
+    let data = payload(2 << 20, 11);
+    let expect = data.clone();
+    let writer = std::thread::spawn(move || {
+        smol::block_on(async move {
+            let mut peer = peer;
+            let mut off = 0;
+            let mut step = 1usize;
+            while off < data.len() {
+                step = (step * 7 + 3) % 40_000 + 1;
+                let end = (off + step).min(data.len());
+                peer.write_all(&data[off..end]).await.unwrap();
+                AsyncWriteExt::flush(&mut peer).await.unwrap();
+                off = end;
+                if step % 5 == 0 {
+                    Timer::after(Duration::from_micros(200)).await;
+                }
+            }
+            AsyncWriteExt::close(&mut peer).await.unwrap();
+        })
+    });
+    let got = smol::block_on(async {
+        let mut got = Vec::with_capacity(expect.len());
+        let mut buf = vec![0u8; 3000];
+        let mut cancelled = 0u32;
+        loop {
+            let read = async { Some(client.read(&mut buf).await) };
+            let tick = async {
+                Timer::after(Duration::from_micros(30)).await;
+                None
+            };
+            match future::or(read, tick).await {
+                Some(Ok(0)) => break,
+                Some(Ok(n)) => got.extend_from_slice(&buf[..n]),
+                Some(Err(e)) => panic!("read failed: {e}"),
+                None => cancelled += 1,
+            }
+        }
+        eprintln!("{cancelled} reads cancelled");
+        got
+    });
+    writer.join().unwrap();
+    assert_eq!(got.len(), expect.len());
+    assert!(got == expect, "bytes lost or reordered");
+}
+
+/// `next_event` and `fill_buf` raced against timers keep every signal and
+/// byte too.
+#[test]
+fn cancelled_event_and_fill_buf_waits_lose_nothing() {
+    smol::block_on(async {
+        let (_server, mut client, mut peer) = pair("cancel-ev").await;
+        client.take_events();
+        // Nothing arrives: the wait is cancelled many times.
+        for _ in 0..50 {
+            let ev = future::or(async { client.next_event().await }, async {
+                Timer::after(Duration::from_micros(100)).await;
+                None
+            })
+            .await;
+            assert_eq!(ev, None);
+        }
+        peer.write_all(b"one\ntwo\n").await.unwrap();
+        AsyncWriteExt::flush(&mut peer).await.unwrap();
+        assert_eq!(client.next_event().await, Some(Event::ReadyRead));
+        // Everything buffered is still there after cancelled fills.
+        for _ in 0..10 {
+            let _ = future::or(
+                async {
+                    let _ = client.fill_buf().await;
+                },
+                async {},
+            )
+            .await;
+        }
+        let mut line = String::new();
+        AsyncBufReadExt::read_line(&mut client, &mut line)
+            .await
+            .unwrap();
+        assert_eq!(line, "one\n");
+        line.clear();
+        AsyncBufReadExt::read_line(&mut client, &mut line)
+            .await
+            .unwrap();
+        assert_eq!(line, "two\n");
+    });
+}
+
+/// Dropping a socket while it drains megabytes to a peer that does not
+/// read: no panic, no block; the peer then sees the connection end.
+#[test]
+fn drop_during_closing_neither_panics_nor_blocks() {
+    let (mut client, mut peer) = smol::block_on(async {
+        let (_server, client, peer) = pair("dropclosing").await;
+        (client, peer)
+    });
+    client.write(payload(8 << 20, 3)).unwrap();
+    client.start_disconnect();
+    assert_eq!(client.state(), State::Closing);
+    // A drain started and cancelled inside an executor, then the socket is
+    // dropped outside any executor.
+    smol::block_on(async {
+        let drained = future::or(
+            async {
+                client.disconnect_from_server().await;
+                true
+            },
+            async {
+                Timer::after(Duration::from_millis(20)).await;
+                false
+            },
+        )
+        .await;
+        assert!(!drained, "8 MiB cannot drain to a peer that does not read");
+    });
+    assert_eq!(client.state(), State::Closing);
+    drop(client);
+    let got = smol::block_on(async {
+        let mut v = Vec::new();
+        let _ = peer.read_to_end(&mut v).await;
+        v
+    });
+    assert!(got.len() < 8 << 20, "an aborted drain delivers only part");
+    assert_eq!(peer.state(), State::Unconnected);
+}
+
+/// 200 client tasks and a server task on one single-threaded executor,
+/// every client echoed. With a backlog of 50 many connects hit a full
+/// backlog and are retried by the core's timer.
+#[test]
+fn many_tasks_on_one_executor() {
+    let ex = std::rc::Rc::new(smol::LocalExecutor::new());
+    let name = unique_name("many");
+    let mut server = LocalServer::new();
+    server.listen(&name).unwrap();
+    let clients = 200;
+    future::block_on(ex.run(async {
+        let serve = ex.spawn({
+            let ex = ex.clone();
+            async move {
+                let mut echoers = Vec::new();
+                for _ in 0..clients {
+                    let mut peer = server.accept().await.unwrap();
+                    echoers.push(ex.spawn(async move {
+                        let mut line = String::new();
+                        AsyncBufReadExt::read_line(&mut peer, &mut line)
+                            .await
+                            .unwrap();
+                        peer.write_all(line.as_bytes()).await.unwrap();
+                        AsyncWriteExt::close(&mut peer).await.unwrap();
+                    }));
+                }
+                for e in echoers {
+                    e.await;
+                }
+            }
+        });
+        let tasks: Vec<_> = (0..clients)
+            .map(|i| {
+                let name = name.clone();
+                ex.spawn(async move {
+                    let mut c = LocalSocket::connect(&name).await.unwrap();
+                    let msg = format!("client {i}\n");
+                    c.write_all(msg.as_bytes()).await.unwrap();
+                    let mut back = Vec::new();
+                    c.read_to_end(&mut back).await.unwrap();
+                    assert_eq!(back, msg.as_bytes());
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await;
+        }
+        serve.await;
+    }));
+}
+
+/// A read-buffer limit against a fast writer: the reader never buffers more
+/// than the limit, and while it does not read the writer's queue grows
+/// (the kernel holds it back). Reading everything afterwards loses nothing.
+#[test]
+fn read_limit_holds_back_a_fast_writer() {
+    smol::block_on(async {
+        let (_server, mut reader, mut writer) = pair("backpressure").await;
+        let limit = 4096;
+        reader.set_read_buffer_size(limit);
+        let data = payload(4 << 20, 9);
+        let mut queued_seen = Vec::new();
+        for chunk in data.chunks(256 << 10) {
+            writer.write(chunk.to_vec()).unwrap();
+            // Let both sides make progress for a moment.
+            let _ = writer
+                .wait_for_bytes_written(Duration::from_millis(5))
+                .await;
+            let _ = reader.wait_for_ready_read(Duration::from_millis(5)).await;
+            assert!(reader.bytes_available() <= limit, "beyond the limit");
+            queued_seen.push(writer.bytes_to_write());
+        }
+        assert_eq!(reader.bytes_available(), limit, "the buffer filled up");
+        // A full buffer: the wait says no at once, nothing more is read.
+        assert!(!reader.wait_for_ready_read(Duration::from_millis(20)).await);
+        assert_eq!(reader.bytes_available(), limit);
+        // The writer's queue grew while the reader did not read.
+        assert!(
+            queued_seen.windows(2).all(|w| w[1] >= w[0]),
+            "{queued_seen:?}"
+        );
+        assert!(*queued_seen.last().unwrap() > 2 << 20, "{queued_seen:?}");
+
+        // Now read everything (the writer drains concurrently).
+        let n = data.len();
+        let drain = async {
+            AsyncWriteExt::flush(&mut writer).await.unwrap();
+            writer
+        };
+        let read = async {
+            let mut got = Vec::with_capacity(n);
+            let mut buf = vec![0u8; 64 << 10];
+            while got.len() < n {
+                let k = reader.read(&mut buf).await.unwrap();
+                assert!(k > 0);
+                assert!(reader.bytes_available() <= limit);
+                got.extend_from_slice(&buf[..k]);
+            }
+            got
+        };
+        let (_writer, got) = future::zip(drain, read).await;
+        assert!(got == data, "bytes lost or reordered");
+    });
+}
+
+/// The halves of one socket used from two threads at once, both ways, with
+/// the peer split too. Qt's disconnect ends both directions, so the write
+/// halves close only once both readers have everything.
+#[test]
+fn halves_used_from_two_threads() {
+    let (server, client, peer) = smol::block_on(pair("split"));
+    let up = payload(6 << 20, 1);
+    let down = payload(6 << 20, 2);
+    let (c_read, c_write) = client.into_split();
+    let (p_read, p_write) = peer.into_split();
+    assert!(c_read.is_pair_of(&c_write) && !c_read.is_pair_of(&p_write));
+
+    let spawn_writer = |mut w: localsock_smol::OwnedWriteHalf, data: Vec<u8>| {
+        std::thread::spawn(move || {
+            smol::block_on(async move {
+                for chunk in data.chunks(10_000) {
+                    w.write_all(chunk).await.unwrap();
+                }
+                AsyncWriteExt::flush(&mut w).await.unwrap();
+                w
+            })
+        })
+    };
+    let spawn_reader = |mut r: localsock_smol::OwnedReadHalf, n: usize| {
+        std::thread::spawn(move || {
+            smol::block_on(async move {
+                let mut got = vec![0u8; n];
+                r.read_exact(&mut got).await.unwrap();
+                (r, got)
+            })
+        })
+    };
+    let cw = spawn_writer(c_write, up.clone());
+    let pw = spawn_writer(p_write, down.clone());
+    let cr = spawn_reader(c_read, down.len());
+    let pr = spawn_reader(p_read, up.len());
+    let (cr, got_down) = cr.join().unwrap();
+    let (pr, got_up) = pr.join().unwrap();
+    let mut cw = cw.join().unwrap();
+    let pw = pw.join().unwrap();
+    assert!(got_up == up, "up: lost or reordered");
+    assert!(got_down == down, "down: lost or reordered");
+
+    // The client closes through its write half; the peer's read half sees
+    // the end, and the client's read half ends too.
+    smol::block_on(async {
+        cw.close().await.unwrap();
+        assert_eq!(cw.state(), State::Unconnected);
+        let mut rest = Vec::new();
+        let mut pr = pr;
+        assert_eq!(pr.read_to_end(&mut rest).await.unwrap(), 0);
+        let mut cr = cr;
+        assert_eq!(cr.read_to_end(&mut rest).await.unwrap(), 0);
+        assert_eq!(pw.state(), State::Unconnected);
+    });
+    drop(server);
+}
+
+/// Two tasks on one executor, one per half, exchanging request/response
+/// with an echo server: the read half waits while the write half writes.
+#[test]
+fn halves_as_two_tasks_echo() {
+    let ex = smol::Executor::new();
+    future::block_on(ex.run(async {
+        let (_server, client, mut peer) = pair("split-echo").await;
+        let echo = ex.spawn(async move {
+            let mut buf = vec![0u8; 8192];
+            loop {
+                let n = peer.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                peer.write_all(&buf[..n]).await.unwrap();
+                AsyncWriteExt::flush(&mut peer).await.unwrap();
+            }
+        });
+        let (mut r, mut w) = client.into_split();
+        let data = payload(1 << 20, 5);
+        let n = data.len();
+        let writer = ex.spawn(async move {
+            for chunk in data.chunks(1000) {
+                w.write_all(chunk).await.unwrap();
+                AsyncWriteExt::flush(&mut w).await.unwrap();
+            }
+            w
+        });
+        let reader = ex.spawn(async move {
+            let mut got = vec![0u8; n];
+            r.read_exact(&mut got).await.unwrap();
+            (r, got)
+        });
+        let w = writer.await;
+        let (r, got) = reader.await;
+        assert!(got == payload(1 << 20, 5));
+        let mut socket = r.reunite(w).expect("same socket");
+        assert_eq!(socket.state(), State::Connected);
+        socket.disconnect_from_server().await;
+        assert_eq!(socket.state(), State::Unconnected);
+        echo.await;
+    }));
+}
+
+/// Qt's signals through `next_event`, in Qt's order, ending with `None`.
+#[test]
+fn next_event_follows_qt_order() {
+    smol::block_on(async {
+        let name = unique_name("events");
+        let mut server = LocalServer::new();
+        server.listen(&name).unwrap();
+        let mut c = LocalSocket::new();
+        c.connect_to_server(&name);
+        let mut events = Vec::new();
+        while !events.contains(&Event::Connected) {
+            events.push(c.next_event().await.unwrap());
+        }
+        assert_eq!(
+            events,
+            vec![
+                Event::StateChanged(State::Connecting),
+                Event::StateChanged(State::Connected),
+                Event::Connected
+            ]
+        );
+        let mut peer = server.accept().await.unwrap();
+        c.write(&b"hi"[..]).unwrap();
+        assert_eq!(c.next_event().await, Some(Event::BytesWritten(2)));
+        peer.write_all(b"back").await.unwrap();
+        AsyncWriteExt::close(&mut peer).await.unwrap();
+        let rest: Vec<Event> = c.events().collect().await;
+        assert_eq!(
+            rest,
+            vec![
+                Event::ReadyRead,
+                Event::Error(SocketError::PeerClosed),
+                Event::StateChanged(State::Closing),
+                Event::StateChanged(State::Unconnected),
+                Event::ReadChannelFinished,
+                Event::Disconnected
+            ]
+        );
+        assert_eq!(&c.read_all().unwrap()[..], b"back");
+        assert_eq!(c.next_event().await, None);
+    });
+}
+
+/// `incoming()` as a stream; it ends when the server closes.
+#[test]
+fn incoming_stream_yields_clients() {
+    smol::block_on(async {
+        let name = unique_name("incoming");
+        let mut server = LocalServer::new();
+        server.listen(&name).unwrap();
+        let mut clients = Vec::new();
+        for _ in 0..3 {
+            clients.push(LocalSocket::connect(&name).await.unwrap());
+        }
+        let peers: Vec<_> = server.incoming().take(3).collect().await;
+        assert_eq!(peers.len(), 3);
+        for p in peers {
+            assert_eq!(p.unwrap().state(), State::Connected);
+        }
+        server.close();
+        assert!(server.incoming().next().await.is_none());
+        assert!(server.accept().await.is_err());
+    });
+}
+
+/// `close` (AsyncWrite) drains megabytes to a slow reader, then the
+/// connection is Unconnected; the reader gets every byte.
+#[test]
+fn close_drains_everything() {
+    smol::block_on(async {
+        let (_server, mut c, mut peer) = pair("close").await;
+        let data = payload(4 << 20, 4);
+        let n = data.len();
+        let write = async {
+            c.write_all(&data).await.unwrap();
+            AsyncWriteExt::close(&mut c).await.unwrap();
+            assert_eq!(c.state(), State::Unconnected);
+        };
+        let read = async {
+            peer.set_read_buffer_size(16 << 10);
+            let mut got = Vec::new();
+            peer.read_to_end(&mut got).await.unwrap();
+            got
+        };
+        let ((), got) = future::zip(write, read).await;
+        assert_eq!(got.len(), n);
+        assert!(got == data);
+    });
+}
+
+/// Bytes queued when the peer vanishes: `flush` and `close` report it.
+#[test]
+fn flush_and_close_report_lost_bytes() {
+    smol::block_on(async {
+        let (_server, mut c, peer) = pair("lost").await;
+        drop(peer);
+        let mut result = Ok(());
+        for _ in 0..1000 {
+            c.write(vec![0u8; 64 << 10]).unwrap_or(0);
+            result = AsyncWriteExt::flush(&mut c).await;
+            if result.is_err() {
+                break;
+            }
+        }
+        let e = result.expect_err("the loss is reported");
+        assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset);
+        assert!(AsyncWriteExt::close(&mut c).await.is_err());
+        assert_eq!(c.state(), State::Unconnected);
+        assert!(c.write_all(b"x").await.is_err());
+    });
+}
+
+/// A full backlog: connects stay Connecting and are retried until the
+/// server accepts; with a short connect timeout they fail with
+/// `SocketTimeout` instead.
+#[test]
+fn full_backlog_is_retried_until_the_connect_timeout() {
+    if !cfg!(target_os = "linux") {
+        // Only Linux reports a full backlog as EAGAIN to a connect.
+        return;
+    }
+    smol::block_on(async {
+        let name = unique_name("backlog");
+        let mut server = LocalServer::new();
+        server
+            .listen_with(
+                &name,
+                ServerOptions {
+                    listen_backlog: 1,
+                    max_pending_connections: 0,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let mut clients = Vec::new();
+        for _ in 0..8 {
+            let mut c = LocalSocket::new();
+            c.connect_to_server(&name);
+            clients.push(c);
+        }
+        assert!(
+            clients.iter().any(|c| c.state() == State::Connecting),
+            "some connects hit the full backlog"
+        );
+        // One connect with a short timeout gives up.
+        let mut impatient = LocalSocket::new();
+        impatient.set_connect_timeout(Duration::from_millis(50));
+        impatient.connect_to_server(&name);
+        if impatient.state() == State::Connecting {
+            assert!(!impatient.wait_for_connected(Timeout::FOREVER).await);
+            assert_eq!(impatient.error(), SocketError::SocketTimeout);
+        }
+        drop(impatient);
+        // The rest get in as the server accepts.
+        let accept = async {
+            let mut peers = Vec::new();
+            while peers.len() < 8 {
+                peers.push(server.accept().await.unwrap());
+            }
+            peers
+        };
+        let connect = async {
+            for c in &mut clients {
+                assert!(c.wait_for_connected(LONG).await, "{}", c.error_string());
+            }
+        };
+        let (peers, ()) = future::zip(accept, connect).await;
+        assert_eq!(peers.len(), 8);
+    });
+}
+
+/// The types need async-io's reactor only, not smol's executor: a plain
+/// `block_on` from futures-lite drives them.
+#[test]
+fn works_without_smol() {
+    future::block_on(async {
+        let (_server, mut c, mut peer) = pair("plain").await;
+        c.write_all(b"ping").await.unwrap();
+        AsyncWriteExt::flush(&mut c).await.unwrap();
+        let mut buf = [0u8; 4];
+        peer.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"ping");
+        assert!(
+            !peer.wait_for_ready_read(Duration::from_millis(10)).await,
+            "a timeout with the timer on async-io's thread"
+        );
+        assert_eq!(peer.error(), SocketError::SocketTimeout);
+    });
+}
+
+/// Write-only sockets refuse reads through the I/O traits too; reads of
+/// an unconnected socket fail rather than hang.
+#[test]
+fn io_traits_refuse_what_the_device_refuses() {
+    smol::block_on(async {
+        let name = unique_name("modes");
+        let mut server = LocalServer::new();
+        server.listen(&name).unwrap();
+        let mut wo = LocalSocket::new();
+        wo.connect_to_server_with_mode(&name, OpenMode::WriteOnly);
+        assert!(wo.wait_for_connected(LONG).await);
+        let mut buf = [0u8; 4];
+        let e = wo.read(&mut buf).await.unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::Unsupported);
+        let mut never = LocalSocket::new();
+        assert!(never.read(&mut buf).await.is_err());
+        assert!(never.write_all(b"x").await.is_err());
+        assert!(AsyncWriteExt::flush(&mut never).await.is_ok());
+    });
+}
+
+/// `accept` raced against a short timer while clients arrive one by one:
+/// every connection is handed out exactly once.
+#[test]
+fn cancelled_accepts_lose_no_connection() {
+    let name = unique_name("accept-cancel");
+    let mut server = LocalServer::new();
+    server.listen(&name).unwrap();
+    let n = 40;
+    let clients = std::thread::spawn(move || {
+        smol::block_on(async move {
+            let mut held = Vec::new();
+            for i in 0..n {
+                let mut c = LocalSocket::connect(&name).await.unwrap();
+                c.write_all(&[i as u8]).await.unwrap();
+                AsyncWriteExt::flush(&mut c).await.unwrap();
+                held.push(c);
+                if i % 3 == 0 {
+                    Timer::after(Duration::from_micros(300)).await;
+                }
+            }
+            held
+        })
+    });
+    let seen = smol::block_on(async {
+        let mut seen = Vec::new();
+        let mut cancelled = 0u32;
+        while seen.len() < n {
+            let accept = async { Some(server.accept().await) };
+            let tick = async {
+                Timer::after(Duration::from_micros(50)).await;
+                None
+            };
+            match future::or(accept, tick).await {
+                Some(peer) => {
+                    let mut peer = peer.unwrap();
+                    let mut b = [0u8; 1];
+                    peer.read_exact(&mut b).await.unwrap();
+                    seen.push(b[0]);
+                }
+                None => cancelled += 1,
+            }
+        }
+        eprintln!("{cancelled} accepts cancelled");
+        seen
+    });
+    let _held = clients.join().unwrap();
+    let mut sorted = seen.clone();
+    sorted.sort_unstable();
+    assert_eq!(
+        sorted,
+        (0..n as u8).collect::<Vec<_>>(),
+        "each exactly once"
+    );
+    assert_eq!(seen, sorted, "in connect order");
+}
+
+/// Dropping one half leaves the connection to the other; dropping both
+/// aborts it (the peer sees the end).
+#[test]
+fn dropping_halves() {
+    smol::block_on(async {
+        let (_server, client, mut peer) = pair("halfdrop").await;
+        let (mut r, w) = client.into_split();
+        drop(w);
+        assert_eq!(r.state(), State::Connected);
+        peer.write_all(b"still here").await.unwrap();
+        AsyncWriteExt::flush(&mut peer).await.unwrap();
+        let mut buf = [0u8; 10];
+        r.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"still here");
+        drop(r);
+        let mut rest = Vec::new();
+        assert_eq!(peer.read_to_end(&mut rest).await.unwrap(), 0);
+        assert_eq!(peer.state(), State::Unconnected);
+    });
+}
+
+/// `shutdown_write`: the peer reads end of stream and can still answer.
+#[test]
+fn shutdown_write_half_closes() {
+    smol::block_on(async {
+        let (_server, mut c, mut peer) = pair("shutdown").await;
+        c.write_all(b"request").await.unwrap();
+        c.shutdown_write().await.unwrap();
+        let mut req = Vec::new();
+        peer.read_to_end(&mut req).await.unwrap();
+        assert_eq!(req, b"request");
+        // The peer saw end of stream, so it is Unconnected now; its reply
+        // was not possible. Our side still reads the end cleanly.
+        let mut rest = Vec::new();
+        assert_eq!(c.read_to_end(&mut rest).await.unwrap(), 0);
+    });
+}
+
+/// The awaited `disconnect_from_server` drains to a peer reading slowly
+/// in another task; Qt's closing signals follow the written bytes.
+#[test]
+fn awaited_disconnect_drains_then_signals() {
+    let ex = smol::Executor::new();
+    future::block_on(ex.run(async {
+        let (_server, mut c, mut peer) = pair("disc").await;
+        c.take_events();
+        let data = payload(3 << 20, 8);
+        let n = data.len();
+        let reader = ex.spawn(async move {
+            peer.set_read_buffer_size(8 << 10);
+            let mut got = Vec::new();
+            let mut buf = vec![0u8; 4096];
+            loop {
+                let k = peer.read(&mut buf).await.unwrap();
+                if k == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..k]);
+            }
+            got
+        });
+        c.write(data.clone()).unwrap();
+        c.disconnect_from_server().await;
+        assert_eq!(c.state(), State::Unconnected);
+        assert!(c.is_open(), "buffered input stays readable");
+        let events = c.take_events();
+        let written: usize = events
+            .iter()
+            .map(|e| match e {
+                Event::BytesWritten(k) => *k,
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(written, n);
+        assert_eq!(events.last(), Some(&Event::Disconnected));
+        assert!(!events.iter().any(|e| matches!(e, Event::Error(_))));
+        let got = reader.await;
+        assert!(got == data);
+    }));
+}

@@ -1,0 +1,12 @@
+//! The tokio runtime's view of one OS stream and one OS listener: the same
+//! small set of non-blocking, readiness-aware methods on every platform, so
+//! `socket.rs`, `split.rs` and `server.rs` hold no platform code.
+//!
+//! Unix lives in [`unix`]; Windows named pipes
+//! (`tokio::net::windows::named_pipe`) will live in a sibling `windows`
+//! module with the same method set.
+
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+pub(crate) use unix::{Connect, Listener, Stream};

@@ -1,0 +1,367 @@
+//! Unix: `AF_UNIX` streams and listeners created by the blocking crate's
+//! platform layer (close-on-exec, non-blocking, no `SIGPIPE`, race-free
+//! permissions, safe stale-socket reclaim) and registered with tokio's
+//! reactor.
+//!
+//! Registration is lazy: a socket is created as a plain std object and
+//! registered with the runtime that first polls it. So the synchronous calls
+//! (`connect_to_server`, `listen`, `next_pending_connection`, `write`,
+//! `flush`) work outside a runtime, and nothing needs a runtime to be dropped.
+
+use std::io::{self, IoSlice};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::net::{UnixListener as StdListener, UnixStream as StdStream};
+use std::path::Path;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use localsock_blocking::sys::unix as sys;
+use localsock_core::{Address, Connection, ListenError, ListenPlan, PeerCredentials};
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncRead, Interest, ReadBuf};
+use tokio::net::UnixStream;
+
+/// Most slices handed to one `sendmsg` (well below every `IOV_MAX`).
+const MAX_IOV: usize = 64;
+
+/// Outcome of starting a connect.
+pub(crate) enum Connect {
+    /// Connected at once (the usual case for `AF_UNIX`).
+    Done(Stream),
+    /// Under way: poll [`Stream::poll_connected`].
+    InProgress(Stream),
+}
+
+/// A connected (or connecting) stream.
+#[derive(Debug)]
+pub(crate) struct Stream {
+    io: StreamIo,
+}
+
+#[derive(Debug)]
+enum StreamIo {
+    /// Not registered with a reactor yet.
+    Std(StdStream),
+    /// Registered with the reactor of the runtime that first polled it.
+    Tokio(UnixStream),
+    /// Registration failed; the descriptor is closed.
+    Gone,
+}
+
+fn no_reactor() -> io::Error {
+    io::Error::other("localsock-tokio: polled outside a tokio runtime")
+}
+
+fn would_block(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
+}
+
+fn socket_address(address: &Address) -> sys::SocketAddress<'_> {
+    match address {
+        Address::Abstract(name) => sys::SocketAddress::Abstract(name.as_bytes()),
+        Address::Path(p) | Address::Pipe(p) => sys::SocketAddress::Path(Path::new(p)),
+    }
+}
+
+/// Sends one slice with `send(MSG_NOSIGNAL)`: the common case (small
+/// writes coalesce into one chunk), and cheaper than a one-slice `sendmsg`,
+/// which copies a `msghdr` and an iovec in. A closed peer yields `EPIPE`,
+/// never `SIGPIPE`; `EINTR` is retried.
+#[cfg(not(target_vendor = "apple"))]
+fn send_one(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
+    use rustix::io::Errno;
+    use rustix::net::SendFlags;
+    loop {
+        match rustix::net::send(fd, buf, SendFlags::NOSIGNAL) {
+            Err(Errno::INTR) => continue,
+            r => return r.map_err(io::Error::from),
+        }
+    }
+}
+
+/// Apple has no `MSG_NOSIGNAL`; our sockets carry `SO_NOSIGPIPE` (set by
+/// the platform layer), which the vectored path relies on too.
+#[cfg(target_vendor = "apple")]
+fn send_one(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
+    sys::send_vectored(fd, &[IoSlice::new(buf)])
+}
+
+/// Sends `chunks` (at most [`MAX_IOV`] of them) with one `sendmsg`.
+fn send_chunks<'a>(
+    fd: BorrowedFd<'_>,
+    chunks: impl Iterator<Item = &'a [u8]>,
+) -> io::Result<usize> {
+    let mut chunks = chunks.take(MAX_IOV);
+    let Some(first) = chunks.next() else {
+        return Ok(0);
+    };
+    let Some(second) = chunks.next() else {
+        return send_one(fd, first);
+    };
+    let mut slices = [IoSlice::new(&[]); MAX_IOV];
+    slices[0] = IoSlice::new(first);
+    slices[1] = IoSlice::new(second);
+    let mut n = 2;
+    for chunk in chunks {
+        slices[n] = IoSlice::new(chunk);
+        n += 1;
+    }
+    sys::send_vectored(fd, &slices[..n])
+}
+
+impl Stream {
+    /// Starts a non-blocking connect to `address`. A full backlog is the
+    /// raw `EAGAIN` error (the core retries it), not a silent failure.
+    pub(crate) fn connect(address: &Address) -> io::Result<Connect> {
+        Ok(match sys::connect(&socket_address(address))? {
+            sys::Connecting::Connected(s) => Connect::Done(Stream::from_std(s)),
+            sys::Connecting::InProgress(s) => Connect::InProgress(Stream::from_std(s)),
+        })
+    }
+
+    pub(crate) fn from_std(s: StdStream) -> Self {
+        Stream {
+            io: StreamIo::Std(s),
+        }
+    }
+
+    /// The tokio stream, registering it with the current runtime first.
+    fn registered(&mut self) -> io::Result<&mut UnixStream> {
+        if matches!(self.io, StreamIo::Std(_)) {
+            if tokio::runtime::Handle::try_current().is_err() {
+                return Err(no_reactor());
+            }
+            if let StreamIo::Std(s) = std::mem::replace(&mut self.io, StreamIo::Gone) {
+                self.io = StreamIo::Tokio(UnixStream::from_std(s)?);
+            }
+        }
+        match &mut self.io {
+            StreamIo::Tokio(s) => Ok(s),
+            _ => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    fn fd(&self) -> io::Result<BorrowedFd<'_>> {
+        match &self.io {
+            StreamIo::Std(s) => Ok(s.as_fd()),
+            StreamIo::Tokio(s) => Ok(s.as_fd()),
+            StreamIo::Gone => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    /// Completes an in-progress connect: ready when the socket turned
+    /// writable and reports `SO_ERROR` (or is connected).
+    pub(crate) fn poll_connected(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let s = self.registered()?;
+        loop {
+            ready!(s.poll_write_ready(cx))?;
+            let r = s.try_io(Interest::WRITABLE, || {
+                if let Some(e) = s.take_error()? {
+                    return Err(e);
+                }
+                match s.peer_addr() {
+                    Ok(_) => Ok(()),
+                    // Not yet: clear the readiness and wait again.
+                    Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                        Err(io::ErrorKind::WouldBlock.into())
+                    }
+                    Err(e) => Err(e),
+                }
+            });
+            match r {
+                Err(e) if would_block(&e) => continue,
+                r => return Poll::Ready(r),
+            }
+        }
+    }
+
+    /// Reads once into the core's buffer (at most `read_capacity()` bytes);
+    /// `Ok(0)` is end of stream. The caller checks `read_capacity() > 0`.
+    pub(crate) fn poll_recv(
+        &mut self,
+        cx: &mut Context<'_>,
+        conn: &mut Connection,
+    ) -> Poll<io::Result<usize>> {
+        let s = self.registered()?;
+        loop {
+            ready!(s.poll_read_ready(cx))?;
+            match s.try_read_buf(&mut conn.recv_buf()) {
+                Err(e) if would_block(&e) => continue,
+                r => return Poll::Ready(r),
+            }
+        }
+    }
+
+    /// Reads once straight into the user's buffer.
+    pub(crate) fn poll_recv_direct(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let s = self.registered()?;
+        Pin::new(s).poll_read(cx, buf)
+    }
+
+    /// Sends the core's queued chunks with one vectored write, waiting for
+    /// writability.
+    pub(crate) fn poll_send(
+        &mut self,
+        cx: &mut Context<'_>,
+        conn: &Connection,
+    ) -> Poll<io::Result<usize>> {
+        let s = self.registered()?;
+        loop {
+            ready!(s.poll_write_ready(cx))?;
+            match s.try_io(Interest::WRITABLE, || {
+                send_chunks(s.as_fd(), conn.transmit_chunks())
+            }) {
+                Err(e) if would_block(&e) => continue,
+                r => return Poll::Ready(r),
+            }
+        }
+    }
+
+    /// Sends the user's slices directly, waiting for writability.
+    pub(crate) fn poll_send_slices(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let s = self.registered()?;
+        loop {
+            ready!(s.poll_write_ready(cx))?;
+            match s.try_io(Interest::WRITABLE, || {
+                send_chunks(s.as_fd(), bufs.iter().map(|b| &**b))
+            }) {
+                Err(e) if would_block(&e) => continue,
+                r => return Poll::Ready(r),
+            }
+        }
+    }
+
+    /// Sends the core's queued chunks now, without a waker. `optimistic`
+    /// (the synchronous `write`/`flush`/`start_disconnect`): if the reactor
+    /// has not seen the socket writable yet (fresh, or not polled), the
+    /// system call is made anyway, as Qt's `flush` writes whatever the OS
+    /// takes. Otherwise an unknown readiness is `WouldBlock`.
+    pub(crate) fn try_send(&self, conn: &Connection, optimistic: bool) -> io::Result<usize> {
+        let send = |fd: BorrowedFd<'_>| send_chunks(fd, conn.transmit_chunks());
+        match &self.io {
+            StreamIo::Tokio(s) => {
+                let mut tried = false;
+                match s.try_io(Interest::WRITABLE, || {
+                    tried = true;
+                    send(s.as_fd())
+                }) {
+                    Err(e) if optimistic && !tried && would_block(&e) => send(s.as_fd()),
+                    r => r,
+                }
+            }
+            StreamIo::Std(s) => send(s.as_fd()),
+            StreamIo::Gone => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    pub(crate) fn peer_credentials(&self) -> io::Result<PeerCredentials> {
+        let c = sys::peer_credentials(self.fd()?)?;
+        Ok(PeerCredentials {
+            pid: c.pid,
+            uid: Some(c.uid),
+            gid: Some(c.gid),
+        })
+    }
+
+    pub(crate) fn shutdown_write(&self) -> io::Result<()> {
+        sys::shutdown_write(self.fd()?)
+    }
+}
+
+/// A listening socket.
+#[derive(Debug)]
+pub(crate) struct Listener {
+    io: ListenerIo,
+}
+
+#[derive(Debug)]
+enum ListenerIo {
+    Std(StdListener),
+    /// `AsyncFd` rather than `tokio::net::UnixListener`, so that accepts go
+    /// through the platform layer (`accept4` with `SOCK_CLOEXEC |
+    /// SOCK_NONBLOCK`; `SO_NOSIGPIPE` on Apple).
+    Tokio(AsyncFd<StdListener>),
+    Gone,
+}
+
+/// Registers a listener for readability.
+///
+/// tokio 1.51.6/1.53.3 deprecated the safe `AsyncFd` constructors because a
+/// `T` that does not own its descriptor (a bare `RawFd`) could close it while
+/// registered; their replacement, `AsyncFd::register_with_interest`, is
+/// `unsafe` and missing from the tokio versions this workspace supports
+/// (1.40 and later). Here `T` is a `std::os::unix::net::UnixListener`, which
+/// owns its descriptor for as long as the `AsyncFd` holds it, so the safe
+/// constructor is sound.
+#[allow(deprecated)]
+fn register(l: StdListener) -> io::Result<AsyncFd<StdListener>> {
+    AsyncFd::with_interest(l, Interest::READABLE)
+}
+
+impl Listener {
+    /// Binds as the plan says, through the platform layer every runtime
+    /// shares.
+    pub(crate) fn bind(plan: &ListenPlan) -> Result<Listener, ListenError> {
+        Ok(Listener {
+            io: ListenerIo::Std(sys::listen_plan(plan)?),
+        })
+    }
+
+    fn registered(&mut self) -> io::Result<&AsyncFd<StdListener>> {
+        if matches!(self.io, ListenerIo::Std(_)) {
+            if tokio::runtime::Handle::try_current().is_err() {
+                return Err(no_reactor());
+            }
+            if let ListenerIo::Std(l) = std::mem::replace(&mut self.io, ListenerIo::Gone) {
+                self.io = ListenerIo::Tokio(register(l)?);
+            }
+        }
+        match &self.io {
+            ListenerIo::Tokio(l) => Ok(l),
+            _ => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    /// Accepts one pending connection without blocking, or `Ok(None)`.
+    /// Optimistic like [`Stream::try_send`]: Qt's `nextPendingConnection`
+    /// sees what the OS has even before the reactor reported it.
+    pub(crate) fn try_accept(&self) -> io::Result<Option<Stream>> {
+        let accepted = match &self.io {
+            ListenerIo::Tokio(l) => {
+                let mut tried = false;
+                match l.try_io(Interest::READABLE, |l| {
+                    tried = true;
+                    sys::accept(l)?.ok_or_else(|| io::ErrorKind::WouldBlock.into())
+                }) {
+                    Ok(s) => Some(s),
+                    Err(e) if would_block(&e) && tried => None,
+                    Err(e) if would_block(&e) => sys::accept(l.get_ref())?,
+                    Err(e) => return Err(e),
+                }
+            }
+            ListenerIo::Std(l) => sys::accept(l)?,
+            ListenerIo::Gone => return Err(io::ErrorKind::NotConnected.into()),
+        };
+        Ok(accepted.map(Stream::from_std))
+    }
+
+    /// Ready when a connection may be waiting (then call `try_accept`).
+    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let l = self.registered()?;
+        let _guard = ready!(l.poll_read_ready(cx))?;
+        Poll::Ready(Ok(()))
+    }
+
+    /// Removes the socket file when the server closes (not for abstract names).
+    pub(crate) fn remove_file(path: &str) {
+        let _ = sys::remove_socket_file(Path::new(path));
+    }
+}
