@@ -1,19 +1,15 @@
 //! Unix: non-blocking `AF_UNIX` streams waited on with `poll(2)`.
 
-use std::io::{self, IoSlice, Read};
+use std::io::{self, Read};
 use std::os::fd::AsFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::time::Duration;
 
-use bytes::BufMut;
 use localsock_core::{Address, Connection, ListenError, ListenPlan, PeerCredentials};
 
 use super::Connect;
 use crate::sys::unix as sys;
-
-/// Most slices handed to one `sendmsg`.
-const MAX_IOV: usize = 64;
 
 /// A connected (or connecting) stream.
 #[derive(Debug)]
@@ -21,16 +17,9 @@ pub(crate) struct Stream {
     inner: UnixStream,
 }
 
-pub(crate) fn socket_address(address: &Address) -> sys::SocketAddress<'_> {
-    match address {
-        Address::Abstract(name) => sys::SocketAddress::Abstract(name.as_bytes()),
-        Address::Path(p) | Address::Pipe(p) => sys::SocketAddress::Path(Path::new(p)),
-    }
-}
-
 impl Stream {
     pub(crate) fn connect(address: &Address, _read: bool, _write: bool) -> io::Result<Connect> {
-        Ok(match sys::connect(&socket_address(address))? {
+        Ok(match sys::connect(&sys::socket_address(address))? {
             sys::Connecting::Connected(s) => Connect::Done(Stream { inner: s }),
             sys::Connecting::InProgress(s) => Connect::InProgress(Stream { inner: s }),
         })
@@ -46,17 +35,7 @@ impl Stream {
 
     /// Reads into the core's buffer. `Ok(0)` is end of stream.
     pub(crate) fn recv_into(&mut self, conn: &mut Connection) -> io::Result<usize> {
-        let mut buf = conn.recv_buf();
-        let chunk = buf.chunk_mut();
-        // SAFETY: `recv` only writes into the slice (it never reads or
-        // de-initialises it), so viewing the spare capacity as
-        // `MaybeUninit<u8>` is sound.
-        let spare = unsafe { chunk.as_uninit_slice_mut() };
-        let n = sys::recv(self.inner.as_fd(), spare)?;
-        // SAFETY: `recv` initialised exactly the first `n` bytes of the
-        // spare capacity it was given.
-        unsafe { buf.advance_mut(n) };
-        Ok(n)
+        sys::recv_into(self.inner.as_fd(), &mut conn.recv_buf())
     }
 
     /// Reads straight into the user's buffer. `Ok(0)` is end of stream.
@@ -64,20 +43,14 @@ impl Stream {
         (&self.inner).read(out)
     }
 
-    /// Sends the core's pending chunks with one vectored write.
+    /// Sends the core's pending chunks with one system call.
     pub(crate) fn send(&mut self, conn: &Connection) -> io::Result<usize> {
-        let mut slices = [IoSlice::new(&[]); MAX_IOV];
-        let mut n = 0;
-        for chunk in conn.transmit_chunks().take(MAX_IOV) {
-            slices[n] = IoSlice::new(chunk);
-            n += 1;
-        }
-        sys::send_vectored(self.inner.as_fd(), &slices[..n])
+        sys::send_chunks(self.inner.as_fd(), conn.transmit_chunks())
     }
 
     /// Sends straight from the user's buffer.
     pub(crate) fn send_direct(&mut self, data: &[u8]) -> io::Result<usize> {
-        sys::send_vectored(self.inner.as_fd(), &[IoSlice::new(data)])
+        sys::send(self.inner.as_fd(), data)
     }
 
     /// Waits for readability and/or writability; `true` if something is

@@ -706,6 +706,119 @@ pub fn peer_credentials(_fd: BorrowedFd<'_>) -> io::Result<PeerCredentials> {
     Err(io::Error::from(io::ErrorKind::Unsupported))
 }
 
+// ---------------------------------------------------------------------------
+// Glue shared by the runtimes: a core `ListenPlan` in, a core error out
+
+/// The platform address of a core [`Address`](localsock_core::Address)
+/// (a pipe name is treated as a path: it never occurs on Unix).
+/// The platform address of a core [`Address`](localsock_core::Address)
+/// (a pipe name is treated as a path; it never occurs on Unix).
+pub fn socket_address(address: &localsock_core::Address) -> SocketAddress<'_> {
+    use localsock_core::Address;
+    match address {
+        Address::Abstract(name) => SocketAddress::Abstract(name.as_bytes()),
+        Address::Path(p) | Address::Pipe(p) => SocketAddress::Path(Path::new(p)),
+    }
+}
+
+/// Creates the listener a core [`ListenPlan`](localsock_core::ListenPlan)
+/// describes (mode bits applied race-free, a stale socket reclaimed only
+/// after a refused probe) and maps a failure through the core's listen
+/// table. Every runtime binds through this one function, so they cannot
+/// drift apart.
+pub fn listen_plan(
+    plan: &localsock_core::ListenPlan,
+) -> Result<UnixListener, localsock_core::ListenError> {
+    use localsock_core::{ErrorSource, OsError, ServerError};
+    let opts = ListenOptions {
+        mode: plan.unix_mode,
+        backlog: plan.backlog.min(i32::MAX as u32) as i32,
+        reclaim_stale: plan.reclaim_stale_socket,
+    };
+    listen(&socket_address(&plan.address), &opts).map_err(|e| match e.error.raw_os_error() {
+        Some(raw) => {
+            localsock_core::ListenError::from_os(ErrorSource::Listen, OsError::native(raw))
+        }
+        None => localsock_core::ListenError::new(ServerError::Unknown, ErrorSource::Listen),
+    })
+}
+
+// ---------------------------------------------------------------------------
+// The runtimes' shared I/O paths
+
+/// Most slices handed to one `sendmsg`.
+pub const MAX_IOV: usize = 64;
+
+/// Sends one buffer with `send(MSG_NOSIGNAL)`: cheaper than a one-slice
+/// `sendmsg` (no `msghdr` or iovec to copy in). A closed peer yields
+/// `EPIPE`, never `SIGPIPE`; `EINTR` is retried.
+#[cfg(not(target_vendor = "apple"))]
+pub fn send(fd: BorrowedFd<'_>, data: &[u8]) -> io::Result<usize> {
+    use rustix::net::SendFlags;
+    loop {
+        match rustix::net::send(fd, data, SendFlags::NOSIGNAL) {
+            Err(Errno::INTR) => continue,
+            r => return r.map_err(os),
+        }
+    }
+}
+
+/// Apple has no `MSG_NOSIGNAL`; our sockets carry `SO_NOSIGPIPE`.
+#[cfg(target_vendor = "apple")]
+pub fn send(fd: BorrowedFd<'_>, data: &[u8]) -> io::Result<usize> {
+    send_vectored(fd, &[IoSlice::new(data)])
+}
+
+/// Sends up to [`MAX_IOV`] chunks in one system call: `send` for one,
+/// `sendmsg` for more. Never raises `SIGPIPE`.
+pub fn send_chunks<'a>(
+    fd: BorrowedFd<'_>,
+    chunks: impl Iterator<Item = &'a [u8]>,
+) -> io::Result<usize> {
+    let mut chunks = chunks.take(MAX_IOV);
+    let Some(first) = chunks.next() else {
+        return Ok(0);
+    };
+    let Some(second) = chunks.next() else {
+        return send(fd, first);
+    };
+    let mut slices = [IoSlice::new(&[]); MAX_IOV];
+    slices[0] = IoSlice::new(first);
+    slices[1] = IoSlice::new(second);
+    let mut n = 2;
+    for chunk in chunks {
+        slices[n] = IoSlice::new(chunk);
+        n += 1;
+    }
+    send_vectored(fd, &slices[..n])
+}
+
+/// Reads straight into the spare capacity of `buf` (the core's read
+/// buffer, `Connection::recv_buf`) and advances it: the only copy is the
+/// kernel's. Returns the count; 0 is end of stream. `EINTR` is retried.
+pub fn recv_into(fd: BorrowedFd<'_>, buf: &mut impl bytes::BufMut) -> io::Result<usize> {
+    if buf.remaining_mut() == 0 {
+        // No room is not end of stream.
+        return Err(io::ErrorKind::WouldBlock.into());
+    }
+    let chunk = buf.chunk_mut();
+    // SAFETY: `recv` only writes into the slice (it never reads it or
+    // de-initialises it), so viewing the spare capacity as `MaybeUninit<u8>`
+    // is sound.
+    let spare = unsafe { chunk.as_uninit_slice_mut() };
+    let n = loop {
+        match rustix::net::recv(fd, &mut *spare, rustix::net::RecvFlags::empty()) {
+            Ok(((filled, _), _)) => break filled.len(),
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(os(e)),
+        }
+    };
+    // SAFETY: `recv` initialised exactly the first `n` bytes of the spare
+    // capacity it was given, and `n` is at most its length.
+    unsafe { buf.advance_mut(n) };
+    Ok(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1042,39 +1155,4 @@ mod tests {
         let e = connect(&a).unwrap_err();
         assert_eq!(errno_of(&e), Errno::CONNREFUSED);
     }
-}
-
-// ---------------------------------------------------------------------------
-// Glue shared by the runtimes: a core `ListenPlan` in, a core error out
-
-/// The platform address of a core [`Address`](localsock_core::Address)
-/// (a pipe name is treated as a path: it never occurs on Unix).
-fn plan_address(address: &localsock_core::Address) -> SocketAddress<'_> {
-    use localsock_core::Address;
-    match address {
-        Address::Abstract(name) => SocketAddress::Abstract(name.as_bytes()),
-        Address::Path(p) | Address::Pipe(p) => SocketAddress::Path(Path::new(p)),
-    }
-}
-
-/// Creates the listener a core [`ListenPlan`](localsock_core::ListenPlan)
-/// describes (mode bits applied race-free, a stale socket reclaimed only
-/// after a refused probe) and maps a failure through the core's listen
-/// table. Every runtime binds through this one function, so they cannot
-/// drift apart.
-pub fn listen_plan(
-    plan: &localsock_core::ListenPlan,
-) -> Result<UnixListener, localsock_core::ListenError> {
-    use localsock_core::{ErrorSource, OsError, ServerError};
-    let opts = ListenOptions {
-        mode: plan.unix_mode,
-        backlog: plan.backlog.min(i32::MAX as u32) as i32,
-        reclaim_stale: plan.reclaim_stale_socket,
-    };
-    listen(&plan_address(&plan.address), &opts).map_err(|e| match e.error.raw_os_error() {
-        Some(raw) => {
-            localsock_core::ListenError::from_os(ErrorSource::Listen, OsError::native(raw))
-        }
-        None => localsock_core::ListenError::new(ServerError::Unknown, ErrorSource::Listen),
-    })
 }

@@ -21,9 +21,6 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, Interest, ReadBuf};
 use tokio::net::UnixStream;
 
-/// Most slices handed to one `sendmsg` (well below every `IOV_MAX`).
-const MAX_IOV: usize = 64;
-
 /// Outcome of starting a connect.
 pub(crate) enum Connect {
     /// Connected at once (the usual case for `AF_UNIX`).
@@ -56,64 +53,11 @@ fn would_block(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::WouldBlock
 }
 
-fn socket_address(address: &Address) -> sys::SocketAddress<'_> {
-    match address {
-        Address::Abstract(name) => sys::SocketAddress::Abstract(name.as_bytes()),
-        Address::Path(p) | Address::Pipe(p) => sys::SocketAddress::Path(Path::new(p)),
-    }
-}
-
-/// Sends one slice with `send(MSG_NOSIGNAL)`: the common case (small
-/// writes coalesce into one chunk), and cheaper than a one-slice `sendmsg`,
-/// which copies a `msghdr` and an iovec in. A closed peer yields `EPIPE`,
-/// never `SIGPIPE`; `EINTR` is retried.
-#[cfg(not(target_vendor = "apple"))]
-fn send_one(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
-    use rustix::io::Errno;
-    use rustix::net::SendFlags;
-    loop {
-        match rustix::net::send(fd, buf, SendFlags::NOSIGNAL) {
-            Err(Errno::INTR) => continue,
-            r => return r.map_err(io::Error::from),
-        }
-    }
-}
-
-/// Apple has no `MSG_NOSIGNAL`; our sockets carry `SO_NOSIGPIPE` (set by
-/// the platform layer), which the vectored path relies on too.
-#[cfg(target_vendor = "apple")]
-fn send_one(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
-    sys::send_vectored(fd, &[IoSlice::new(buf)])
-}
-
-/// Sends `chunks` (at most [`MAX_IOV`] of them) with one `sendmsg`.
-fn send_chunks<'a>(
-    fd: BorrowedFd<'_>,
-    chunks: impl Iterator<Item = &'a [u8]>,
-) -> io::Result<usize> {
-    let mut chunks = chunks.take(MAX_IOV);
-    let Some(first) = chunks.next() else {
-        return Ok(0);
-    };
-    let Some(second) = chunks.next() else {
-        return send_one(fd, first);
-    };
-    let mut slices = [IoSlice::new(&[]); MAX_IOV];
-    slices[0] = IoSlice::new(first);
-    slices[1] = IoSlice::new(second);
-    let mut n = 2;
-    for chunk in chunks {
-        slices[n] = IoSlice::new(chunk);
-        n += 1;
-    }
-    sys::send_vectored(fd, &slices[..n])
-}
-
 impl Stream {
     /// Starts a non-blocking connect to `address`. A full backlog is the
     /// raw `EAGAIN` error (the core retries it), not a silent failure.
     pub(crate) fn connect(address: &Address) -> io::Result<Connect> {
-        Ok(match sys::connect(&socket_address(address))? {
+        Ok(match sys::connect(&sys::socket_address(address))? {
             sys::Connecting::Connected(s) => Connect::Done(Stream::from_std(s)),
             sys::Connecting::InProgress(s) => Connect::InProgress(Stream::from_std(s)),
         })
@@ -213,7 +157,7 @@ impl Stream {
         loop {
             ready!(s.poll_write_ready(cx))?;
             match s.try_io(Interest::WRITABLE, || {
-                send_chunks(s.as_fd(), conn.transmit_chunks())
+                sys::send_chunks(s.as_fd(), conn.transmit_chunks())
             }) {
                 Err(e) if would_block(&e) => continue,
                 r => return Poll::Ready(r),
@@ -231,7 +175,7 @@ impl Stream {
         loop {
             ready!(s.poll_write_ready(cx))?;
             match s.try_io(Interest::WRITABLE, || {
-                send_chunks(s.as_fd(), bufs.iter().map(|b| &**b))
+                sys::send_chunks(s.as_fd(), bufs.iter().map(|b| &**b))
             }) {
                 Err(e) if would_block(&e) => continue,
                 r => return Poll::Ready(r),
@@ -245,7 +189,7 @@ impl Stream {
     /// system call is made anyway, as Qt's `flush` writes whatever the OS
     /// takes. Otherwise an unknown readiness is `WouldBlock`.
     pub(crate) fn try_send(&self, conn: &Connection, optimistic: bool) -> io::Result<usize> {
-        let send = |fd: BorrowedFd<'_>| send_chunks(fd, conn.transmit_chunks());
+        let send = |fd: BorrowedFd<'_>| sys::send_chunks(fd, conn.transmit_chunks());
         match &self.io {
             StreamIo::Tokio(s) => {
                 let mut tried = false;
