@@ -8,3 +8,78 @@ interop_pair!(
     localsock_tests::rt_blocking::Blocking,
     localsock_tests::rt_blocking::Blocking
 );
+interop_pair!(
+    blocking_server_smol_client,
+    localsock_tests::rt_blocking::Blocking,
+    localsock_tests::rt_smol::Smol
+);
+interop_pair!(
+    blocking_server_tokio_ct_client,
+    localsock_tests::rt_blocking::Blocking,
+    localsock_tests::rt_tokio::TokioCurrentThread
+);
+interop_pair!(
+    blocking_server_tokio_mt_client,
+    localsock_tests::rt_blocking::Blocking,
+    localsock_tests::rt_tokio::TokioMultiThread
+);
+interop_pair!(
+    smol_server_blocking_client,
+    localsock_tests::rt_smol::Smol,
+    localsock_tests::rt_blocking::Blocking
+);
+interop_pair!(
+    smol_server_smol_client,
+    localsock_tests::rt_smol::Smol,
+    localsock_tests::rt_smol::Smol
+);
+interop_pair!(
+    smol_server_tokio_ct_client,
+    localsock_tests::rt_smol::Smol,
+    localsock_tests::rt_tokio::TokioCurrentThread
+);
+interop_pair!(
+    smol_server_tokio_mt_client,
+    localsock_tests::rt_smol::Smol,
+    localsock_tests::rt_tokio::TokioMultiThread
+);
+interop_pair!(
+    tokio_ct_server_blocking_client,
+    localsock_tests::rt_tokio::TokioCurrentThread,
+    localsock_tests::rt_blocking::Blocking
+);
+interop_pair!(
+    tokio_ct_server_smol_client,
+    localsock_tests::rt_tokio::TokioCurrentThread,
+    localsock_tests::rt_smol::Smol
+);
+interop_pair!(
+    tokio_ct_server_tokio_ct_client,
+    localsock_tests::rt_tokio::TokioCurrentThread,
+    localsock_tests::rt_tokio::TokioCurrentThread
+);
+interop_pair!(
+    tokio_ct_server_tokio_mt_client,
+    localsock_tests::rt_tokio::TokioCurrentThread,
+    localsock_tests::rt_tokio::TokioMultiThread
+);
+interop_pair!(
+    tokio_mt_server_blocking_client,
+    localsock_tests::rt_tokio::TokioMultiThread,
+    localsock_tests::rt_blocking::Blocking
+);
+interop_pair!(
+    tokio_mt_server_smol_client,
+    localsock_tests::rt_tokio::TokioMultiThread,
+    localsock_tests::rt_smol::Smol
+);
+interop_pair!(
+    tokio_mt_server_tokio_ct_client,
+    localsock_tests::rt_tokio::TokioMultiThread,
+    localsock_tests::rt_tokio::TokioCurrentThread
+);
+interop_pair!(
+    tokio_mt_server_tokio_mt_client,
+    localsock_tests::rt_tokio::TokioMultiThread,
+    localsock_tests::rt_tokio::TokioMultiThread
+);
