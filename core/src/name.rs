@@ -84,7 +84,8 @@ pub enum NameError {
     },
     /// A NUL byte inside a filesystem path or pipe name.
     InteriorNul,
-    /// A relative name with a `..` component would leave the temporary directory.
+    /// A `..` component would leave the temporary directory (Unix), or a
+    /// `.`/`..` component the pipe namespace (Windows).
     ParentComponent,
 }
 
@@ -95,7 +96,7 @@ impl NameError {
             NameError::Empty => "empty name",
             NameError::TooLong { .. } => "name too long",
             NameError::InteriorNul => "NUL byte in name",
-            NameError::ParentComponent => "'..' in a relative name",
+            NameError::ParentComponent => "'..' or '.' would leave the name's directory",
         }
     }
 }
@@ -241,6 +242,13 @@ fn resolve_pipe(name: &str) -> Result<Address, NameError> {
     }
     if full.len() == PIPE_PREFIX.len() {
         return Err(NameError::Empty);
+    }
+    // Win32 normalises `\\.\` paths: `.` and `..` components (with `\` or
+    // `/` as separators) would lead out of the pipe namespace, e.g.
+    // `..\C:\file` opens a file. Qt passes such names through; we refuse them.
+    let pipe_part = &full[PIPE_PREFIX.len()..];
+    if pipe_part.split(['\\', '/']).any(|c| c == ".." || c == ".") {
+        return Err(NameError::ParentComponent);
     }
     Ok(Address::Pipe(full))
 }

@@ -246,7 +246,7 @@ impl Driver {
     fn poll_send(&mut self, mut cx: Option<&mut Context<'_>>) -> Poll<bool> {
         let mut progressed = false;
         while self.conn.wants_write() {
-            let Some(stream) = self.stream.as_ref() else {
+            let Some(stream) = self.stream.as_mut() else {
                 break;
             };
             match stream.send(&self.conn) {
@@ -290,7 +290,7 @@ impl Driver {
             if self.conn.read_capacity() == 0 {
                 return Poll::Ready(false);
             }
-            let Some(stream) = self.stream.as_ref() else {
+            let Some(stream) = self.stream.as_mut() else {
                 return Poll::Ready(false);
             };
             match stream.recv_into(&mut self.conn) {
@@ -483,7 +483,7 @@ impl Driver {
                 return Poll::Ready(self.read_result_when_empty());
             }
             if !self.conn.wants_write() && self.conn.can_read_direct(buf.len()) {
-                if let Some(stream) = self.stream.as_ref() {
+                if let Some(stream) = self.stream.as_mut() {
                     match stream.recv_direct(buf) {
                         Ok(n) if n > 0 => {
                             let now = self.now();
@@ -580,14 +580,16 @@ impl Driver {
                 }
             }
             // The core's rule (large, nothing queued, connected) — or the
-            // same rule for the tail of a partial direct write.
-            let direct = self.conn.can_write_direct(buf.len())
-                || (self.direct_tail
-                    && self
-                        .conn
-                        .can_write_direct(localsock_core::TRANSMIT_THRESHOLD));
+            // same rule for the tail of a partial direct write — where the
+            // backend allows direct writes at all.
+            let direct = Stream::DIRECT_WRITES
+                && (self.conn.can_write_direct(buf.len())
+                    || (self.direct_tail
+                        && self
+                            .conn
+                            .can_write_direct(localsock_core::TRANSMIT_THRESHOLD)));
             if direct {
-                if let Some(stream) = self.stream.as_ref() {
+                if let Some(stream) = self.stream.as_mut() {
                     match stream.send_direct(buf) {
                         Ok(n) => {
                             self.direct_tail = n < buf.len();

@@ -4,8 +4,9 @@
 //! Every decision (states, Qt's signal order, buffering, connect retries,
 //! the ClosingState drain, error categories and texts) is made by
 //! [`localsock_core`]; this crate moves bytes between it and the OS, waits
-//! with async-io's reactor (`Async<UnixStream>`) and keeps the core's
-//! deadlines with `async_io::Timer`. Because async-io runs its own reactor,
+//! with async-io's reactor (`Async<UnixStream>` on Unix, overlapped named
+//! pipes' completion events on Windows) and keeps the core's deadlines with
+//! `async_io::Timer`. Because async-io runs its own reactor,
 //! the types work under smol, `futures::executor`, or any executor.
 //!
 //! ```
@@ -61,21 +62,22 @@
 //! dropped before it completes loses no byte, no signal and no connection.
 //!
 //! # Platforms
-//! Unix (Linux, macOS, BSD) today. Windows named pipes need their own
-//! backend (async-io cannot register pipe handles) and come next; on
-//! Windows this crate currently provides only [`Timeout`] and the core's
-//! re-exported types.
+//! - **Unix** (Linux, macOS, BSD): `AF_UNIX` stream sockets registered with
+//!   async-io's reactor (`Async<UnixStream>`).
+//! - **Windows**: named pipes opened for overlapped I/O (a read and a write
+//!   in flight at once), their completion events registered with async-io
+//!   as `Waitable`s, so tasks wait for completions through the reactor and
+//!   no thread is parked per operation. A busy pipe (`ERROR_PIPE_BUSY`) is
+//!   retried on the core's deadlines with `async_io::Timer`, never with the
+//!   thread-blocking `WaitNamedPipe`. Pipes have no half-close
+//!   ([`LocalSocket::shutdown_write`] reports `Unsupported`), carry no uid
+//!   or gid in [`PeerCredentials`], and leave no file to remove.
 
-mod sys;
-
-#[cfg(unix)]
 mod driver;
-#[cfg(unix)]
 mod server;
-#[cfg(unix)]
 mod socket;
-#[cfg(unix)]
 mod split;
+mod sys;
 
 pub use localsock_blocking::{name_context, Timeout};
 pub use localsock_core::{
@@ -83,9 +85,6 @@ pub use localsock_core::{
     OpenMode, PeerCredentials, Platform, ServerError, ServerOptions, SocketError, State,
 };
 
-#[cfg(unix)]
 pub use server::{Incoming, LocalServer};
-#[cfg(unix)]
 pub use socket::{Events, LocalSocket};
-#[cfg(unix)]
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};

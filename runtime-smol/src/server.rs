@@ -19,10 +19,15 @@ use crate::{name_context, LocalSocket, Timeout};
 /// [`max_pending_connections`](Self::max_pending_connections) wait to be
 /// taken; the rest wait in the OS backlog (server-side back-pressure).
 ///
-/// The socket file of a listening server is removed by [`close`](Self::close)
-/// and on drop. A leftover file from a crashed server is reclaimed by
-/// `listen` only if it is a socket nobody answers on; a live server's socket
-/// is never taken over.
+/// Unix: the socket file of a listening server is removed by
+/// [`close`](Self::close) and on drop. A leftover file from a crashed server
+/// is reclaimed by `listen` only if it is a socket nobody answers on; a live
+/// server's socket is never taken over.
+///
+/// Windows: the server keeps `pipe_instances` (see [`ServerOptions`]) pipe
+/// instances armed for clients to connect to, replacing each one before it
+/// is handed out; while all are taken, clients see the pipe busy and their
+/// connects are retried. Pipes leave no file behind.
 #[derive(Debug)]
 pub struct LocalServer {
     core: Server<LocalSocket>,
@@ -66,9 +71,9 @@ impl LocalServer {
 
     /// Listens on `name` with the current options.
     ///
-    /// Synchronous: creating a listening socket never waits, so there is
-    /// nothing to await (a stale socket's liveness probe is one
-    /// non-blocking connect).
+    /// Synchronous: creating a listening socket (or arming pipe instances)
+    /// never waits, so there is nothing to await (a stale socket's liveness
+    /// probe is one non-blocking connect).
     pub fn listen(&mut self, name: &str) -> Result<(), ListenError> {
         let options = self.options.clone();
         self.listen_with(name, options)
@@ -144,7 +149,7 @@ impl LocalServer {
             .core
             .should_accept(explicit_wait && !self.core.has_pending_connections())
         {
-            let Some(listener) = self.listener.as_ref() else {
+            let Some(listener) = self.listener.as_mut() else {
                 return Ok(());
             };
             match listener.accept() {

@@ -105,9 +105,10 @@ impl LocalSocket {
 
     // ----- Qt's API ------------------------------------------------------
 
-    /// Starts connecting to `name` (read-write) and returns at once. On Unix
-    /// the connect usually completes inside this call; otherwise (a full
-    /// backlog) it completes in [`wait_for_connected`](Self::wait_for_connected)
+    /// Starts connecting to `name` (read-write) and returns at once. The
+    /// connect usually completes inside this call; otherwise (a full
+    /// backlog, or on Windows every pipe instance busy, retried on the
+    /// core's timer) it completes in [`wait_for_connected`](Self::wait_for_connected)
     /// or in any other call that waits.
     pub fn connect_to_server(&mut self, name: &str) {
         self.connect_to_server_with_mode(name, OpenMode::ReadWrite);
@@ -464,7 +465,8 @@ impl LocalSocket {
         Events { socket: self }
     }
 
-    /// Credentials of the process at the other end (Qt lacks this).
+    /// Credentials of the process at the other end (Qt lacks this). On
+    /// Windows only the process id is known (no uid or gid).
     pub fn peer_credentials(&self) -> io::Result<PeerCredentials> {
         match self.driver.stream() {
             Some(s) => s.peer_credentials(),
@@ -473,7 +475,9 @@ impl LocalSocket {
     }
 
     /// Sends everything pending, then half-closes: the peer reads end of
-    /// stream while this side can still read. Not a Qt call.
+    /// stream while this side can still read. Not a Qt call. Windows named
+    /// pipes have no half-close: there the pending data is sent and the
+    /// result is an `Unsupported` error, the connection carrying on.
     ///
     /// Cancel safety: cancel-safe before the half-close (pending data stays
     /// queued); the half-close itself is one non-blocking call.

@@ -64,6 +64,10 @@ enum Side {
 
 /// Runs one poll of `side` on the shared driver: stores the waker when
 /// pending, and wakes the other side when the connection changed under it.
+/// The read half also wakes the write half when it sent queued bytes: it
+/// sends what the write half queued whenever it can, and on Windows that
+/// collects the write completion the write half may be waiting for (the
+/// completion event is reset by the collection, so it would not wake it).
 fn poll_shared<R>(
     shared: &SharedRef,
     side: Side,
@@ -73,11 +77,13 @@ fn poll_shared<R>(
     let mut guard = lock(shared);
     let g = &mut *guard;
     let before = (g.driver.conn.state(), g.driver.has_stream());
+    let sent_before = g.driver.sent_total;
     let r = f(&mut g.driver, cx);
     // The halves have no event API: drop Qt's signals so the core's queue
     // stays empty however long the connection lives.
     while g.driver.conn.poll_event().is_some() {}
     let after = (g.driver.conn.state(), g.driver.has_stream());
+    let sent_for_writer = side == Side::Read && g.driver.sent_total != sent_before;
     let (mine, other) = match side {
         Side::Read => (&mut g.read_waker, &mut g.write_waker),
         Side::Write => (&mut g.write_waker, &mut g.read_waker),
@@ -88,7 +94,11 @@ fn poll_shared<R>(
             _ => *mine = Some(cx.waker().clone()),
         }
     }
-    let wake = if before != after { other.take() } else { None };
+    let wake = if before != after || sent_for_writer {
+        other.take()
+    } else {
+        None
+    };
     drop(guard);
     if let Some(w) = wake {
         w.wake();

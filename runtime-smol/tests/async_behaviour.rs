@@ -1,7 +1,7 @@
 //! What only an async runtime can get wrong: cancellation, dropping at
 //! awkward moments, many tasks on one thread, back-pressure through the
-//! reactor, and halves used from two tasks. All on real sockets.
-#![cfg(unix)]
+//! reactor, and halves used from two tasks. All on real sockets (Unix) or
+//! named pipes (Windows).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -499,13 +499,15 @@ fn flush_and_close_report_lost_bytes() {
     });
 }
 
-/// A full backlog: connects stay Connecting and are retried until the
-/// server accepts; with a short connect timeout they fail with
-/// `SocketTimeout` instead.
+/// A full backlog (Linux: `EAGAIN`; Windows: every pipe instance taken,
+/// `ERROR_PIPE_BUSY`): connects stay Connecting and are retried by the
+/// core's timer until the server accepts; with a short connect timeout they
+/// fail with `SocketTimeout` instead.
 #[test]
 fn full_backlog_is_retried_until_the_connect_timeout() {
-    if !cfg!(target_os = "linux") {
-        // Only Linux reports a full backlog as EAGAIN to a connect.
+    if !cfg!(any(target_os = "linux", windows)) {
+        // Other Unix systems refuse a connect to a full backlog instead of
+        // reporting it as EAGAIN: there is nothing to retry.
         return;
     }
     smol::block_on(async {
@@ -516,6 +518,9 @@ fn full_backlog_is_retried_until_the_connect_timeout() {
                 &name,
                 ServerOptions {
                     listen_backlog: 1,
+                    // Windows: one armed instance; a client takes it and the
+                    // next one is armed only when the server accepts.
+                    pipe_instances: 1,
                     max_pending_connections: 0,
                     ..Default::default()
                 },
@@ -654,6 +659,38 @@ fn cancelled_accepts_lose_no_connection() {
     assert_eq!(seen, sorted, "in connect order");
 }
 
+/// A read started on a thread that then exits: the socket carries on on
+/// another thread with nothing lost. (Windows cancels the I/O a thread
+/// issued when the thread exits, for handles not bound to a completion
+/// port; the pipe layer re-issues such a read.)
+#[test]
+fn socket_outlives_the_thread_that_started_its_read() {
+    let (_server, client, mut peer) = smol::block_on(pair("thread-exit"));
+    let mut client = std::thread::spawn(move || {
+        let mut client = client;
+        smol::block_on(async {
+            let mut b = [0u8; 8];
+            // Starts a read, then stops waiting for it.
+            let read = future::or(async { Some(client.read(&mut b).await) }, async {
+                Timer::after(Duration::from_millis(20)).await;
+                None
+            })
+            .await;
+            assert!(read.is_none(), "nothing was sent yet");
+        });
+        client
+    })
+    .join()
+    .unwrap();
+    smol::block_on(async {
+        peer.write_all(b"after the thread exited").await.unwrap();
+        AsyncWriteExt::flush(&mut peer).await.unwrap();
+        let mut got = [0u8; 23];
+        client.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"after the thread exited");
+    });
+}
+
 /// Dropping one half leaves the connection to the other; dropping both
 /// aborts it (the peer sees the end).
 #[test]
@@ -676,6 +713,9 @@ fn dropping_halves() {
 }
 
 /// `shutdown_write`: the peer reads end of stream and can still answer.
+/// Unix only: named pipes have no half-close (Windows reports
+/// `Unsupported`, checked below).
+#[cfg(unix)]
 #[test]
 fn shutdown_write_half_closes() {
     smol::block_on(async {
@@ -689,6 +729,23 @@ fn shutdown_write_half_closes() {
         // was not possible. Our side still reads the end cleanly.
         let mut rest = Vec::new();
         assert_eq!(c.read_to_end(&mut rest).await.unwrap(), 0);
+    });
+}
+
+/// Named pipes cannot be half-closed: `shutdown_write` says so (after
+/// sending what is pending) and the connection carries on.
+#[cfg(windows)]
+#[test]
+fn shutdown_write_is_unsupported_on_pipes() {
+    smol::block_on(async {
+        let (_server, mut c, mut peer) = pair("shutdown").await;
+        c.write_all(b"request").await.unwrap();
+        let e = c.shutdown_write().await.unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::Unsupported);
+        let mut req = [0u8; 7];
+        peer.read_exact(&mut req).await.unwrap();
+        assert_eq!(&req, b"request");
+        assert_eq!(c.state(), State::Connected);
     });
 }
 

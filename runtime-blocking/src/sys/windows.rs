@@ -1352,6 +1352,53 @@ pub fn is_wine() -> bool {
     })
 }
 
+// ---------------------------------------------------------------------------
+// Glue shared by the runtimes: a core `ListenPlan` in, a core error out
+
+/// Creates the listener a core [`ListenPlan`](localsock_core::ListenPlan)
+/// describes: `plan.pipe_instances` armed instances, the first one with
+/// `FILE_FLAG_FIRST_PIPE_INSTANCE`, and for a restricted access plan a
+/// security descriptor built from this process's user and group SIDs.
+/// `ERROR_ACCESS_DENIED` on bind means another server owns the name and
+/// becomes `AddressInUse`; any other failure goes through the core's listen
+/// table. The async runtimes bind through this one function (the Windows
+/// counterpart of `sys::unix::listen_plan`).
+pub fn listen_plan(
+    plan: &localsock_core::ListenPlan,
+) -> Result<PipeListener, localsock_core::ListenError> {
+    use localsock_core::{ErrorSource, ListenError, OsError, ServerError};
+    use windows_sys::Win32::Foundation::ERROR_ACCESS_DENIED as ACCESS_DENIED;
+    let os_err = |e: io::Error| {
+        ListenError::from_os(
+            ErrorSource::Listen,
+            OsError::native(e.raw_os_error().unwrap_or(0)),
+        )
+    };
+    let sddl = if plan.access.is_restricted() {
+        let (user, group) = current_user_and_group_sids().map_err(os_err)?;
+        plan.access.windows_sddl(&user, &group)
+    } else {
+        None
+    };
+    let opts = PipeListenOptions {
+        instances: plan.pipe_instances,
+        security_descriptor_sddl: sddl,
+        first_pipe_instance: true,
+    };
+    match PipeListener::bind(plan.address.as_str(), &opts) {
+        Ok(listener) => Ok(listener),
+        // With FILE_FLAG_FIRST_PIPE_INSTANCE, "access denied" means another
+        // server owns the name.
+        Err(e) if e.raw_os_error() == Some(ACCESS_DENIED as i32) => Err(ListenError::from_os(
+            ErrorSource::Listen,
+            OsError::native(ACCESS_DENIED as i32),
+        )
+        .with_detail("another server owns this pipe name")
+        .into_kind(ServerError::AddressInUse)),
+        Err(e) => Err(os_err(e)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,24 +6,42 @@
 //! - `Stream`: `connect(&Address, OpenMode) -> io::Result<Connect>`,
 //!   `poll_finish_connect`, `poll_readable`, `poll_writable`, `recv_into`
 //!   (into the core's buffer), `recv_direct`, `send` (the core's chunks,
-//!   vectored), `send_direct`, `peer_credentials`, `shutdown_write`;
+//!   vectored), `send_direct`, `peer_credentials`, `shutdown_write`, and
+//!   the constant `DIRECT_WRITES` (whether `send_direct` may be used);
 //! - `Listener`: `bind(&ListenPlan)`, `accept`, `poll_readable`,
 //!   `remove_file`.
 //!
 //! Every I/O method is non-blocking and reports "not now" as
 //! `io::ErrorKind::WouldBlock`; the `poll_*` methods register the task's
-//! waker with async-io's reactor.
+//! waker with async-io's reactor. The methods that move bytes take
+//! `&mut self`, since a backend may keep state between calls.
+//!
+//! The same vocabulary covers readiness (Unix) and completion (Windows):
+//! - Unix: `recv_*`/`send*` are `recv(2)`/`send(2)`; `poll_readable` and
+//!   `poll_writable` wait for readiness.
+//! - Windows: `recv_*`/`send` collect the overlapped operation in flight
+//!   if it has finished and start one otherwise (`WouldBlock` while it is
+//!   pending); `poll_readable`/`poll_writable` wait for the operation in
+//!   flight to finish (ready at once if none is). Bytes of a write count as
+//!   sent when the write completes, and writes never bypass the core's
+//!   queue (`DIRECT_WRITES` is false).
 
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
 pub(crate) use unix::{Listener, Stream};
 
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub(crate) use windows::{Listener, Stream};
+
 /// Outcome of starting a connect.
-#[cfg(unix)]
 pub(crate) enum Connect {
     /// Connected at once.
     Done(Stream),
-    /// Under way: wait with `Stream::poll_finish_connect`.
+    /// Under way: wait with `Stream::poll_finish_connect`. (Never on
+    /// Windows, where a pipe connect succeeds or fails at once.)
+    #[cfg_attr(windows, allow(dead_code))]
     InProgress(Stream),
 }

@@ -25,6 +25,10 @@ pub(crate) struct Stream {
 }
 
 impl Stream {
+    /// Large writes may go straight from the caller's buffer to the socket:
+    /// `send(2)` is done with the buffer when it returns.
+    pub(crate) const DIRECT_WRITES: bool = true;
+
     /// Starts a non-blocking connect. On Unix the socket carries both
     /// directions whatever the open mode; the core enforces the mode.
     pub(crate) fn connect(address: &Address, _mode: OpenMode) -> io::Result<Connect> {
@@ -67,23 +71,23 @@ impl Stream {
     }
 
     /// Reads once into the core's buffer. `Ok(0)` is end of stream.
-    pub(crate) fn recv_into(&self, conn: &mut Connection) -> io::Result<usize> {
+    pub(crate) fn recv_into(&mut self, conn: &mut Connection) -> io::Result<usize> {
         sys::recv_into(self.io.get_ref().as_fd(), &mut conn.recv_buf())
     }
 
     /// Reads straight into the user's buffer. `Ok(0)` is end of stream.
-    pub(crate) fn recv_direct(&self, out: &mut [u8]) -> io::Result<usize> {
+    pub(crate) fn recv_direct(&mut self, out: &mut [u8]) -> io::Result<usize> {
         (&mut self.io.get_ref()).read(out)
     }
 
     /// Sends the core's pending chunks with one system call (`send` for one
     /// chunk, the common case: small writes coalesce into one).
-    pub(crate) fn send(&self, conn: &Connection) -> io::Result<usize> {
+    pub(crate) fn send(&mut self, conn: &Connection) -> io::Result<usize> {
         sys::send_chunks(self.io.get_ref().as_fd(), conn.transmit_chunks())
     }
 
     /// Sends straight from the user's buffer.
-    pub(crate) fn send_direct(&self, data: &[u8]) -> io::Result<usize> {
+    pub(crate) fn send_direct(&mut self, data: &[u8]) -> io::Result<usize> {
         sys::send(self.io.get_ref().as_fd(), data)
     }
 
@@ -131,7 +135,7 @@ impl Listener {
 
     /// Accepts one pending connection without blocking; `Ok(None)` when
     /// none is pending.
-    pub(crate) fn accept(&self) -> io::Result<Option<Stream>> {
+    pub(crate) fn accept(&mut self) -> io::Result<Option<Stream>> {
         match sys::accept(self.io.get_ref())? {
             Some(s) => Stream::from_std(s).map(Some),
             None => Ok(None),

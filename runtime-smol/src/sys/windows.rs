@@ -1,0 +1,305 @@
+//! Windows: overlapped named pipes whose completions async-io waits for.
+//!
+//! The pipe I/O itself is the blocking runtime's policy-free overlapped layer
+//! (`localsock_blocking::sys::windows`): every handle is overlapped, a read
+//! and a write can be in flight at once, each operation owns a heap
+//! `OVERLAPPED` and buffer that are never freed while the kernel may use them,
+//! and each operation slot signals a manual-reset event when its result is
+//! ready. This module only adds the waiting: each of those events is
+//! registered with async-io's reactor as an
+//! [`async_io::os::windows::Waitable`], so a task waits for a completion the
+//! way it waits for a socket's readiness on Unix, and no thread is parked
+//! per operation (async-io hands the events to the Win32 thread pool's wait
+//! threads, up to 63 events per thread, which post to its completion port).
+//!
+//! # Readiness over completion
+//! The driver speaks readiness (try the operation; on `WouldBlock` wait,
+//! then try again). Here "try" means: collect the operation in flight if it
+//! has finished, otherwise start one; and "wait" means: wait for the
+//! operation in flight to finish.
+//! - Reads: the first `recv_*` starts an overlapped `ReadFile` and reports
+//!   `WouldBlock` while it is pending; once its event fires the next
+//!   `recv_*` hands the data over. Bytes beyond what the caller could take
+//!   (its limit shrank, or a small direct read) are carried over and handed
+//!   out first next time.
+//! - Writes: `send` copies the core's first chunks into the write slot and
+//!   starts an overlapped `WriteFile`; those bytes are reported as sent only
+//!   when the write completes, so the core keeps counting them as queued and
+//!   a drain (`flush`, a graceful disconnect) waits for them. Writes never
+//!   bypass the core's queue ([`Stream::DIRECT_WRITES`] is false): a byte
+//!   the OS has not taken yet must stay where the core can see it.
+//!
+//! # Waiting without races
+//! Each event is manual-reset: it stays signalled from the completion until
+//! `complete_*` collects the result and resets it. So "collect (nothing yet)
+//! → register the waker" cannot miss a completion that lands in between:
+//! async-io's registration sees the event already signalled and fires at
+//! once. A stale wake-up (the result was collected elsewhere first) only
+//! costs one more try.
+//!
+//! # Handle ownership
+//! async-io's reactor keys registrations by handle value and needs the
+//! handle to stay open while registered, so every [`Waitable`] owns a
+//! duplicate of the event handle (`DuplicateHandle`, through
+//! [`BorrowedHandle::try_clone_to_owned`]). The duplicate keeps the event
+//! object alive for as long as the registration exists, whatever order the
+//! pipe and the registration are dropped in.
+//!
+//! # Connecting
+//! `CreateFileW` on a pipe never waits: it connects, or fails at once.
+//! `ERROR_PIPE_BUSY` (every instance taken) goes to the core, whose retry
+//! policy re-connects on its own deadlines through `async_io::Timer`;
+//! `WaitNamedPipe`, which blocks a thread, is never called.
+
+use std::io;
+use std::os::windows::io::{BorrowedHandle, OwnedHandle};
+use std::task::{Context, Poll};
+
+use async_io::os::windows::Waitable;
+use bytes::{Buf, BufMut, BytesMut};
+use localsock_blocking::sys::windows as sys;
+use localsock_core::{
+    Address, Connection, ErrorSource, ListenError, ListenPlan, OpenMode, PeerCredentials,
+};
+
+use super::Connect;
+
+/// The smallest `ReadFile` a direct read issues: a tiny `read_exact`
+/// should not cost one kernel round trip per few bytes. What the caller's
+/// buffer cannot take is carried over to the next read.
+const MIN_DIRECT_READ: usize = 4096;
+
+/// Most chunks of the core's queue copied into one overlapped write (the
+/// write slot takes at most `sys::MAX_WRITE_CHUNK` bytes anyway).
+const MAX_WRITE_CHUNKS: usize = 16;
+
+fn would_block() -> io::Error {
+    io::ErrorKind::WouldBlock.into()
+}
+
+/// Registers a duplicate of `event` with async-io's reactor.
+fn waitable(event: BorrowedHandle<'_>) -> io::Result<Waitable<OwnedHandle>> {
+    Waitable::new(event.try_clone_to_owned()?)
+}
+
+/// A connected pipe (client handle or accepted server instance) with its
+/// read and write completions registered with the reactor.
+#[derive(Debug)]
+pub(crate) struct Stream {
+    pipe: sys::PipeStream,
+    /// The read slot's event (a duplicate), registered with the reactor.
+    read_done: Waitable<OwnedHandle>,
+    /// The write slot's event (a duplicate), registered with the reactor.
+    write_done: Waitable<OwnedHandle>,
+    /// Bytes a completed read returned beyond what the caller could take;
+    /// handed out before anything else.
+    carry: BytesMut,
+}
+
+impl Stream {
+    /// A write never goes straight from the caller's buffer to the OS: the
+    /// overlapped write outlives the call, and its bytes must stay in the
+    /// core's queue (counted as unsent) until it completes.
+    pub(crate) const DIRECT_WRITES: bool = false;
+
+    /// Opens the pipe (one `CreateFileW`, never waiting). Both directions
+    /// are always requested whatever the open mode: the core enforces the
+    /// mode, and a write-only socket must still read to notice that the
+    /// peer closed (`PeekNamedPipe` would need read access too).
+    pub(crate) fn connect(address: &Address, _mode: OpenMode) -> io::Result<Connect> {
+        let pipe = sys::PipeStream::connect(address.as_str(), true, true)?;
+        Ok(Connect::Done(Stream::from_pipe(pipe)?))
+    }
+
+    /// Registers a pipe's two completion events with the reactor.
+    pub(crate) fn from_pipe(pipe: sys::PipeStream) -> io::Result<Stream> {
+        Ok(Stream {
+            read_done: waitable(pipe.read_event())?,
+            write_done: waitable(pipe.write_event())?,
+            pipe,
+            carry: BytesMut::new(),
+        })
+    }
+
+    /// A pipe connect has no "in progress" phase: never called with a
+    /// connect under way, ready at once if it is.
+    pub(crate) fn poll_finish_connect(&self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// Waits until the read in flight has finished (data, end of stream or
+    /// an error for the next `recv_*` to collect). Ready at once when there
+    /// is carried-over data or no read in flight: then the next `recv_*`
+    /// makes progress without waiting.
+    pub(crate) fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if !self.carry.is_empty() || !self.pipe.read_pending() {
+            return Poll::Ready(Ok(()));
+        }
+        self.read_done.poll_ready(cx)
+    }
+
+    /// Waits until the write in flight has finished. Ready at once when no
+    /// write is in flight (the next `send` starts one).
+    pub(crate) fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if !self.pipe.write_pending() {
+            return Poll::Ready(Ok(()));
+        }
+        self.write_done.poll_ready(cx)
+    }
+
+    /// Hands the core what a read returned, starting one (of the core's
+    /// read capacity) if none is in flight. `Ok(0)` is end of stream;
+    /// `WouldBlock` while the read is pending.
+    pub(crate) fn recv_into(&mut self, conn: &mut Connection) -> io::Result<usize> {
+        let cap = conn.read_capacity();
+        let mut buf = conn.recv_buf();
+        self.recv_with(cap, |data| {
+            let n = buf.remaining_mut().min(data.len());
+            buf.put_slice(&data[..n]);
+            n
+        })
+    }
+
+    /// Reads into the user's buffer (the kernel fills the read slot's own
+    /// buffer, so this saves the copy through the core's buffer). `Ok(0)`
+    /// is end of stream.
+    pub(crate) fn recv_direct(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        self.recv_with(out.len().max(MIN_DIRECT_READ), |data| {
+            let n = out.len().min(data.len());
+            out[..n].copy_from_slice(&data[..n]);
+            n
+        })
+    }
+
+    /// The read path shared by `recv_into` and `recv_direct`: `take` copies
+    /// from the data it is given and returns how much it took (> 0 when
+    /// there is room); the rest is carried over. A read started here asks
+    /// for up to `len` bytes.
+    fn recv_with(&mut self, len: usize, take: impl FnOnce(&[u8]) -> usize) -> io::Result<usize> {
+        if !self.carry.is_empty() {
+            let n = take(&self.carry);
+            if n == 0 {
+                // No room (not end of stream).
+                return Err(would_block());
+            }
+            self.carry.advance(n);
+            return Ok(n);
+        }
+        if !self.pipe.read_pending() {
+            if len == 0 {
+                return Err(would_block());
+            }
+            if self.pipe.start_read(len)? == sys::ReadStatus::Pending {
+                return Err(would_block());
+            }
+        }
+        match self.pipe.complete_read()? {
+            None => Err(would_block()),
+            Some([]) => Ok(0),
+            Some(data) => {
+                let n = take(data);
+                self.carry.extend_from_slice(&data[n..]);
+                if n == 0 {
+                    // Everything was carried over: no room now.
+                    return Err(would_block());
+                }
+                Ok(n)
+            }
+        }
+    }
+
+    /// Reports a completed write (its byte count: the core may now drop
+    /// them), or starts the next write from the core's queue. `WouldBlock`
+    /// while a write is in flight; wait with `poll_writable`.
+    pub(crate) fn send(&mut self, conn: &Connection) -> io::Result<usize> {
+        if !self.pipe.write_pending() {
+            let mut bufs: [&[u8]; MAX_WRITE_CHUNKS] = [&[]; MAX_WRITE_CHUNKS];
+            let mut k = 0;
+            for chunk in conn.transmit_chunks().take(MAX_WRITE_CHUNKS) {
+                bufs[k] = chunk;
+                k += 1;
+            }
+            if self.pipe.start_write(&bufs[..k])? == 0 {
+                return Ok(0);
+            }
+        }
+        // Collect at once if it already finished; else wait for the event.
+        match self.pipe.complete_write()? {
+            None => Err(would_block()),
+            Some(n) => Ok(n),
+        }
+    }
+
+    /// Never used ([`DIRECT_WRITES`](Self::DIRECT_WRITES) is false); kept so
+    /// every backend has the same method set.
+    pub(crate) fn send_direct(&mut self, _data: &[u8]) -> io::Result<usize> {
+        Err(would_block())
+    }
+
+    /// The process id at the other end (`GetNamedPipeClientProcessId` on
+    /// the server side, `GetNamedPipeServerProcessId` on the client side).
+    /// Pipes carry no uid or gid.
+    pub(crate) fn peer_credentials(&self) -> io::Result<PeerCredentials> {
+        let pid = if self.pipe.is_server() {
+            self.pipe.client_process_id()?
+        } else {
+            self.pipe.server_process_id()?
+        };
+        Ok(PeerCredentials {
+            pid: Some(pid),
+            uid: None,
+            gid: None,
+        })
+    }
+
+    /// Named pipes have no half-close.
+    pub(crate) fn shutdown_write(&self) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "named pipes cannot be half-closed",
+        ))
+    }
+}
+
+/// A set of armed pipe instances, their shared connection event registered
+/// with the reactor.
+#[derive(Debug)]
+pub(crate) struct Listener {
+    inner: sys::PipeListener,
+    /// The instances' shared event (a duplicate), registered with the reactor.
+    ready: Waitable<OwnedHandle>,
+}
+
+impl Listener {
+    /// Creates the pipe instances the core planned (see
+    /// `localsock_blocking::sys::windows::listen_plan`).
+    pub(crate) fn bind(plan: &ListenPlan) -> Result<Listener, ListenError> {
+        let inner = sys::listen_plan(plan)?;
+        match waitable(inner.event()) {
+            Ok(ready) => Ok(Listener { inner, ready }),
+            // Dropping `inner` cancels and collects the armed instances.
+            Err(e) => Err(ListenError::from_os(
+                ErrorSource::Listen,
+                crate::driver::os_error(&e),
+            )),
+        }
+    }
+
+    /// Takes a connected instance without waiting (a fresh one is armed
+    /// before it is handed off); `Ok(None)` when no client is there.
+    pub(crate) fn accept(&mut self) -> io::Result<Option<Stream>> {
+        match self.inner.accept()? {
+            Some(pipe) => Stream::from_pipe(pipe).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Waits until a client may have connected (spurious wake-ups are
+    /// sorted out by `accept`).
+    pub(crate) fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.ready.poll_ready(cx)
+    }
+
+    /// Pipes leave no file behind.
+    pub(crate) fn remove_file(_path: &str) {}
+}
