@@ -8,10 +8,7 @@ use std::os::windows::io::BorrowedHandle;
 use std::time::Duration;
 
 use bytes::BufMut;
-use localsock_core::{
-    Address, Connection, ErrorSource, ListenError, ListenPlan, OsError, PeerCredentials,
-    ServerError,
-};
+use localsock_core::{Address, Connection, ListenError, ListenPlan, PeerCredentials};
 
 use super::Connect;
 use crate::sys::windows as sys;
@@ -182,35 +179,9 @@ pub(crate) struct Listener {
 
 impl Listener {
     pub(crate) fn bind(plan: &ListenPlan) -> Result<Listener, ListenError> {
-        let os_err = |e: io::Error| {
-            ListenError::from_os(
-                ErrorSource::Listen,
-                OsError::native(e.raw_os_error().unwrap_or(0)),
-            )
-        };
-        let sddl = if plan.access.is_restricted() {
-            let (user, group) = sys::current_user_and_group_sids().map_err(os_err)?;
-            plan.access.windows_sddl(&user, &group)
-        } else {
-            None
-        };
-        let opts = sys::PipeListenOptions {
-            instances: plan.pipe_instances,
-            security_descriptor_sddl: sddl,
-            first_pipe_instance: true,
-        };
-        match sys::PipeListener::bind(plan.address.as_str(), &opts) {
-            Ok(inner) => Ok(Listener { inner }),
-            // With FILE_FLAG_FIRST_PIPE_INSTANCE, "access denied" means
-            // another server owns the name.
-            Err(e) if e.raw_os_error() == Some(5) => Err(ListenError::from_os(
-                ErrorSource::Listen,
-                OsError::native(5),
-            )
-            .with_detail("another server owns this pipe name")
-            .into_kind(ServerError::AddressInUse)),
-            Err(e) => Err(os_err(e)),
-        }
+        Ok(Listener {
+            inner: sys::listen_plan(plan)?,
+        })
     }
 
     /// Takes a connected instance without blocking (a fresh one is armed
