@@ -8,6 +8,7 @@
 
 pub mod harness;
 pub mod interop;
+pub mod reliability;
 pub mod rt_blocking;
 pub mod rt_smol;
 pub mod rt_tokio;
