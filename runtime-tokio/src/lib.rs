@@ -1,6 +1,6 @@
 //! localsock on tokio: Qt's `QLocalSocket` / `QLocalServer` as tokio
 //! [`AsyncRead`](tokio::io::AsyncRead) / [`AsyncWrite`](tokio::io::AsyncWrite)
-//! streams, over Unix domain sockets.
+//! streams, over Unix domain sockets and Windows named pipes.
 //!
 //! Every decision (states, Qt's signal order, buffering, connect retries on
 //! a full backlog, error categories and texts) is made by
@@ -67,19 +67,39 @@
 //! `tokio::net::UnixStream` on the same runtime flavour.
 //!
 //! # Platforms
-//! Unix (Linux, macOS, BSD) now; Windows named pipes
-//! (`tokio::net::windows::named_pipe`) come next. Platform code lives in
-//! `sys::unix`; everything else is shared.
+//! Unix (Linux, macOS, BSD): `AF_UNIX` stream sockets. Windows: named pipes
+//! through `tokio::net::windows::named_pipe`. Platform code lives in
+//! `sys::unix` and `sys::windows`; everything else is shared.
+//!
+//! On Windows:
+//! - A server keeps [`ServerOptions::pipe_instances`] instances open
+//!   (default 50, Qt's backlog), so a burst of clients that connect before
+//!   the first accept is held; each connected instance is replaced before
+//!   it is handed off. The first instance is created with
+//!   `FILE_FLAG_FIRST_PIPE_INSTANCE` (a name another server owns is
+//!   `AddressInUse`), every instance rejects remote clients and carries the
+//!   security descriptor of the access options.
+//! - When every instance is busy (`ERROR_PIPE_BUSY`), a connect retries on
+//!   the core's schedule with `tokio::time` until the connect timeout; no
+//!   thread blocks in `WaitNamedPipe`.
+//! - Pipes have no half-close: [`LocalSocket::shutdown_write`] fails with
+//!   `Unsupported`. [`PeerCredentials`] carry the process id only.
+//! - tokio does a pipe's I/O through the runtime's completion port, so a
+//!   pipe reads and writes only once a runtime has polled it: a synchronous
+//!   [`flush`](LocalSocket::flush) before that writes nothing (the next
+//!   wait or read sends).
+//! - A dropped or closed pipe is released by the runtime's driver at its
+//!   next turn (tokio keeps the handle until the cancelled read's completion
+//!   is collected); only then does the peer see the end of the stream. On a
+//!   current-thread runtime that nobody drives, that waits.
 #![warn(missing_docs)]
-#![forbid(unsafe_code)]
+// Unsafe code only in `sys::windows` (Win32 calls, raw handles for tokio).
+#![cfg_attr(not(windows), forbid(unsafe_code))]
+#![cfg_attr(windows, deny(unsafe_code))]
 
-#[cfg(unix)]
 mod driver;
-#[cfg(unix)]
 mod server;
-#[cfg(unix)]
 mod socket;
-#[cfg(unix)]
 mod split;
 mod sys;
 
@@ -88,9 +108,6 @@ pub use localsock_core::{
     Access, Address, Config, DeviceError, Event, ListenError, LocalSocketError, NameContext,
     OpenMode, PeerCredentials, Platform, ServerError, ServerOptions, SocketError, State,
 };
-#[cfg(unix)]
 pub use server::{Incoming, LocalServer};
-#[cfg(unix)]
 pub use socket::{Events, LocalSocket};
-#[cfg(unix)]
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};

@@ -32,10 +32,13 @@ use crate::{name_context, LocalSocket, Timeout};
 /// The socket file of a listening server is removed by [`close`](Self::close)
 /// and on drop. A leftover file from a crashed server is reclaimed by
 /// `listen` only if it is a socket nobody answers on; a live server's socket
-/// is never taken over (unlike Qt with access options).
+/// is never taken over (unlike Qt with access options). Windows pipes leave
+/// nothing behind; see the crate's platform notes for the pipe instances.
 ///
 /// The listening socket registers with the tokio runtime that first polls
-/// it, so `listen` and `next_pending_connection` work anywhere.
+/// it, so `listen` and `next_pending_connection` work anywhere. (Windows:
+/// inside a runtime, `next_pending_connection` sees a client once a wait or
+/// an accept has polled the server; outside one, at once.)
 #[derive(Debug)]
 pub struct LocalServer {
     core: Server<LocalSocket>,
@@ -152,7 +155,7 @@ impl LocalServer {
             .core
             .should_accept(explicit_wait && !self.core.has_pending_connections())
         {
-            let Some(listener) = self.listener.as_ref() else {
+            let Some(listener) = self.listener.as_mut() else {
                 return Ok(());
             };
             match listener.try_accept() {
@@ -167,6 +170,12 @@ impl LocalServer {
                 Err(e) => {
                     let err = ListenError::from_os(ErrorSource::Accept, os_error(&e));
                     self.core.handle_listen_error_keep_listening(err.clone());
+                    // Connections queued before the failure are still
+                    // served: reporting the error now would leave them (and
+                    // the descriptors they hold) stuck in the queue.
+                    if self.core.has_pending_connections() {
+                        return Ok(());
+                    }
                     return Err(err);
                 }
             }
