@@ -1,0 +1,206 @@
+//! `localsock`: talk to, serve, probe and benchmark local sockets by
+//! Qt-style name (`QLocalSocket` / `QLocalServer`).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use localsock::Access;
+use localsock_cli::{bench, connect, demo, listen, probe, Runtime};
+
+const EXIT_STATUSES: &str = "\
+Exit status:
+  0  success (probe: a server is alive)
+  1  any other failure
+  2  bad command line
+  3  missing: nothing by that name (Qt's ServerNotFoundError)
+  4  stale: a socket file nobody listens on (Qt's ConnectionRefusedError)
+  5  access denied (Qt's SocketAccessError)";
+
+const NAMES: &str = "\
+Names follow Qt's rules: a relative name lives in $TMPDIR (or /tmp), so
+`localsock connect myapp` reaches a Qt program that called
+QLocalServer::listen(\"myapp\"); a name starting with / is a path; on
+Windows every name is a named pipe, \\\\.\\pipe\\NAME.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "localsock",
+    version,
+    about = "Talk to, serve, probe and benchmark local sockets by Qt-style name",
+    long_about = None,
+    after_help = NAMES,
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve NAME: print what each client sends on stdout (or echo it back)
+    #[command(after_help = NAMES)]
+    Listen {
+        /// The server name (Qt's QLocalServer::listen)
+        name: String,
+        /// Send each client's bytes back to it instead of printing them
+        #[arg(long)]
+        echo: bool,
+        /// Serve one client, then exit
+        #[arg(long)]
+        once: bool,
+        /// Who may connect (Qt's socket options; several: user,group)
+        #[arg(long, value_enum, value_delimiter = ',')]
+        access: Vec<AccessArg>,
+        /// The localsock runtime (smol: one thread serves every client)
+        #[arg(long, value_enum, default_value_t = Runtime::DEFAULT)]
+        runtime: Runtime,
+    },
+    /// Bridge stdin and stdout to the server NAME, like `nc -U`
+    #[command(after_help = format!("\
+At end of stdin, pending writes drain (Qt's ClosingState); then with -N the
+write side is half-closed and output continues until the server closes, and
+with -q SECS output continues for SECS seconds; then the socket disconnects.
+Without -N or -q it disconnects once the drain is done. A failed connect
+prints Qt's error text on stderr.
+
+{EXIT_STATUSES}
+
+{NAMES}"))]
+    Connect {
+        /// The server name (Qt's QLocalSocket::connectToServer)
+        name: String,
+        /// After end of stdin, keep printing what arrives for SECS seconds
+        #[arg(short = 'q', value_name = "SECS", value_parser = parse_secs)]
+        linger: Option<Duration>,
+        /// After end of stdin, half-close the socket (shutdown(SHUT_WR))
+        #[arg(short = 'N')]
+        half_close: bool,
+        /// Read-buffer limit in bytes (Qt's setReadBufferSize; 0 = none)
+        #[arg(long, value_name = "BYTES")]
+        read_buffer: Option<usize>,
+        /// The localsock runtime (smol waits on stdin and the socket at once;
+        /// blocking looks at stdin every 10 ms)
+        #[arg(long, value_enum, default_value_t = Runtime::DEFAULT)]
+        runtime: Runtime,
+    },
+    /// Is a server alive at NAME, is the name missing, is a stale socket left
+    /// behind, or is access denied?
+    #[command(after_help = format!("{EXIT_STATUSES}\n\n{NAMES}"))]
+    Probe {
+        /// The server name
+        name: String,
+    },
+    /// A server and a client talk on each runtime, with Qt's signals shown
+    Demo {
+        /// Only this runtime (default: every runtime)
+        #[arg(long, value_enum)]
+        runtime: Option<Runtime>,
+    },
+    /// Benchmarks every runtime next to raw sockets and interprocess
+    Bench {
+        /// Only this runtime's rows, with their baselines (default: all)
+        #[arg(long, value_enum)]
+        runtime: Option<Runtime>,
+        /// Small counts: the whole table in well under a minute
+        #[arg(long)]
+        quick: bool,
+        /// Only these workloads (a, b64, b4, c, d, e), for profiling
+        #[arg(long, hide = true, value_delimiter = ',')]
+        workloads: Vec<String>,
+        /// Only these rows (raw, localsock, interprocess), for profiling
+        #[arg(long, hide = true, value_delimiter = ',')]
+        libs: Vec<String>,
+    },
+    /// One benchmark row in its own process (used by `bench`)
+    #[command(hide = true)]
+    BenchRow {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+/// Qt's `QLocalServer::SocketOption` access bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum AccessArg {
+    /// UserAccessOption: only the owner
+    User,
+    /// GroupAccessOption: the owner's group
+    Group,
+    /// OtherAccessOption: everyone else
+    Other,
+    /// WorldAccessOption: everyone
+    World,
+}
+
+fn access(args: &[AccessArg]) -> Access {
+    let mut a = Access::DEFAULT;
+    for arg in args {
+        match arg {
+            AccessArg::User => a.user = true,
+            AccessArg::Group => a.group = true,
+            AccessArg::Other => a.other = true,
+            AccessArg::World => a = Access::WORLD,
+        }
+    }
+    a
+}
+
+fn parse_secs(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
+        return Err(format!("`{s}`: seconds must be between 0 and 1e9"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let status = match cli.command {
+        Command::Listen {
+            name,
+            echo,
+            once,
+            access: a,
+            runtime,
+        } => listen::run(
+            runtime,
+            &listen::ListenOptions {
+                name,
+                echo,
+                once,
+                access: access(&a),
+            },
+        ),
+        Command::Connect {
+            name,
+            linger,
+            half_close,
+            read_buffer,
+            runtime,
+        } => connect::run(
+            runtime,
+            &connect::ConnectOptions {
+                name,
+                linger,
+                half_close,
+                read_buffer,
+            },
+        ),
+        Command::Probe { name } => probe::run(&name),
+        Command::Demo { runtime } => match runtime {
+            Some(rt) => demo::run(&[rt]),
+            None => demo::run(&Runtime::ALL),
+        },
+        Command::Bench {
+            runtime,
+            quick,
+            workloads,
+            libs,
+        } => bench::run_cli(runtime, quick, workloads, libs),
+        Command::BenchRow { args } => bench::run_row_cli(&args),
+    };
+    ExitCode::from(status)
+}

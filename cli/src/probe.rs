@@ -1,0 +1,102 @@
+//! `localsock probe NAME`: is a server alive at this name, is the name
+//! missing, is a stale socket file left behind, or is access denied? One
+//! connect attempt on the blocking runtime (no event loop would add
+//! anything to a single connect), then an immediate abort.
+
+use std::time::Duration;
+
+use localsock::blocking::{name_context, LocalSocket, Timeout};
+use localsock::core::resolve_socket_name;
+use localsock::SocketError;
+
+use crate::exit;
+
+/// How long a server whose backlog is full may keep us waiting.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What a probe found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A server accepted the connection.
+    Alive,
+    /// No socket file or pipe by that name.
+    Missing,
+    /// A socket file nobody listens on.
+    Stale,
+    /// The server exists but refuses us by permissions.
+    AccessDenied,
+    /// Anything else, with Qt's text (and what we found).
+    Other(String),
+}
+
+impl Outcome {
+    /// The exit status `localsock probe` ends with.
+    pub fn status(&self) -> u8 {
+        match self {
+            Outcome::Alive => exit::OK,
+            Outcome::Missing => exit::MISSING,
+            Outcome::Stale => exit::STALE,
+            Outcome::AccessDenied => exit::DENIED,
+            Outcome::Other(_) => exit::OTHER,
+        }
+    }
+}
+
+/// Probes `name`; returns what was found and the resolved full name.
+pub fn probe(name: &str) -> (Outcome, String) {
+    let full = match resolve_socket_name(name, false, &name_context()) {
+        Ok(address) => address.as_str().to_string(),
+        Err(_) => String::new(),
+    };
+    let mut socket = LocalSocket::new();
+    socket.set_connect_timeout(PROBE_TIMEOUT);
+    socket.connect_to_server(name);
+    if socket.wait_for_connected(Timeout::FOREVER) {
+        socket.abort();
+        return (Outcome::Alive, full);
+    }
+    let text = socket.error_string();
+    let outcome = match socket.error() {
+        SocketError::ServerNotFound if !full.is_empty() => Outcome::Missing,
+        SocketError::ConnectionRefused => refused(&full, text),
+        SocketError::SocketAccess => Outcome::AccessDenied,
+        SocketError::SocketTimeout => Outcome::Other(format!(
+            "{text} (a server may be there, but its backlog stayed full)"
+        )),
+        _ => Outcome::Other(text),
+    };
+    (outcome, full)
+}
+
+#[cfg(unix)]
+fn refused(full: &str, text: String) -> Outcome {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::symlink_metadata(full) {
+        Ok(m) if m.file_type().is_socket() => Outcome::Stale,
+        Ok(_) => Outcome::Other(format!("{text} ({full} is not a socket)")),
+        // An abstract name nobody listens on, or a file that just went.
+        Err(_) => Outcome::Missing,
+    }
+}
+
+#[cfg(not(unix))]
+fn refused(_full: &str, text: String) -> Outcome {
+    Outcome::Other(text)
+}
+
+/// Runs `probe`, printing one line on stdout (or the error on stderr);
+/// returns the exit status.
+pub fn run(name: &str) -> u8 {
+    let (outcome, full) = probe(name);
+    let shown = if full.is_empty() { name } else { &full };
+    match &outcome {
+        Outcome::Alive => println!("alive: a server is listening on {shown}"),
+        Outcome::Missing => println!("missing: nothing is listening on {shown}"),
+        Outcome::Stale => {
+            println!("stale: {shown} is a socket file nobody listens on (a server died)")
+        }
+        Outcome::AccessDenied => println!("denied: {shown} exists but we may not connect"),
+        Outcome::Other(text) => eprintln!("localsock: {text}"),
+    }
+    outcome.status()
+}
