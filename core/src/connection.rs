@@ -525,7 +525,9 @@ impl Connection {
             return;
         }
         if added >= self.read_hint {
-            self.read_hint = (self.read_hint * 2).min(READ_CHUNK * 4);
+            // At most 64 KiB: larger buffers come from mmap in common
+            // allocators, and a fresh mapping per refill costs page faults.
+            self.read_hint = (self.read_hint * 2).min(READ_CHUNK);
         }
         match self.mode {
             Some(m) if m.can_read() => {

@@ -27,7 +27,10 @@ fn echo_loop_without_taking_events_keeps_queue_small() {
             _ => 0,
         })
         .sum();
-    assert_eq!(written, (0..10_000u32).map(|i| format!("line {i}\n").len()).sum());
+    assert_eq!(
+        written,
+        (0..10_000u32).map(|i| format!("line {i}\n").len()).sum()
+    );
 }
 
 /// Merging never moves a data event across a state change.
@@ -64,5 +67,9 @@ fn connect_abort_loop_is_capped() {
     }
     let queued = events(&mut c);
     assert_eq!(queued.len(), localsock_core::MAX_QUEUED_EVENTS);
-    assert_eq!(queued.last(), Some(&Event::Disconnected), "the newest are kept");
+    assert_eq!(
+        queued.last(),
+        Some(&Event::Disconnected),
+        "the newest are kept"
+    );
 }

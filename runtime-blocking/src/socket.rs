@@ -493,11 +493,13 @@ impl LocalSocket {
         progressed
     }
 
-    /// One round of non-blocking progress.
-    fn pump(&mut self) {
+    /// One round of non-blocking progress: finish a connect, send, and —
+    /// unless that already satisfied `done` — read once. Reading only when
+    /// needed keeps request/response at two system calls per message.
+    fn pump(&mut self, done: &impl Fn(&Self) -> bool) -> bool {
         if self.in_progress {
-            if let Some(s) = &self.stream {
-                let now = self.now();
+            let now = self.now();
+            if let Some(s) = self.stream.as_mut() {
                 match s.finish_connect() {
                     Ok(()) => {
                         self.in_progress = false;
@@ -513,54 +515,63 @@ impl LocalSocket {
             }
         }
         self.try_send();
-        while self.try_recv() {
-            if self.conn.read_capacity() == 0 {
-                break;
-            }
+        if done(self) {
+            return true;
         }
+        self.try_recv();
+        done(self)
     }
 
     /// Makes progress until `done` holds or `timeout` passes; true if done.
     fn drive(&mut self, timeout: Timeout, done: impl Fn(&Self) -> bool) -> bool {
         let deadline = timeout.deadline();
         loop {
-            self.pump();
-            if done(self) {
+            if self.pump(&done) {
                 return true;
             }
-            let now = Instant::now();
-            if deadline.is_some_and(|d| now >= d) {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
                 return false;
             }
-            // The earlier of the user's deadline and the core's.
-            let core_deadline = self.conn.poll_timeout().map(|t| self.origin + t);
-            let wake = match (deadline, core_deadline) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            let wait = wake.map(|w| w.saturating_duration_since(now));
-            let want_read = self.conn.read_capacity() > 0;
-            let want_write = self.conn.wants_write() || self.in_progress;
-            match self.stream.as_mut() {
-                Some(s) if want_read || want_write => {
-                    if let Err(e) = s.wait(want_read, want_write, wait) {
-                        let now = self.origin.elapsed();
-                        self.conn
-                            .handle_io_error(Direction::Read, os_error(&e), now);
-                        self.run_actions();
-                    }
-                }
-                _ => match wait {
-                    Some(w) => std::thread::sleep(w),
-                    // Nothing to wait for and no deadline: the condition
-                    // cannot become true.
-                    None => return done(self),
-                },
+            if !self.wait_once(deadline) {
+                // Nothing to wait for and no deadline: the condition cannot
+                // become true.
+                return done(self);
             }
-            let now = self.now();
-            self.conn.handle_timeout(now);
-            self.run_actions();
         }
+    }
+
+    /// Blocks once until the stream is ready for what the core wants
+    /// (reading while there is room, writing while data is queued), or
+    /// until the earlier of `deadline` and the core's next deadline; then
+    /// lets the core act on the time. False if there is nothing to wait for.
+    fn wait_once(&mut self, deadline: Option<Instant>) -> bool {
+        let now = Instant::now();
+        let core_deadline = self.conn.poll_timeout().map(|t| self.origin + t);
+        let wake = match (deadline, core_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let wait = wake.map(|w| w.saturating_duration_since(now));
+        let want_read = self.conn.read_capacity() > 0;
+        let want_write = self.conn.wants_write() || self.in_progress;
+        match self.stream.as_mut() {
+            Some(s) if want_read || want_write => {
+                if let Err(e) = s.wait(want_read, want_write, wait) {
+                    let now = self.origin.elapsed();
+                    self.conn
+                        .handle_io_error(Direction::Read, os_error(&e), now);
+                    self.run_actions();
+                }
+            }
+            _ => match wait {
+                Some(w) => std::thread::sleep(w),
+                None => return false,
+            },
+        }
+        let now = self.now();
+        self.conn.handle_timeout(now);
+        self.run_actions();
+        true
     }
 
     /// Blocks until at least one byte is buffered or no more can come.
@@ -641,7 +652,7 @@ impl Read for LocalSocket {
             if self.conn.can_read_direct(buf.len()) && !self.conn.wants_write() {
                 if let Some(stream) = self.stream.as_mut() {
                     let now = self.origin.elapsed();
-                    match stream.recv_direct(buf) {
+                    match stream.recv_direct(buf, true) {
                         Ok(n) => {
                             self.conn.handle_received_direct(n, now);
                             self.run_actions();
@@ -650,7 +661,14 @@ impl Read for LocalSocket {
                             }
                             continue;
                         }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        // Wait for readability, then read straight into
+                        // `buf` again: no read into the core's buffer and
+                        // no second copy.
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            if self.wait_once(None) {
+                                continue;
+                            }
+                        }
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                         Err(e) => {
                             self.conn

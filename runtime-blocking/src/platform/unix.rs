@@ -1,6 +1,9 @@
-//! Unix: non-blocking `AF_UNIX` streams waited on with `poll(2)`.
+//! Unix: `AF_UNIX` streams waited on with `poll(2)`. Every I/O call is
+//! non-blocking (`MSG_DONTWAIT`); a connected stream is nevertheless put in
+//! blocking mode so that a plain `Read::read` can wait inside one `recv`,
+//! as `std` does, instead of `poll` plus `recv`.
 
-use std::io::{self, Read};
+use std::io;
 use std::os::fd::AsFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
@@ -15,22 +18,38 @@ use crate::sys::unix as sys;
 #[derive(Debug)]
 pub(crate) struct Stream {
     inner: UnixStream,
+    /// The descriptor is in blocking mode: `recv_direct(.., true)` waits
+    /// inside the kernel.
+    blocking_waits: bool,
 }
 
 impl Stream {
     pub(crate) fn connect(address: &Address, _read: bool, _write: bool) -> io::Result<Connect> {
         Ok(match sys::connect(&sys::socket_address(address))? {
-            sys::Connecting::Connected(s) => Connect::Done(Stream { inner: s }),
-            sys::Connecting::InProgress(s) => Connect::InProgress(Stream { inner: s }),
+            sys::Connecting::Connected(s) => Connect::Done(Stream::from_std(s)),
+            // Blocking mode only once connected (see `finish_connect`).
+            sys::Connecting::InProgress(s) => Connect::InProgress(Stream {
+                inner: s,
+                blocking_waits: false,
+            }),
         })
     }
 
+    /// A connected stream (from a connect or an accept).
     pub(crate) fn from_std(inner: UnixStream) -> Self {
-        Stream { inner }
+        // If the switch fails the stream stays non-blocking, which is
+        // correct too, only one system call slower per wait.
+        let blocking_waits = sys::use_blocking_waits(inner.as_fd()).unwrap_or(false);
+        Stream {
+            inner,
+            blocking_waits,
+        }
     }
 
-    pub(crate) fn finish_connect(&self) -> io::Result<()> {
-        sys::finish_connect(&self.inner)
+    pub(crate) fn finish_connect(&mut self) -> io::Result<()> {
+        sys::finish_connect(&self.inner)?;
+        self.blocking_waits = sys::use_blocking_waits(self.inner.as_fd()).unwrap_or(false);
+        Ok(())
     }
 
     /// Reads into the core's buffer. `Ok(0)` is end of stream.
@@ -39,8 +58,14 @@ impl Stream {
     }
 
     /// Reads straight into the user's buffer. `Ok(0)` is end of stream.
-    pub(crate) fn recv_direct(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        (&self.inner).read(out)
+    /// With `wait`, blocks inside `recv` until data (or the end) arrives
+    /// when the descriptor allows it; otherwise never blocks.
+    pub(crate) fn recv_direct(&mut self, out: &mut [u8], wait: bool) -> io::Result<usize> {
+        if wait && self.blocking_waits {
+            sys::recv_wait(self.inner.as_fd(), out)
+        } else {
+            sys::recv_nowait(self.inner.as_fd(), out)
+        }
     }
 
     /// Sends the core's pending chunks with one system call.

@@ -47,7 +47,7 @@ impl Stream {
         }
     }
 
-    pub(crate) fn finish_connect(&self) -> io::Result<()> {
+    pub(crate) fn finish_connect(&mut self) -> io::Result<()> {
         Ok(())
     }
 
@@ -88,7 +88,7 @@ impl Stream {
 
     /// Direct reads are not worth it with overlapped I/O (the kernel writes
     /// into our buffer anyway): always go through the core's buffer.
-    pub(crate) fn recv_direct(&mut self, _out: &mut [u8]) -> io::Result<usize> {
+    pub(crate) fn recv_direct(&mut self, _out: &mut [u8], _wait: bool) -> io::Result<usize> {
         Err(would_block())
     }
 

@@ -161,14 +161,16 @@ pub fn finish_connect(s: &UnixStream) -> io::Result<()> {
 // ---------------------------------------------------------------------------
 // I/O
 
-/// Writes `bufs` with one `sendmsg(MSG_NOSIGNAL)`: a closed peer yields
-/// `EPIPE`, never `SIGPIPE`. `EINTR` is retried.
+/// Writes `bufs` with one `sendmsg(MSG_NOSIGNAL | MSG_DONTWAIT)`: a closed
+/// peer yields `EPIPE`, never `SIGPIPE`, and it never blocks, whatever the
+/// descriptor's mode. `EINTR` is retried.
 #[cfg(not(target_vendor = "apple"))]
 pub fn send_vectored(fd: BorrowedFd<'_>, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
     use rustix::net::{SendAncillaryBuffer, SendFlags};
     loop {
         let mut control = SendAncillaryBuffer::default();
-        match rustix::net::sendmsg(fd, bufs, &mut control, SendFlags::NOSIGNAL) {
+        let flags = SendFlags::NOSIGNAL | SendFlags::DONTWAIT;
+        match rustix::net::sendmsg(fd, bufs, &mut control, flags) {
             Err(Errno::INTR) => continue,
             r => return r.map_err(os),
         }
@@ -749,14 +751,14 @@ pub fn listen_plan(
 /// Most slices handed to one `sendmsg`.
 pub const MAX_IOV: usize = 64;
 
-/// Sends one buffer with `send(MSG_NOSIGNAL)`: cheaper than a one-slice
+/// Sends one buffer with `send(MSG_NOSIGNAL | MSG_DONTWAIT)`: cheaper than a one-slice
 /// `sendmsg` (no `msghdr` or iovec to copy in). A closed peer yields
 /// `EPIPE`, never `SIGPIPE`; `EINTR` is retried.
 #[cfg(not(target_vendor = "apple"))]
 pub fn send(fd: BorrowedFd<'_>, data: &[u8]) -> io::Result<usize> {
     use rustix::net::SendFlags;
     loop {
-        match rustix::net::send(fd, data, SendFlags::NOSIGNAL) {
+        match rustix::net::send(fd, data, SendFlags::NOSIGNAL | SendFlags::DONTWAIT) {
             Err(Errno::INTR) => continue,
             r => return r.map_err(os),
         }
@@ -793,6 +795,47 @@ pub fn send_chunks<'a>(
     send_vectored(fd, &slices[..n])
 }
 
+/// Reads into `out` without blocking, whatever the descriptor's mode.
+/// `EINTR` is retried.
+pub fn recv_nowait(fd: BorrowedFd<'_>, out: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match rustix::net::recv(fd, &mut *out, rustix::net::RecvFlags::DONTWAIT) {
+            Ok((n, _)) => return Ok(n),
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(os(e)),
+        }
+    }
+}
+
+/// Reads into `out`, waiting inside `recv` if the descriptor is in
+/// blocking mode (see [`use_blocking_waits`]). `EINTR` is retried.
+pub fn recv_wait(fd: BorrowedFd<'_>, out: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match rustix::net::recv(fd, &mut *out, rustix::net::RecvFlags::empty()) {
+            Ok((n, _)) => return Ok(n),
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(os(e)),
+        }
+    }
+}
+
+/// Puts a connected stream in blocking mode, so a thread that only waits
+/// for data can wait inside one `recv` (as `std` does) instead of `poll`
+/// plus `recv`. Every other call of this module passes `MSG_DONTWAIT` and
+/// stays non-blocking. Returns whether the switch was made: on Apple
+/// platforms, whose writes cannot pass `MSG_DONTWAIT`, it is not.
+#[cfg(not(target_vendor = "apple"))]
+pub fn use_blocking_waits(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    rustix::io::ioctl_fionbio(fd, false).map_err(os)?;
+    Ok(true)
+}
+
+/// Apple: the stream stays non-blocking (see the other platforms' doc).
+#[cfg(target_vendor = "apple")]
+pub fn use_blocking_waits(_fd: BorrowedFd<'_>) -> io::Result<bool> {
+    Ok(false)
+}
+
 /// Reads straight into the spare capacity of `buf` (the core's read
 /// buffer, `Connection::recv_buf`) and advances it: the only copy is the
 /// kernel's. Returns the count; 0 is end of stream. `EINTR` is retried.
@@ -807,7 +850,7 @@ pub fn recv_into(fd: BorrowedFd<'_>, buf: &mut impl bytes::BufMut) -> io::Result
     // is sound.
     let spare = unsafe { chunk.as_uninit_slice_mut() };
     let n = loop {
-        match rustix::net::recv(fd, &mut *spare, rustix::net::RecvFlags::empty()) {
+        match rustix::net::recv(fd, &mut *spare, rustix::net::RecvFlags::DONTWAIT) {
             Ok(((filled, _), _)) => break filled.len(),
             Err(Errno::INTR) => continue,
             Err(e) => return Err(os(e)),
