@@ -221,7 +221,7 @@ pub fn classify_listen_error(err: OsError) -> ServerError {
 }
 
 /// The Qt function an error is attributed to; it becomes the prefix of
-/// [`LocalSocketError::to_string`].
+/// `LocalSocketError`'s text (its `Display`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorSource {
     /// `QLocalSocket::connectToServer`: anything during a connect.
