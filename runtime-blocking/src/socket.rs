@@ -649,7 +649,10 @@ impl Read for LocalSocket {
             if self.conn.read_exhausted() {
                 return self.read_result_when_empty();
             }
-            if self.conn.can_read_direct(buf.len()) && !self.conn.wants_write() {
+            if Stream::DIRECT_READS
+                && self.conn.can_read_direct(buf.len())
+                && !self.conn.wants_write()
+            {
                 if let Some(stream) = self.stream.as_mut() {
                     let now = self.origin.elapsed();
                     match stream.recv_direct(buf, true) {

@@ -24,6 +24,9 @@ pub(crate) struct Stream {
 }
 
 impl Stream {
+    /// Reads can go straight into the caller's buffer.
+    pub(crate) const DIRECT_READS: bool = true;
+
     pub(crate) fn connect(address: &Address, _read: bool, _write: bool) -> io::Result<Connect> {
         Ok(match sys::connect(&sys::socket_address(address))? {
             sys::Connecting::Connected(s) => Connect::Done(Stream::from_std(s)),

@@ -31,6 +31,10 @@ fn would_block() -> io::Error {
 }
 
 impl Stream {
+    /// Overlapped reads complete into the stream's own buffer: no direct
+    /// reads into the caller's.
+    pub(crate) const DIRECT_READS: bool = false;
+
     /// Opens the pipe. Both directions are always requested: the core
     /// enforces the open mode, and a write-only socket must still read to
     /// notice that the peer closed.
