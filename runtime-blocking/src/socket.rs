@@ -698,23 +698,41 @@ impl Write for LocalSocket {
         if self.conn.state() == State::Connecting && !self.wait_for_connected(Timeout::FOREVER) {
             return Err(self.io_error());
         }
-        if self.conn.can_write_direct(buf.len()) {
-            if let Some(stream) = self.stream.as_mut() {
-                let now = self.origin.elapsed();
-                match stream.send_direct(buf) {
-                    Ok(n) => {
-                        self.sent_total += n as u64;
-                        self.conn.handle_sent_direct(n, now);
-                        return Ok(n);
+        while Stream::DIRECT_WRITES && self.conn.can_write_direct(buf.len()) {
+            let Some(stream) = self.stream.as_mut() else {
+                break;
+            };
+            let now = self.origin.elapsed();
+            match stream.send_direct(buf) {
+                Ok(n) => {
+                    self.sent_total += n as u64;
+                    self.conn.handle_sent_direct(n, now);
+                    return Ok(n);
+                }
+                // Wait until writable, then write straight from `buf` again
+                // (no copy into the queue). Reading meanwhile keeps two
+                // peers that both write from blocking each other.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let want_read = self.conn.read_capacity() > 0;
+                    match stream.wait_ready(want_read, true) {
+                        Ok(readable) if readable => {
+                            self.try_recv();
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            let now = self.origin.elapsed();
+                            self.conn
+                                .handle_io_error(Direction::Write, os_error(&e), now);
+                            self.run_actions();
+                        }
                     }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        self.conn
-                            .handle_io_error(Direction::Write, os_error(&e), now);
-                        self.run_actions();
-                        return Err(self.io_error());
-                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.conn
+                        .handle_io_error(Direction::Write, os_error(&e), now);
+                    self.run_actions();
+                    return Err(self.io_error());
                 }
             }
         }

@@ -26,6 +26,8 @@ pub(crate) struct Stream {
 impl Stream {
     /// Reads can go straight into the caller's buffer.
     pub(crate) const DIRECT_READS: bool = true;
+    /// Writes can go straight from the caller's buffer.
+    pub(crate) const DIRECT_WRITES: bool = true;
 
     pub(crate) fn connect(address: &Address, _read: bool, _write: bool) -> io::Result<Connect> {
         Ok(match sys::connect(&sys::socket_address(address))? {
@@ -91,6 +93,14 @@ impl Stream {
     ) -> io::Result<bool> {
         let r = sys::poll(self.inner.as_fd(), read, write, timeout)?;
         Ok(r.readable || r.writable || r.hangup || r.error)
+    }
+
+    /// Waits (no timeout) until writable when `write`, or readable when
+    /// `read`; returns whether it is readable (hang-up and errors count:
+    /// the next I/O call reports them).
+    pub(crate) fn wait_ready(&mut self, read: bool, write: bool) -> io::Result<bool> {
+        let r = sys::poll(self.inner.as_fd(), read, write, None)?;
+        Ok(r.readable || r.hangup || r.error)
     }
 
     pub(crate) fn peer_credentials(&self) -> io::Result<PeerCredentials> {

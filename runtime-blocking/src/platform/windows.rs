@@ -34,6 +34,9 @@ impl Stream {
     /// Overlapped reads complete into the stream's own buffer: no direct
     /// reads into the caller's.
     pub(crate) const DIRECT_READS: bool = false;
+    /// An overlapped write must outlive the call: writes go through the
+    /// queue (see `send_direct`).
+    pub(crate) const DIRECT_WRITES: bool = false;
 
     /// Opens the pipe. Both directions are always requested: the core
     /// enforces the open mode, and a write-only socket must still read to
@@ -151,6 +154,12 @@ impl Stream {
             return Ok(true);
         }
         Ok(sys::wait(&handles, timeout)?.is_some())
+    }
+
+    /// Direct writes never happen on pipes (`DIRECT_WRITES` is false), so
+    /// nothing waits through this.
+    pub(crate) fn wait_ready(&mut self, _read: bool, _write: bool) -> io::Result<bool> {
+        Err(io::ErrorKind::Unsupported.into())
     }
 
     pub(crate) fn peer_credentials(&self) -> io::Result<PeerCredentials> {
