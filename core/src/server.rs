@@ -353,10 +353,20 @@ impl<T> Server<T> {
         err
     }
 
-    /// An accept failed in a way the server survives (out of descriptors):
-    /// the error is recorded, the server keeps listening.
-    pub fn handle_listen_error_keep_listening(&mut self, err: ListenError) {
-        self.error = Some(err);
+    /// Accepting from the OS failed with `os` (out of descriptors, say):
+    /// the error is recorded and the server keeps listening (Qt closes it;
+    /// a daemon must survive `EMFILE`). Returns the error to report, or
+    /// `Ok` when connections accepted before the failure are queued: those
+    /// are served first, or they (and the descriptors they hold) would be
+    /// stuck behind the error.
+    pub fn handle_accept_error(&mut self, os: OsError) -> Result<(), ListenError> {
+        let err = ListenError::from_os(ErrorSource::Accept, os);
+        self.error = Some(err.clone());
+        if self.pending.is_empty() {
+            Err(err)
+        } else {
+            Ok(())
+        }
     }
 
     /// An accept or wait failed fatally: the server is closed, as in Qt.

@@ -461,3 +461,20 @@ fn fatal_error_closes_and_returns_the_queue() {
     );
     assert!(!s.should_accept(true));
 }
+
+/// An accept failure is recorded and reported, unless connections accepted
+/// before it are queued: then they are served first (reporting would strand
+/// them and their descriptors), and the error stays readable.
+#[test]
+fn accept_error_is_reported_only_when_nothing_is_queued() {
+    use localsock_core::{OsError, Platform, ServerError};
+    let emfile = OsError::new(Platform::Linux, 24);
+    let mut s: Server<u32> = Server::new();
+    let e = s.handle_accept_error(emfile).unwrap_err();
+    assert_eq!(e.kind(), ServerError::SocketResource);
+    assert_eq!(s.server_error(), ServerError::SocketResource);
+    s.push_pending(7);
+    assert!(s.handle_accept_error(emfile).is_ok());
+    assert_eq!(s.server_error(), ServerError::SocketResource);
+    assert_eq!(s.next_pending_connection(), Some(7));
+}

@@ -156,8 +156,8 @@ impl LocalServer {
                     // (Qt closes the server; a server that survives EMFILE is
                     // what a daemon needs).
                     let os = OsError::native(e.raw_os_error().unwrap_or(0));
-                    let err = ListenError::from_os(ErrorSource::Accept, os);
-                    self.core.handle_listen_error_keep_listening(err);
+                    // Recorded in `server_error`; the waits report it.
+                    let _ = self.core.handle_accept_error(os);
                     return;
                 }
             }

@@ -162,15 +162,7 @@ impl LocalServer {
                 }
                 Ok(None) => return Ok(()),
                 Err(e) => {
-                    let err = ListenError::from_os(ErrorSource::Accept, os_error(&e));
-                    self.core.handle_listen_error_keep_listening(err.clone());
-                    // Connections queued before the failure are still
-                    // served: reporting the error now would leave them (and
-                    // the descriptors they hold) stuck in the queue.
-                    if self.core.has_pending_connections() {
-                        return Ok(());
-                    }
-                    return Err(err);
+                    return self.core.handle_accept_error(os_error(&e));
                 }
             }
         }
