@@ -18,13 +18,5 @@ cargo build -p localsock-core --no-default-features --target thumbv7em-none-eabi
 
 if [ "${LOCALSOCK_SKIP_WINE:-0}" != "1" ]; then
   echo "== Windows under Wine"
-  if ! bash scripts/test-windows.sh; then
-    # Known: smol's named-pipe driver can hang rarely under Wine (seen once
-    # in about ten full runs, in conformance smol::simple_command_protocol;
-    # the runner's timeout turns the hang into a failure). Until that race
-    # is found, a failed Wine run is repeated once, loudly; a failure that
-    # repeats still fails the suite.
-    echo "test-all: WARNING: the Wine suite failed; running it once more"
-    bash scripts/test-windows.sh
-  fi
+  bash scripts/test-windows.sh
 fi

@@ -4,10 +4,11 @@
 //! Every decision (states, Qt's signal order, buffering, connect retries,
 //! the ClosingState drain, error categories and texts) is made by
 //! [`localsock_core`]; this crate moves bytes between it and the OS, waits
-//! with async-io's reactor (`Async<UnixStream>` on Unix, overlapped named
-//! pipes' completion events on Windows) and keeps the core's deadlines with
-//! `async_io::Timer`. Because async-io runs its own reactor,
-//! the types work under smol, `futures::executor`, or any executor.
+//! with async-io's reactor on Unix (`Async<UnixStream>`) and with the Win32
+//! thread pool on Windows (overlapped named pipes' completion events), and
+//! keeps the core's deadlines with `async_io::Timer`. Because async-io runs
+//! its own reactor, the types work under smol, `futures::executor`, or any
+//! executor.
 //!
 //! ```
 //! use futures_lite::future;
@@ -65,9 +66,11 @@
 //! - **Unix** (Linux, macOS, BSD): `AF_UNIX` stream sockets registered with
 //!   async-io's reactor (`Async<UnixStream>`).
 //! - **Windows**: named pipes opened for overlapped I/O (a read and a write
-//!   in flight at once), their completion events registered with async-io
-//!   as `Waitable`s, so tasks wait for completions through the reactor and
-//!   no thread is parked per operation. A busy pipe (`ERROR_PIPE_BUSY`) is
+//!   in flight at once). A task waiting for a completion registers a
+//!   one-shot wait for its event on the Win32 thread pool, whose callback
+//!   wakes the task; no thread is parked per operation. (Not async-io's
+//!   `Waitable`: its re-arming in `polling` can lose a wake-up on Windows.)
+//!   A busy pipe (`ERROR_PIPE_BUSY`) is
 //!   retried on the core's deadlines with `async_io::Timer`, never with the
 //!   thread-blocking `WaitNamedPipe`. Pipes have no half-close
 //!   ([`LocalSocket::shutdown_write`] reports `Unsupported`), carry no uid

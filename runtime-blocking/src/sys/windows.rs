@@ -21,8 +21,8 @@
 //!   without blocking (`None` while pending). At most one read and one write
 //!   are in flight per [`PipeStream`].
 //! - The event handles are exposed so the blocking runtime can wait on them
-//!   with [`wait`] and an async runtime can wait on the same handles (e.g.
-//!   `async_io::os::windows::Waitable`).
+//!   with [`wait`], and an async runtime can have a task woken when one is
+//!   signalled with [`EventWaker`].
 //!
 //! # Pipe instances
 //!
@@ -48,6 +48,10 @@ use std::os::windows::io::{AsHandle, AsRawHandle, BorrowedHandle, FromRawHandle,
 use std::ptr::{self, NonNull};
 use std::sync::OnceLock;
 use std::time::Duration;
+
+mod wake;
+
+pub use wake::EventWaker;
 
 use windows_sys::core::{BOOL, PWSTR};
 use windows_sys::Win32::Foundation::{

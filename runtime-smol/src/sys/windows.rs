@@ -1,16 +1,22 @@
-//! Windows: overlapped named pipes whose completions async-io waits for.
+//! Windows: overlapped named pipes whose completions wake the waiting task.
 //!
 //! The pipe I/O itself is the blocking runtime's policy-free overlapped layer
 //! (`localsock_blocking::sys::windows`): every handle is overlapped, a read
 //! and a write can be in flight at once, each operation owns a heap
 //! `OVERLAPPED` and buffer that are never freed while the kernel may use them,
 //! and each operation slot signals a manual-reset event when its result is
-//! ready. This module only adds the waiting: each of those events is
-//! registered with async-io's reactor as an
-//! [`async_io::os::windows::Waitable`], so a task waits for a completion the
-//! way it waits for a socket's readiness on Unix, and no thread is parked
-//! per operation (async-io hands the events to the Win32 thread pool's wait
-//! threads, up to 63 events per thread, which post to its completion port).
+//! ready. This module only adds the waiting: a task that finds an operation
+//! pending registers, through [`sys::EventWaker`], a one-shot wait for that
+//! event on the Win32 thread pool, whose callback wakes the task. No thread
+//! is parked per operation (the pool's wait threads watch up to 63 events
+//! each), and no reactor is involved: the wake-up goes straight to the
+//! task's waker, under any executor.
+//!
+//! An earlier version registered the events with async-io's reactor
+//! (`async_io::os::windows::Waitable`); a race in how `polling` re-arms such
+//! waits on Windows lost a wake-up about once in 25 suite runs, hanging a
+//! request/response loop between two threads. `EventWaker`'s docs have the
+//! details.
 //!
 //! # Readiness over completion
 //! The driver speaks readiness (try the operation; on `WouldBlock` wait,
@@ -32,18 +38,15 @@
 //! # Waiting without races
 //! Each event is manual-reset: it stays signalled from the completion until
 //! `complete_*` collects the result and resets it. So "collect (nothing yet)
-//! → register the waker" cannot miss a completion that lands in between:
-//! async-io's registration sees the event already signalled and fires at
-//! once. A stale wake-up (the result was collected elsewhere first) only
-//! costs one more try.
+//! → register the waker" cannot miss a completion that lands in between: a
+//! wait registered on a signalled event fires at once. A stale wake-up (the
+//! result was collected elsewhere first) only costs one more try.
 //!
 //! # Handle ownership
-//! async-io's reactor keys registrations by handle value and needs the
-//! handle to stay open while registered, so every [`Waitable`] owns a
-//! duplicate of the event handle (`DuplicateHandle`, through
-//! [`BorrowedHandle::try_clone_to_owned`]). The duplicate keeps the event
-//! object alive for as long as the registration exists, whatever order the
-//! pipe and the registration are dropped in.
+//! Every [`sys::EventWaker`] owns a duplicate of its event handle
+//! (`DuplicateHandle`), which keeps the event object alive for as long as a
+//! wait on it may be registered, whatever order the pipe and the waker are
+//! dropped in.
 //!
 //! # Connecting
 //! `CreateFileW` on a pipe never waits: it connects, or fails at once.
@@ -52,10 +55,8 @@
 //! `WaitNamedPipe`, which blocks a thread, is never called.
 
 use std::io;
-use std::os::windows::io::{BorrowedHandle, OwnedHandle};
 use std::task::{Context, Poll};
 
-use async_io::os::windows::Waitable;
 use bytes::{Buf, BufMut, BytesMut};
 use localsock_blocking::sys::windows as sys;
 use localsock_core::{
@@ -77,20 +78,15 @@ fn would_block() -> io::Error {
     io::ErrorKind::WouldBlock.into()
 }
 
-/// Registers a duplicate of `event` with async-io's reactor.
-fn waitable(event: BorrowedHandle<'_>) -> io::Result<Waitable<OwnedHandle>> {
-    Waitable::new(event.try_clone_to_owned()?)
-}
-
-/// A connected pipe (client handle or accepted server instance) with its
-/// read and write completions registered with the reactor.
+/// A connected pipe (client handle or accepted server instance) with a
+/// waker for each of its read and write completions.
 #[derive(Debug)]
 pub(crate) struct Stream {
     pipe: sys::PipeStream,
-    /// The read slot's event (a duplicate), registered with the reactor.
-    read_done: Waitable<OwnedHandle>,
-    /// The write slot's event (a duplicate), registered with the reactor.
-    write_done: Waitable<OwnedHandle>,
+    /// Wakes a task when the read slot's event is signalled.
+    read_done: sys::EventWaker,
+    /// Wakes a task when the write slot's event is signalled.
+    write_done: sys::EventWaker,
     /// Bytes a completed read returned beyond what the caller could take;
     /// handed out before anything else.
     carry: BytesMut,
@@ -111,11 +107,11 @@ impl Stream {
         Ok(Connect::Done(Stream::from_pipe(pipe)?))
     }
 
-    /// Registers a pipe's two completion events with the reactor.
+    /// Prepares the wakers for a pipe's two completion events.
     pub(crate) fn from_pipe(pipe: sys::PipeStream) -> io::Result<Stream> {
         Ok(Stream {
-            read_done: waitable(pipe.read_event())?,
-            write_done: waitable(pipe.write_event())?,
+            read_done: sys::EventWaker::new(pipe.read_event())?,
+            write_done: sys::EventWaker::new(pipe.write_event())?,
             pipe,
             carry: BytesMut::new(),
         })
@@ -261,13 +257,13 @@ impl Stream {
     }
 }
 
-/// A set of armed pipe instances, their shared connection event registered
-/// with the reactor.
+/// A set of armed pipe instances, with a waker for their shared connection
+/// event.
 #[derive(Debug)]
 pub(crate) struct Listener {
     inner: sys::PipeListener,
-    /// The instances' shared event (a duplicate), registered with the reactor.
-    ready: Waitable<OwnedHandle>,
+    /// Wakes a task when the instances' shared event is signalled.
+    ready: sys::EventWaker,
 }
 
 impl Listener {
@@ -275,7 +271,7 @@ impl Listener {
     /// `localsock_blocking::sys::windows::listen_plan`).
     pub(crate) fn bind(plan: &ListenPlan) -> Result<Listener, ListenError> {
         let inner = sys::listen_plan(plan)?;
-        match waitable(inner.event()) {
+        match sys::EventWaker::new(inner.event()) {
             Ok(ready) => Ok(Listener { inner, ready }),
             // Dropping `inner` cancels and collects the armed instances.
             Err(e) => Err(ListenError::from_os(
