@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use localsock_core::{
     Action, Address, Config, Connection, DeviceError, Direction, ErrorSource, Event,
-    LocalSocketError, OpenMode, OsError, PeerCredentials, SocketError, State,
+    LocalSocketError, OpenMode, OsError, PeerCredentials, SocketError, State, TRANSMIT_THRESHOLD,
 };
 
 use crate::platform::{Connect, Stream};
@@ -22,6 +22,11 @@ use crate::{name_context, Timeout};
 /// Writes are buffered, as in Qt and like `BufWriter`: they leave on
 /// [`flush`](Self::flush), on any `wait_for_*`, on a read, when 64 KiB are
 /// queued, and on [`disconnect_from_server`](Self::disconnect_from_server).
+/// A `Write::write` of 64 KiB or more goes straight to the OS once nothing
+/// is queued ahead of it, and waits for room like a std stream does; unlike
+/// one, two peers that both write without reading never block each other:
+/// a write the peer has taken nothing of for 10 ms reads into the socket's
+/// buffer while it waits.
 ///
 /// ```no_run
 /// use localsock_blocking::{LocalSocket, Timeout};
@@ -50,9 +55,41 @@ pub struct LocalSocket {
     stream: Option<Stream>,
     /// A connect is under way on `stream` (`EINPROGRESS`).
     in_progress: bool,
+    /// The last direct write was partial (the socket filled up): the rest,
+    /// which `write_all` brings back next, goes direct too instead of being
+    /// copied into the queue, since nothing could coalesce with it anyway.
+    direct_tail: bool,
+    /// How a direct write waits for room (see [`SendMode`]).
+    send_mode: SendMode,
     /// Bytes the OS took over the socket's life (for `wait_for_bytes_written`).
     sent_total: u64,
     origin: Instant,
+}
+
+/// How long a large write waits inside one `send` for the peer to make
+/// room before the socket falls back to waiting with `poll` and reading
+/// meanwhile (see [`SendMode`]).
+const SEND_PATIENCE: Duration = Duration::from_millis(10);
+
+/// How a direct (large) write waits when the socket is full.
+///
+/// Waiting inside `send`, as a blocking std stream does, costs no system
+/// call beyond the send itself; waiting with `poll` costs two (the failed
+/// send and the `poll`) per refill, which is measurable when both ends share
+/// one CPU. But a thread blocked in `send` reads nothing, and two peers that
+/// both write without reading would block each other for good — which Qt's
+/// buffered API, and ours, promise not to do. So a socket waits inside
+/// `send` only for [`SEND_PATIENCE`] at a time; if the peer took nothing in
+/// that time it may be writing to us, and the socket waits with `poll`,
+/// reading into its buffer meanwhile, from then on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SendMode {
+    /// The socket has not been full yet: sends never wait.
+    Probe,
+    /// Sends wait inside `send`, up to [`SEND_PATIENCE`].
+    Patient,
+    /// Sends never wait; a full socket is waited for with `poll`, reading.
+    Polling,
 }
 
 impl Default for LocalSocket {
@@ -73,6 +110,8 @@ impl LocalSocket {
             conn: Connection::new(config),
             stream: None,
             in_progress: false,
+            direct_tail: false,
+            send_mode: SendMode::Probe,
             sent_total: 0,
             origin: Instant::now(),
         }
@@ -99,6 +138,8 @@ impl LocalSocket {
             conn: Connection::accepted(config, address),
             stream: Some(stream),
             in_progress: false,
+            direct_tail: false,
+            send_mode: SendMode::Probe,
             sent_total: 0,
             origin: Instant::now(),
         }
@@ -422,9 +463,13 @@ impl LocalSocket {
                 Action::Close => {
                     self.stream = None;
                     self.in_progress = false;
+                    self.direct_tail = false;
+                    self.send_mode = SendMode::Probe;
                 }
                 Action::Connect { address, mode } => {
                     self.stream = None;
+                    self.direct_tail = false;
+                    self.send_mode = SendMode::Probe;
                     let now = self.now();
                     match Stream::connect(&address, mode.can_read(), mode.can_write()) {
                         Ok(Connect::Done(s)) => {
@@ -491,6 +536,27 @@ impl LocalSocket {
         };
         self.run_actions();
         progressed
+    }
+
+    /// Blocks until the stream is writable, reading meanwhile while the read
+    /// buffer has room: two peers that both write cannot block each other.
+    fn wait_writable(&mut self) {
+        let want_read = self.conn.read_capacity() > 0;
+        let Some(stream) = self.stream.as_mut() else {
+            return;
+        };
+        match stream.wait_ready(want_read, true) {
+            Ok(true) => {
+                self.try_recv();
+            }
+            Ok(false) => {}
+            Err(e) => {
+                let now = self.origin.elapsed();
+                self.conn
+                    .handle_io_error(Direction::Write, os_error(&e), now);
+                self.run_actions();
+            }
+        }
     }
 
     /// One round of non-blocking progress: finish a connect, send, and —
@@ -691,42 +757,62 @@ impl Read for LocalSocket {
 }
 
 impl Write for LocalSocket {
-    /// Queues `buf` (see the type's notes on buffering); a large write with
-    /// nothing queued goes straight to the OS. Blocks only while more than
-    /// 64 KiB are queued.
+    /// Queues `buf` (see the type's notes on buffering); a large write goes
+    /// straight to the OS once nothing is queued ahead of it. Blocks only
+    /// while more than 64 KiB are queued, or for a large write, until the
+    /// OS takes some of it.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if self.conn.state() == State::Connecting && !self.wait_for_connected(Timeout::FOREVER) {
             return Err(self.io_error());
         }
-        while Stream::DIRECT_WRITES && self.conn.can_write_direct(buf.len()) {
+        if Stream::DIRECT_WRITES
+            && buf.len() >= TRANSMIT_THRESHOLD
+            && self.conn.state() == State::Connected
+            && self.conn.wants_write()
+        {
+            // A large write behind a short queue (typically the tail of an
+            // earlier partial write) lets the queue leave first, then goes
+            // straight to the OS instead of being copied behind it.
+            self.drive(Timeout::FOREVER, |s| !s.conn.wants_write());
+        }
+        while Stream::DIRECT_WRITES
+            && (self.conn.can_write_direct(buf.len())
+                || (self.direct_tail && self.conn.can_write_direct(TRANSMIT_THRESHOLD)))
+        {
             let Some(stream) = self.stream.as_mut() else {
                 break;
             };
             let now = self.origin.elapsed();
-            match stream.send_direct(buf) {
+            let sent = match self.send_mode {
+                SendMode::Patient => stream.send_direct_patient(buf),
+                SendMode::Probe | SendMode::Polling => stream.send_direct(buf),
+            };
+            match sent {
                 Ok(n) => {
+                    self.direct_tail = n < buf.len();
                     self.sent_total += n as u64;
                     self.conn.handle_sent_direct(n, now);
                     return Ok(n);
                 }
-                // Wait until writable, then write straight from `buf` again
-                // (no copy into the queue). Reading meanwhile keeps two
-                // peers that both write from blocking each other.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let want_read = self.conn.read_capacity() > 0;
-                    match stream.wait_ready(want_read, true) {
-                        Ok(readable) if readable => {
-                            self.try_recv();
-                        }
-                        Ok(_) => {}
-                        Err(e) => {
-                            let now = self.origin.elapsed();
-                            self.conn
-                                .handle_io_error(Direction::Write, os_error(&e), now);
-                            self.run_actions();
-                        }
+                // The socket is full. Then write straight from `buf` again
+                // (no copy into the queue) once there is room.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => match self.send_mode {
+                    // First time: from now on wait for room inside `send`.
+                    SendMode::Probe => {
+                        self.send_mode = if stream.start_patient_sends(SEND_PATIENCE) {
+                            SendMode::Patient
+                        } else {
+                            SendMode::Polling
+                        };
                     }
-                }
+                    // The peer took nothing for SEND_PATIENCE: it may be
+                    // writing to us. Wait reading from now on.
+                    SendMode::Patient => {
+                        self.send_mode = SendMode::Polling;
+                        self.wait_writable();
+                    }
+                    SendMode::Polling => self.wait_writable(),
+                },
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     self.conn
@@ -736,6 +822,7 @@ impl Write for LocalSocket {
                 }
             }
         }
+        self.direct_tail = false;
         match self.conn.write_slice(buf) {
             Ok(n) => {
                 while self.conn.wants_transmit_now() {

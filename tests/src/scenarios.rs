@@ -60,6 +60,7 @@ macro_rules! for_each_scenario {
         $m!($rt, socket_access_options);
         $m!($rt, peer_credentials_match);
         $m!($rt, bulk_both_ways_checksum);
+        $m!($rt, writers_do_not_block_each_other);
         $m!($rt, many_sequential_clients);
     };
 }
@@ -1180,6 +1181,32 @@ fn rustix_uid() -> u32 {
 }
 
 /// 8 MiB each way at once through the I/O traits, checksummed.
+/// Both ends write 8 MiB before either reads (far more than the socket or
+/// pipe buffers hold). Plain blocking streams deadlock here; ours read into
+/// their buffer while they wait to write (Qt's buffered model), so both
+/// writes finish and every byte arrives intact. On the blocking runtime
+/// this also covers the fall-back from waiting inside `send` to waiting
+/// with `poll` (a writer whose peer takes nothing starts reading).
+pub fn writers_do_not_block_each_other<R: Runtime>() {
+    const LEN: usize = 8 << 20;
+    let (_server, mut c, peer) = connected_pair::<R>("both-write");
+    let up = payload(LEN, 21);
+    let down = payload(LEN, 22);
+    let (up_sum, down_sum) = (checksum(&up), checksum(&down));
+    let server_side = spawn(move || {
+        let mut peer = peer;
+        peer.io_write_all(&down).unwrap();
+        let mut got = vec![0u8; LEN];
+        peer.io_read_exact(&mut got).unwrap();
+        checksum(&got)
+    });
+    c.io_write_all(&up).unwrap();
+    let mut got = vec![0u8; LEN];
+    c.io_read_exact(&mut got).unwrap();
+    assert_eq!(checksum(&got), down_sum, "server to client");
+    assert_eq!(server_side.join().unwrap(), up_sum, "client to server");
+}
+
 pub fn bulk_both_ways_checksum<R: Runtime>() {
     let (_server, mut c, peer) = connected_pair::<R>("bulk");
     let up = payload(8 << 20, 7);

@@ -78,9 +78,24 @@ impl Stream {
         sys::send_chunks(self.inner.as_fd(), conn.transmit_chunks())
     }
 
-    /// Sends straight from the user's buffer.
+    /// Sends straight from the user's buffer, without waiting.
     pub(crate) fn send_direct(&mut self, data: &[u8]) -> io::Result<usize> {
         sys::send(self.inner.as_fd(), data)
+    }
+
+    /// Lets [`send_direct_patient`](Self::send_direct_patient) wait inside
+    /// `send` for up to `patience`; false if this stream cannot (it is not
+    /// in blocking mode, or the option failed).
+    pub(crate) fn start_patient_sends(&mut self, patience: Duration) -> bool {
+        self.blocking_waits && sys::set_send_timeout(self.inner.as_fd(), patience).is_ok()
+    }
+
+    /// Sends straight from the user's buffer, waiting inside `send` for room
+    /// for up to the patience given to `start_patient_sends` (one system
+    /// call, as a blocking std stream makes); `WouldBlock` if nothing could
+    /// be sent in that time.
+    pub(crate) fn send_direct_patient(&mut self, data: &[u8]) -> io::Result<usize> {
+        sys::send_wait(self.inner.as_fd(), data)
     }
 
     /// Waits for readability and/or writability; `true` if something is

@@ -132,6 +132,16 @@ impl Stream {
         Err(would_block())
     }
 
+    /// Direct writes never happen on pipes (`DIRECT_WRITES` is false).
+    pub(crate) fn start_patient_sends(&mut self, _patience: Duration) -> bool {
+        false
+    }
+
+    /// Never used (see `start_patient_sends`).
+    pub(crate) fn send_direct_patient(&mut self, _data: &[u8]) -> io::Result<usize> {
+        Err(would_block())
+    }
+
     /// Waits on the events of the operations in flight; `true` if one fired.
     pub(crate) fn wait(
         &mut self,
@@ -140,8 +150,12 @@ impl Stream {
         timeout: Option<Duration>,
     ) -> io::Result<bool> {
         let mut handles: Vec<BorrowedHandle<'_>> = Vec::with_capacity(2);
-        if read && (self.pipe.read_pending() || !self.carry.is_empty()) {
-            if !self.carry.is_empty() {
+        if read {
+            if !self.carry.is_empty() || !self.pipe.read_pending() {
+                // Data is here, or no read is in flight to wait for: the
+                // caller's next read hands it over or starts one. Waiting
+                // on the write alone could wait forever — when the peer
+                // too waits for its write to be read.
                 return Ok(true);
             }
             handles.push(self.pipe.read_event());

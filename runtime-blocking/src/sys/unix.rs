@@ -795,6 +795,36 @@ pub fn send_chunks<'a>(
     send_vectored(fd, &slices[..n])
 }
 
+/// Sends `data`, waiting inside `send` for room if the descriptor is in
+/// blocking mode (see [`use_blocking_waits`]), for at most the descriptor's
+/// send timeout ([`set_send_timeout`]): then `WouldBlock` if nothing was
+/// sent, or the count sent so far. Never raises `SIGPIPE`; `EINTR` is
+/// retried.
+#[cfg(not(target_vendor = "apple"))]
+pub fn send_wait(fd: BorrowedFd<'_>, data: &[u8]) -> io::Result<usize> {
+    use rustix::net::SendFlags;
+    loop {
+        match rustix::net::send(fd, data, SendFlags::NOSIGNAL) {
+            Err(Errno::INTR) => continue,
+            r => return r.map_err(os),
+        }
+    }
+}
+
+/// Apple: the stream stays non-blocking (see [`use_blocking_waits`]), so
+/// this never waits.
+#[cfg(target_vendor = "apple")]
+pub fn send_wait(fd: BorrowedFd<'_>, data: &[u8]) -> io::Result<usize> {
+    send(fd, data)
+}
+
+/// Bounds how long [`send_wait`] may wait for room (`SO_SNDTIMEO`). The
+/// other sends of this module pass `MSG_DONTWAIT` and never wait.
+pub fn set_send_timeout(fd: BorrowedFd<'_>, timeout: Duration) -> io::Result<()> {
+    rustix::net::sockopt::set_socket_timeout(fd, rustix::net::sockopt::Timeout::Send, Some(timeout))
+        .map_err(os)
+}
+
 /// Reads into `out` without blocking, whatever the descriptor's mode.
 /// `EINTR` is retried.
 pub fn recv_nowait(fd: BorrowedFd<'_>, out: &mut [u8]) -> io::Result<usize> {
