@@ -364,6 +364,16 @@ impl Driver {
             }
         }
 
+        // Progress so far returns at once: the caller's condition is likely
+        // met (a flush that just finished), and reading only matters once
+        // writes are stuck (then it keeps two peers that write to each other
+        // from blocking). A flush that reads here would also pull the next
+        // request into the socket's buffer — an allocation per connection —
+        // instead of letting the caller read it straight into its own.
+        if moved {
+            return Progress::Moved;
+        }
+
         if role.reads() && self.conn.read_capacity() > 0 {
             if let Some(stream) = self.stream.as_mut() {
                 match stream.poll_recv(&mut Context::from_waker(w.own), &mut self.conn) {
