@@ -53,6 +53,56 @@ fn ratio(a: f64, b: f64) -> Option<f64> {
     (b > 0.0 && a.is_finite()).then(|| a / b)
 }
 
+/// `lib` against `base` in the same layout: the median over rounds of
+/// `value(lib's run) / value(base's run)`, pairing the runs of one round
+/// (made one right after the other). On a shared machine whose speed drifts
+/// between rounds, this is steadier than a ratio of two medians. `None`
+/// when no round has both runs.
+fn paired(
+    results: &Results,
+    w: Workload,
+    layout: Layout,
+    (lib, base): (Lib, Lib),
+    value: fn(&Sample) -> f64,
+) -> Option<f64> {
+    let (a, b) = (
+        results.get(&(w, layout, lib))?,
+        results.get(&(w, layout, base))?,
+    );
+    let mut ratios: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .filter_map(|pair| match pair {
+            (Outcome::Ok(x), Outcome::Ok(y)) => ratio(value(x), value(y)),
+            _ => None,
+        })
+        .collect();
+    if ratios.is_empty() {
+        return None;
+    }
+    ratios.sort_by(f64::total_cmp);
+    let n = ratios.len();
+    Some(if n % 2 == 1 {
+        ratios[n / 2]
+    } else {
+        (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0
+    })
+}
+
+/// Round trips per second (A), GiB/s (B, E), connections per second (D),
+/// completions per second (C): bigger is better.
+fn rate(s: &Sample) -> f64 {
+    s.primary()
+}
+
+/// A's median round-trip time.
+fn median_rtt(s: &Sample) -> f64 {
+    match s {
+        Sample::A(p) => p.median_us,
+        _ => f64::NAN,
+    }
+}
+
 fn x(r: Option<f64>) -> String {
     match r {
         Some(r) => format!("{r:.2}×"),
@@ -181,8 +231,8 @@ pub fn render(results: &Results, layouts: &[Layout], workloads: &[Workload], c: 
         if cfg!(debug_assertions) { "debug (timings not meaningful)" } else { "release" },
         if c.reps > 1 {
             format!(
-                "; every row but C's is the median of {} interleaved runs",
-                c.reps
+                "; each row is the median of {} interleaved rounds ({} for C), and each ratio the median of the per-round ratios (a row against the run of the same round)",
+                c.reps, c.c_reps
             )
         } else {
             String::new()
@@ -215,15 +265,12 @@ pub fn render(results: &Results, layouts: &[Layout], workloads: &[Workload], c: 
                 Cell::Ok(Sample::A(p)) => Some(p),
                 _ => None,
             };
-            let ipc = match pick(results, Workload::A, layout, Lib::Interprocess) {
-                Cell::Ok(Sample::A(p)) => Some(p),
-                _ => None,
-            };
             for lib in layout.libs(Workload::A) {
+                let vs = |other, f| paired(results, Workload::A, layout, (lib, other), f);
                 match pick(results, Workload::A, layout, lib) {
                     Cell::Ok(Sample::A(p)) => {
-                        let thr = base.and_then(|b| ratio(p.per_s, b.per_s));
-                        let rtt = base.and_then(|b| ratio(p.median_us, b.median_us));
+                        let thr = vs(Lib::Raw, rate);
+                        let rtt = vs(Lib::Raw, median_rtt);
                         let mut checks = vec![
                             (
                                 thr.is_some_and(|r| r >= MIN_THROUGHPUT),
@@ -234,8 +281,8 @@ pub fn render(results: &Results, layouts: &[Layout], workloads: &[Workload], c: 
                                 format!("median ≤ {MAX_RTT}×"),
                             ),
                         ];
-                        if let Some(i) = ipc {
-                            checks.push((p.per_s > i.per_s, "ahead of interprocess".into()));
+                        if let Some(r) = vs(Lib::Interprocess, rate) {
+                            checks.push((r > 1.0, "ahead of interprocess".into()));
                         }
                         let targets = t.targets(layout, lib, "A ping-pong", checks, base.is_some());
                         t.row(
@@ -272,10 +319,6 @@ pub fn render(results: &Results, layouts: &[Layout], workloads: &[Workload], c: 
                 _ => None,
             };
             let (base64, base4) = (get(Workload::B64, Lib::Raw), get(Workload::B4, Lib::Raw));
-            let (ipc64, ipc4) = (
-                get(Workload::B64, Lib::Interprocess),
-                get(Workload::B4, Lib::Interprocess),
-            );
             for lib in layout.libs(Workload::B64) {
                 let (g64, g4) = (get(Workload::B64, lib), get(Workload::B4, lib));
                 if g64.is_none() && g4.is_none() {
@@ -283,8 +326,9 @@ pub fn render(results: &Results, layouts: &[Layout], workloads: &[Workload], c: 
                     t.not_run(layout, lib, &cell, 5);
                     continue;
                 }
-                let r64 = g64.zip(base64).and_then(|(a, b)| ratio(a, b));
-                let r4 = g4.zip(base4).and_then(|(a, b)| ratio(a, b));
+                let vs = |w, other| paired(results, w, layout, (lib, other), rate);
+                let r64 = vs(Workload::B64, Lib::Raw);
+                let r4 = vs(Workload::B4, Lib::Raw);
                 let mut checks = Vec::new();
                 if g64.is_some() {
                     checks.push((
@@ -298,11 +342,11 @@ pub fn render(results: &Results, layouts: &[Layout], workloads: &[Workload], c: 
                         format!("4 KiB ≥ {MIN_COALESCED}× (coalescing)"),
                     ));
                 }
-                if let (Some(a), Some(i)) = (g64, ipc64) {
-                    checks.push((a > i, "64 KiB ahead of interprocess".into()));
+                if let Some(r) = vs(Workload::B64, Lib::Interprocess) {
+                    checks.push((r > 1.0, "64 KiB ahead of interprocess".into()));
                 }
-                if let (Some(a), Some(i)) = (g4, ipc4) {
-                    checks.push((a > i, "4 KiB ahead of interprocess".into()));
+                if let Some(r) = vs(Workload::B4, Lib::Interprocess) {
+                    checks.push((r > 1.0, "4 KiB ahead of interprocess".into()));
                 }
                 let targets = t.targets(
                     layout,
@@ -340,9 +384,10 @@ pub fn render(results: &Results, layouts: &[Layout], workloads: &[Workload], c: 
             };
             let (base, ipc) = (get(Lib::Raw), get(Lib::Interprocess));
             for lib in layout.libs(Workload::C) {
+                let vs = |other| paired(results, Workload::C, layout, (lib, other), rate);
                 match pick(results, Workload::C, layout, lib) {
                     Cell::Ok(Sample::C(s)) => {
-                        let thr = base.and_then(|b| ratio(b.secs, s.secs));
+                        let thr = vs(Lib::Raw);
                         let mut checks = vec![
                             (
                                 thr.is_some_and(|r| r >= MIN_THROUGHPUT),
@@ -357,7 +402,10 @@ pub fn render(results: &Results, layouts: &[Layout], workloads: &[Workload], c: 
                                     format!("ahead of interprocess (which lost {})", i.failures),
                                 )
                             } else {
-                                (s.secs < i.secs, "ahead of interprocess".into())
+                                (
+                                    vs(Lib::Interprocess).is_some_and(|r| r > 1.0),
+                                    "ahead of interprocess".into(),
+                                )
                             });
                         }
                         let targets =
@@ -394,9 +442,10 @@ pub fn render(results: &Results, layouts: &[Layout], workloads: &[Workload], c: 
             };
             let (base, ipc) = (get(Lib::Raw), get(Lib::Interprocess));
             for lib in layout.libs(Workload::D) {
+                let vs = |other| paired(results, Workload::D, layout, (lib, other), rate);
                 match pick(results, Workload::D, layout, lib) {
                     Cell::Ok(Sample::D(d)) => {
-                        let r = base.and_then(|b| ratio(d.per_s, b.per_s));
+                        let r = vs(Lib::Raw);
                         let mut checks = vec![
                             (
                                 r.is_some_and(|r| r >= MIN_THROUGHPUT),
@@ -411,7 +460,10 @@ pub fn render(results: &Results, layouts: &[Layout], workloads: &[Workload], c: 
                                     format!("ahead of interprocess (which lost {})", i.failures),
                                 )
                             } else {
-                                (d.per_s > i.per_s, "ahead of interprocess".into())
+                                (
+                                    vs(Lib::Interprocess).is_some_and(|r| r > 1.0),
+                                    "ahead of interprocess".into(),
+                                )
                             });
                         }
                         let targets = t.targets(layout, lib, "D connects", checks, base.is_some());
@@ -445,7 +497,7 @@ pub fn render(results: &Results, layouts: &[Layout], workloads: &[Workload], c: 
             for lib in layout.libs(Workload::E) {
                 match pick(results, Workload::E, layout, lib) {
                     Cell::Ok(Sample::E(f)) => {
-                        let r = base.and_then(|b| ratio(f.gib_s, b.gib_s));
+                        let r = paired(results, Workload::E, layout, (lib, Lib::Raw), rate);
                         let allowed = base.map_or(0.0, |b| b.growth_mib) + FLAT_SLACK_MIB;
                         let checks = vec![
                             (

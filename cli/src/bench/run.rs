@@ -181,9 +181,13 @@ pub struct Counts {
     pub c_rounds: usize,
     pub d_n: usize,
     pub e_bytes: u64,
-    /// Repetitions of every workload but C (interleaved; the median is
-    /// reported).
+    /// Repetitions of every workload but C, interleaved: each round runs
+    /// every row once, so a localsock row is measured right next to its
+    /// baseline. The median is reported, and each ratio is the median of
+    /// the per-round ratios.
     pub reps: usize,
+    /// Repetitions of C (the longest workload).
+    pub c_reps: usize,
 }
 
 impl Counts {
@@ -199,25 +203,27 @@ impl Counts {
                 d_n: 300,
                 e_bytes: 16 << 20,
                 reps: 1,
+                c_reps: 1,
             }
         } else {
             Counts {
                 quick,
                 a_warmup: 1_000,
-                a_n: 100_000,
-                b_bytes: 1 << 30,
+                a_n: 50_000,
+                b_bytes: 512 << 20,
                 c_conns: 10_000,
                 c_rounds: 100,
                 d_n: 10_000,
                 e_bytes: 256 << 20,
-                reps: 3,
+                reps: 5,
+                c_reps: 3,
             }
         }
     }
 
     fn reps(&self, w: Workload) -> usize {
         match w {
-            Workload::C => 1,
+            Workload::C => self.c_reps,
             _ => self.reps,
         }
     }
