@@ -8,7 +8,7 @@ use localsock_core::{
     ServerOptions,
 };
 
-use crate::platform::Listener;
+use crate::platform::{Listener, Stream};
 use crate::{name_context, LocalSocket, Timeout};
 
 /// A local server: listens on a Qt-style name and hands out a
@@ -133,59 +133,84 @@ impl LocalServer {
         self.core.set_max_pending_connections(max);
     }
 
-    /// Accepts what the OS has, up to the pending limit, without blocking.
-    fn accept_ready(&mut self, explicit_wait: bool) {
-        while self
-            .core
-            .should_accept(explicit_wait && !self.core.has_pending_connections())
-        {
-            let Some(listener) = self.listener.as_mut() else {
-                return;
-            };
-            match listener.accept() {
-                Ok(Some(stream)) => {
-                    let Some(address) = self.core.address().cloned() else {
-                        return;
-                    };
-                    let socket = LocalSocket::accepted(self.config.clone(), stream, &address);
-                    self.core.push_pending(socket);
-                }
-                Ok(None) => return,
-                Err(e) => {
-                    // Out of descriptors and the like: report, keep listening
-                    // (Qt closes the server; a server that survives EMFILE is
-                    // what a daemon needs).
-                    let os = OsError::native(e.raw_os_error().unwrap_or(0));
-                    // Recorded in `server_error`; the waits report it.
-                    let _ = self.core.handle_accept_error(os);
-                    return;
-                }
-            }
+    /// Accepts one connection, if the OS has one and none is queued yet,
+    /// without blocking. One at a time, as Qt does: draining the backlog
+    /// eagerly costs a failed `accept` after every success, and the queue
+    /// would only hold connections the caller has not asked for yet.
+    /// An error (out of descriptors, say) is returned when nothing is
+    /// queued (see `Server::handle_accept_error`).
+    fn accept_ready(&mut self, explicit_wait: bool) -> Result<(), ListenError> {
+        if self.core.has_pending_connections() || !self.core.should_accept(explicit_wait) {
+            return Ok(());
         }
+        let Some(listener) = self.listener.as_mut() else {
+            return Ok(());
+        };
+        match listener.accept() {
+            Ok(Some(stream)) => self.queue(stream),
+            Ok(None) => Ok(()),
+            Err(e) => self.accept_failed(&e),
+        }
+    }
+
+    /// Queues an accepted stream as a pending connection.
+    fn queue(&mut self, stream: Stream) -> Result<(), ListenError> {
+        if let Some(address) = self.core.address().cloned() {
+            let socket = LocalSocket::accepted(self.config.clone(), stream, &address);
+            self.core.push_pending(socket);
+        }
+        Ok(())
+    }
+
+    /// Out of descriptors and the like: recorded in `server_error`, and the
+    /// server keeps listening (Qt closes it; a server that survives EMFILE
+    /// is what a daemon needs).
+    fn accept_failed(&mut self, e: &io::Error) -> Result<(), ListenError> {
+        let os = OsError::native(e.raw_os_error().unwrap_or(0));
+        self.core.handle_accept_error(os)
     }
 
     /// Whether a connection is pending (accepting what the OS has first).
     pub fn has_pending_connections(&mut self) -> bool {
-        self.accept_ready(false);
+        let _ = self.accept_ready(false);
         self.core.has_pending_connections()
     }
 
     /// Qt's `nextPendingConnection`: the next accepted connection, if any;
     /// never blocks.
     pub fn next_pending_connection(&mut self) -> Option<LocalSocket> {
-        self.accept_ready(false);
+        let _ = self.accept_ready(false);
         self.core.next_pending_connection()
     }
 
     /// Waits until a connection is pending; returns at once if one already
-    /// is (unlike Qt on Unix). False when not listening or on timeout.
+    /// is (unlike Qt on Unix). False when not listening, on timeout, or
+    /// when accepting fails (out of descriptors: see
+    /// [`server_error`](Self::server_error); the server keeps listening).
     pub fn wait_for_new_connection(&mut self, timeout: impl Into<Timeout>) -> bool {
         if !self.core.is_listening() {
             return false;
         }
         let deadline = timeout.into().deadline();
+        if deadline.is_none()
+            && !self.core.has_pending_connections()
+            && self.core.should_accept(true)
+        {
+            // Forever: wait inside `accept` itself (one system call per
+            // connection, as a std listener makes).
+            let Some(listener) = self.listener.as_mut() else {
+                return false;
+            };
+            let accepted = match listener.accept_wait() {
+                Ok(stream) => self.queue(stream),
+                Err(e) => self.accept_failed(&e),
+            };
+            return accepted.is_ok() && self.core.has_pending_connections();
+        }
         loop {
-            self.accept_ready(true);
+            if self.accept_ready(true).is_err() {
+                return false;
+            }
             if self.core.has_pending_connections() {
                 return true;
             }
@@ -205,10 +230,12 @@ impl LocalServer {
         }
     }
 
-    /// Blocks until a client connects and returns it.
+    /// Blocks until a client connects and returns it. While accepting
+    /// fails (out of descriptors), returns that error; the server keeps
+    /// listening.
     pub fn accept(&mut self) -> Result<LocalSocket, ListenError> {
         loop {
-            if let Some(s) = self.next_pending_connection() {
+            if let Some(s) = self.core.next_pending_connection() {
                 return Ok(s);
             }
             if !self.wait_for_new_connection(Timeout::FOREVER) {

@@ -18,9 +18,22 @@ use crate::sys::unix as sys;
 #[derive(Debug)]
 pub(crate) struct Stream {
     inner: UnixStream,
-    /// The descriptor is in blocking mode: `recv_direct(.., true)` waits
-    /// inside the kernel.
-    blocking_waits: bool,
+    /// Whether the descriptor is in blocking mode, so that a thread can wait
+    /// inside `recv` or `send` (every other call passes `MSG_DONTWAIT`).
+    mode: Mode,
+}
+
+/// The descriptor's mode (see [`sys::use_blocking_waits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Non-blocking; switched to blocking the first time a thread would
+    /// wait (a connection that never waits never pays the system call).
+    NonBlocking,
+    /// Blocking: waits happen inside `recv` / `send`.
+    Blocking,
+    /// Non-blocking for good (the switch failed, or the platform's writes
+    /// cannot pass `MSG_DONTWAIT`): waits use `poll`.
+    PollOnly,
 }
 
 impl Stream {
@@ -31,30 +44,32 @@ impl Stream {
 
     pub(crate) fn connect(address: &Address, _read: bool, _write: bool) -> io::Result<Connect> {
         Ok(match sys::connect(&sys::socket_address(address))? {
-            sys::Connecting::Connected(s) => Connect::Done(Stream::from_std(s)),
-            // Blocking mode only once connected (see `finish_connect`).
-            sys::Connecting::InProgress(s) => Connect::InProgress(Stream {
-                inner: s,
-                blocking_waits: false,
+            sys::Connecting::Connected(inner) => Connect::Done(Stream {
+                inner,
+                mode: Mode::NonBlocking,
+            }),
+            sys::Connecting::InProgress(inner) => Connect::InProgress(Stream {
+                inner,
+                mode: Mode::NonBlocking,
             }),
         })
     }
 
-    /// A connected stream (from a connect or an accept).
-    pub(crate) fn from_std(inner: UnixStream) -> Self {
-        // If the switch fails the stream stays non-blocking, which is
-        // correct too, only one system call slower per wait.
-        let blocking_waits = sys::use_blocking_waits(inner.as_fd()).unwrap_or(false);
-        Stream {
-            inner,
-            blocking_waits,
-        }
+    pub(crate) fn finish_connect(&mut self) -> io::Result<()> {
+        sys::finish_connect(&self.inner)
     }
 
-    pub(crate) fn finish_connect(&mut self) -> io::Result<()> {
-        sys::finish_connect(&self.inner)?;
-        self.blocking_waits = sys::use_blocking_waits(self.inner.as_fd()).unwrap_or(false);
-        Ok(())
+    /// Puts the descriptor in blocking mode unless it is already, or cannot
+    /// be; true if it is. If the switch fails the stream stays
+    /// non-blocking, which is correct too, only slower per wait.
+    fn blocking(&mut self) -> bool {
+        if self.mode == Mode::NonBlocking {
+            self.mode = match sys::use_blocking_waits(self.inner.as_fd()) {
+                Ok(true) => Mode::Blocking,
+                _ => Mode::PollOnly,
+            };
+        }
+        self.mode == Mode::Blocking
     }
 
     /// Reads into the core's buffer. `Ok(0)` is end of stream.
@@ -66,10 +81,14 @@ impl Stream {
     /// With `wait`, blocks inside `recv` until data (or the end) arrives
     /// when the descriptor allows it; otherwise never blocks.
     pub(crate) fn recv_direct(&mut self, out: &mut [u8], wait: bool) -> io::Result<usize> {
-        if wait && self.blocking_waits {
-            sys::recv_wait(self.inner.as_fd(), out)
-        } else {
-            sys::recv_nowait(self.inner.as_fd(), out)
+        if wait && self.mode == Mode::Blocking {
+            return sys::recv_wait(self.inner.as_fd(), out);
+        }
+        match sys::recv_nowait(self.inner.as_fd(), out) {
+            Err(e) if wait && e.kind() == io::ErrorKind::WouldBlock && self.blocking() => {
+                sys::recv_wait(self.inner.as_fd(), out)
+            }
+            r => r,
         }
     }
 
@@ -87,7 +106,7 @@ impl Stream {
     /// `send` for up to `patience`; false if this stream cannot (it is not
     /// in blocking mode, or the option failed).
     pub(crate) fn start_patient_sends(&mut self, patience: Duration) -> bool {
-        self.blocking_waits && sys::set_send_timeout(self.inner.as_fd(), patience).is_ok()
+        self.blocking() && sys::set_send_timeout(self.inner.as_fd(), patience).is_ok()
     }
 
     /// Sends straight from the user's buffer, waiting inside `send` for room
@@ -136,17 +155,65 @@ impl Stream {
 #[derive(Debug)]
 pub(crate) struct Listener {
     inner: UnixListener,
+    /// The descriptor is in blocking mode (switched the first time a
+    /// thread waits forever, so that it waits inside `accept`, as a std
+    /// listener does); attempts that must not block `poll` first.
+    blocking: bool,
 }
 
 impl Listener {
     pub(crate) fn bind(plan: &ListenPlan) -> Result<Listener, ListenError> {
         let inner = sys::listen_plan(plan)?;
-        Ok(Listener { inner })
+        Ok(Listener {
+            inner,
+            blocking: false,
+        })
     }
 
-    /// Accepts one pending connection without blocking.
+    /// Accepts one pending connection without blocking. The stream is born
+    /// in blocking mode where the platform allows, saving the switch.
     pub(crate) fn accept(&mut self) -> io::Result<Option<Stream>> {
-        Ok(sys::accept(&self.inner)?.map(Stream::from_std))
+        // A blocking descriptor's `accept` would wait: look first. Nothing
+        // else accepts on it (the server is `&mut`, the descriptor
+        // close-on-exec), so a pending connection stays pending.
+        if self.blocking && !self.wait(Some(Duration::ZERO))? {
+            return Ok(None);
+        }
+        self.take()
+    }
+
+    fn take(&mut self) -> io::Result<Option<Stream>> {
+        Ok(
+            sys::accept_for_blocking_waits(&self.inner)?.map(|(inner, blocking)| Stream {
+                inner,
+                mode: if blocking {
+                    Mode::Blocking
+                } else {
+                    Mode::NonBlocking
+                },
+            }),
+        )
+    }
+
+    /// Accepts one connection, waiting as long as it takes: inside
+    /// `accept` (one system call per connection, as std's listener), once
+    /// the descriptor is in blocking mode; with `poll` where it cannot be.
+    pub(crate) fn accept_wait(&mut self) -> io::Result<Stream> {
+        loop {
+            if !self.blocking {
+                if let Some(s) = self.take()? {
+                    return Ok(s);
+                }
+                self.blocking = matches!(sys::use_blocking_waits(self.inner.as_fd()), Ok(true));
+                if !self.blocking {
+                    self.wait(None)?;
+                    continue;
+                }
+            }
+            if let Some(s) = self.take()? {
+                return Ok(s);
+            }
+        }
     }
 
     /// Waits until a connection can be accepted; `true` if one can.

@@ -222,6 +222,16 @@ impl Listener {
         Ok(sys::wait(&[self.inner.event()], timeout)?.is_some())
     }
 
+    /// Takes a connected instance, waiting as long as it takes.
+    pub(crate) fn accept_wait(&mut self) -> io::Result<Stream> {
+        loop {
+            if let Some(s) = self.accept()? {
+                return Ok(s);
+            }
+            self.wait(None)?;
+        }
+    }
+
     /// Pipes leave no file behind.
     pub(crate) fn remove_file(_path: &str) {}
 }

@@ -568,8 +568,32 @@ impl Drop for PrivateDir {
 /// Accepts one pending connection (close-on-exec, non-blocking), or
 /// `Ok(None)` if none is pending. `EINTR` and `ECONNABORTED` are retried.
 pub fn accept(l: &UnixListener) -> io::Result<Option<UnixStream>> {
+    accept_with(l, accept_raw)
+}
+
+/// As [`accept`], but the new stream is in blocking mode where
+/// [`use_blocking_waits`] would have switched it (not on Apple platforms),
+/// saving that system call. Returns the stream and whether it is in
+/// blocking mode. The listener itself is never waited on here.
+pub fn accept_for_blocking_waits(l: &UnixListener) -> io::Result<Option<(UnixStream, bool)>> {
+    #[cfg(not(target_vendor = "apple"))]
+    {
+        let accept_blocking =
+            |l: BorrowedFd<'_>| rustix::net::accept_with(l, rustix::net::SocketFlags::CLOEXEC);
+        Ok(accept_with(l, accept_blocking)?.map(|s| (s, true)))
+    }
+    #[cfg(target_vendor = "apple")]
+    {
+        Ok(accept(l)?.map(|s| (s, false)))
+    }
+}
+
+fn accept_with(
+    l: &UnixListener,
+    raw: impl Fn(BorrowedFd<'_>) -> Result<OwnedFd, Errno>,
+) -> io::Result<Option<UnixStream>> {
     loop {
-        match accept_raw(l.as_fd()) {
+        match raw(l.as_fd()) {
             Ok(fd) => return Ok(Some(fd.into())),
             Err(Errno::AGAIN) => return Ok(None),
             #[allow(unreachable_patterns)] // EWOULDBLOCK == EAGAIN on most targets
