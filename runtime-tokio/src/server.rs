@@ -151,6 +151,9 @@ impl LocalServer {
     /// An accept error (out of descriptors, …) is recorded and returned;
     /// the server keeps listening.
     fn accept_ready(&mut self, explicit_wait: bool) -> Result<(), ListenError> {
+        // A task about to wait trusts the reactor's readiness; Qt's
+        // synchronous calls ask the OS.
+        let optimistic = !explicit_wait;
         while self
             .core
             .should_accept(explicit_wait && !self.core.has_pending_connections())
@@ -158,7 +161,7 @@ impl LocalServer {
             let Some(listener) = self.listener.as_mut() else {
                 return Ok(());
             };
-            match listener.try_accept() {
+            match listener.try_accept(optimistic) {
                 Ok(Some(stream)) => {
                     let Some(address) = self.core.address() else {
                         return Ok(());

@@ -275,9 +275,11 @@ impl Listener {
     }
 
     /// Accepts one pending connection without blocking, or `Ok(None)`.
-    /// Optimistic like [`Stream::try_send`]: Qt's `nextPendingConnection`
-    /// sees what the OS has even before the reactor reported it.
-    pub(crate) fn try_accept(&self) -> io::Result<Option<Stream>> {
+    /// `optimistic` (Qt's synchronous `nextPendingConnection`): asks the OS
+    /// even when the reactor has not reported the listener readable yet.
+    /// Otherwise (a task that will wait with `poll_ready`) an unknown
+    /// readiness is `None`, and no system call is spent on an empty backlog.
+    pub(crate) fn try_accept(&self, optimistic: bool) -> io::Result<Option<Stream>> {
         let accepted = match &self.io {
             ListenerIo::Tokio(l) => {
                 let mut tried = false;
@@ -286,7 +288,7 @@ impl Listener {
                     sys::accept(l)?.ok_or_else(|| io::ErrorKind::WouldBlock.into())
                 }) {
                     Ok(s) => Some(s),
-                    Err(e) if would_block(&e) && tried => None,
+                    Err(e) if would_block(&e) && (tried || !optimistic) => None,
                     Err(e) if would_block(&e) => sys::accept(l.get_ref())?,
                     Err(e) => return Err(e),
                 }

@@ -658,7 +658,8 @@ impl Listener {
     /// there, as on Unix); inside one those are left to
     /// [`poll_ready`](Self::poll_ready), which hands them over registered
     /// and writable, so that the accepted socket's first `flush` writes.
-    pub(crate) fn try_accept(&mut self) -> io::Result<Option<Stream>> {
+    /// `_optimistic` only matters on Unix (the reactor's readiness).
+    pub(crate) fn try_accept(&mut self, _optimistic: bool) -> io::Result<Option<Stream>> {
         let mut last_err = None;
         self.top_up(&mut last_err);
         let outside_runtime = tokio::runtime::Handle::try_current().is_err();
