@@ -484,10 +484,13 @@ impl Driver {
             }
             if !self.conn.wants_write() && self.conn.can_read_direct(buf.len()) {
                 if let Some(stream) = self.stream.as_mut() {
-                    match stream.recv_direct(buf) {
-                        Ok(n) if n > 0 => {
+                    match stream.recv_direct(buf, &mut self.conn) {
+                        Ok((n, spilled)) if n > 0 => {
                             let now = self.now();
                             self.conn.handle_received_direct(n, now);
+                            if spilled > 0 {
+                                self.input(|c, now| c.handle_received(spilled, now));
+                            }
                             return Poll::Ready(Ok(n));
                         }
                         Ok(_) => {

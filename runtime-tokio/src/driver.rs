@@ -638,10 +638,14 @@ impl Driver {
             if self.conn.can_read_direct(buf.remaining()) && !self.conn.wants_write() {
                 if let Some(stream) = self.stream.as_mut() {
                     let before = buf.filled().len();
-                    match stream.poll_recv_direct(&mut Context::from_waker(w.own), buf) {
-                        Poll::Ready(Ok(())) => {
+                    let cx = &mut Context::from_waker(w.own);
+                    match stream.poll_recv_direct(cx, buf, &mut self.conn) {
+                        Poll::Ready(Ok(spilled)) => {
                             let n = buf.filled().len() - before;
                             self.feed_data(|c, now| c.handle_received_direct(n, now));
+                            if spilled > 0 {
+                                self.feed_data(|c, now| c.handle_received(spilled, now));
+                            }
                             if n > 0 {
                                 return Poll::Ready(Ok(()));
                             }

@@ -61,6 +61,7 @@ macro_rules! for_each_scenario {
         $m!($rt, peer_credentials_match);
         $m!($rt, bulk_both_ways_checksum);
         $m!($rt, writers_do_not_block_each_other);
+        $m!($rt, small_reads_keep_order_and_limit);
         $m!($rt, many_sequential_clients);
     };
 }
@@ -1205,6 +1206,39 @@ pub fn writers_do_not_block_each_other<R: Runtime>() {
     c.io_read_exact(&mut got).unwrap();
     assert_eq!(checksum(&got), down_sum, "server to client");
     assert_eq!(server_side.join().unwrap(), up_sum, "client to server");
+}
+
+/// Reads through the I/O trait in 7-byte pieces while 64 KiB arrive, with
+/// a 100-byte read-buffer limit. The async runtimes read a small piece
+/// through a larger stack buffer and keep the rest in the socket's buffer:
+/// every byte arrives once and in order, and the buffer never holds more
+/// than the limit.
+pub fn small_reads_keep_order_and_limit<R: Runtime>() {
+    const LEN: usize = 64 << 10;
+    const LIMIT: usize = 100;
+    let (_server, mut c, peer) = connected_pair::<R>("small-reads");
+    c.set_read_buffer_size(LIMIT);
+    let data = payload(LEN, 31);
+    let sent = data.clone();
+    let writer = spawn(move || {
+        let mut peer = peer;
+        peer.io_write_all(&sent).unwrap();
+        peer
+    });
+    let mut got = Vec::with_capacity(LEN);
+    let mut piece = [0u8; 7];
+    while got.len() < LEN {
+        let n = piece.len().min(LEN - got.len());
+        c.io_read_exact(&mut piece[..n]).unwrap();
+        got.extend_from_slice(&piece[..n]);
+        assert!(
+            c.bytes_available() <= LIMIT,
+            "{} bytes buffered over a limit of {LIMIT}",
+            c.bytes_available()
+        );
+    }
+    assert!(got == data, "the bytes arrived out of order or changed");
+    drop(writer.join().unwrap());
 }
 
 pub fn bulk_both_ways_checksum<R: Runtime>() {

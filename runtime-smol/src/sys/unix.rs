@@ -22,7 +22,15 @@ use super::Connect;
 #[derive(Debug)]
 pub(crate) struct Stream {
     io: Async<UnixStream>,
+    /// The last read left its buffer short, which on a stream socket means
+    /// it took everything there was: the next read waits for readability
+    /// instead of first paying a `recv` that would fail with `EAGAIN`.
+    drained: bool,
 }
+
+/// Reads into a smaller buffer than this go through the stack, so that a
+/// short read can prove the socket drained (see [`Stream::recv_direct`]).
+const SMALL_READ: usize = 4096;
 
 impl Stream {
     /// Large writes may go straight from the caller's buffer to the socket:
@@ -43,6 +51,7 @@ impl Stream {
     pub(crate) fn from_std(s: UnixStream) -> io::Result<Stream> {
         Ok(Stream {
             io: Async::new_nonblocking(s)?,
+            drained: false,
         })
     }
 
@@ -70,18 +79,54 @@ impl Stream {
         self.io.poll_writable(cx)
     }
 
-    /// Reads once into the core's buffer. `Ok(0)` is end of stream.
+    /// Reads into the core's buffer (at most its read capacity). `Ok(0)` is
+    /// end of stream.
     pub(crate) fn recv_into(&mut self, conn: &mut Connection) -> io::Result<usize> {
-        sys::recv_into(self.io.get_ref().as_fd(), &mut conn.recv_buf())
+        if std::mem::take(&mut self.drained) {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let cap = conn.read_capacity();
+        let n = sys::recv_into(self.io.get_ref().as_fd(), &mut conn.recv_buf())?;
+        self.drained = n > 0 && n < cap;
+        Ok(n)
     }
 
-    /// Reads straight into the user's buffer. `Ok(0)` is end of stream.
-    pub(crate) fn recv_direct(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        (&mut self.io.get_ref()).read(out)
+    /// Reads into the user's buffer: straight into it when it is large;
+    /// through up to [`SMALL_READ`] bytes on the stack when it is small, so
+    /// that a short read proves the socket drained (then the next read
+    /// waits for readability without a failing `recv` first: one system
+    /// call saved per message in request/response). What does not fit
+    /// spills into `conn`'s buffer (at most its read capacity); returns
+    /// `(for the user, spilled)`. `(0, 0)` is end of stream.
+    pub(crate) fn recv_direct(
+        &mut self,
+        out: &mut [u8],
+        conn: &mut Connection,
+    ) -> io::Result<(usize, usize)> {
+        if std::mem::take(&mut self.drained) {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        if out.len() >= SMALL_READ {
+            let n = (&mut self.io.get_ref()).read(out)?;
+            self.drained = n > 0 && n < out.len();
+            return Ok((n, 0));
+        }
+        let cap = out
+            .len()
+            .saturating_add(conn.read_capacity())
+            .min(SMALL_READ);
+        let mut stack = [0u8; SMALL_READ];
+        let n = (&mut self.io.get_ref()).read(&mut stack[..cap])?;
+        self.drained = n > 0 && n < cap;
+        let mine = n.min(out.len());
+        out[..mine].copy_from_slice(&stack[..mine]);
+        let rest = &stack[mine..n];
+        if !rest.is_empty() {
+            bytes::BufMut::put_slice(&mut conn.recv_buf(), rest);
+        }
+        Ok((mine, rest.len()))
     }
 
-    /// Sends the core's pending chunks with one system call (`send` for one
-    /// chunk, the common case: small writes coalesce into one).
     pub(crate) fn send(&mut self, conn: &Connection) -> io::Result<usize> {
         sys::send_chunks(self.io.get_ref().as_fd(), conn.transmit_chunks())
     }

@@ -159,12 +159,18 @@ impl Stream {
     /// Reads into the user's buffer (the kernel fills the read slot's own
     /// buffer, so this saves the copy through the core's buffer). `Ok(0)`
     /// is end of stream.
-    pub(crate) fn recv_direct(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        self.recv_with(out.len().max(MIN_DIRECT_READ), |data| {
+    pub(crate) fn recv_direct(
+        &mut self,
+        out: &mut [u8],
+        _conn: &mut Connection,
+    ) -> io::Result<(usize, usize)> {
+        let n = self.recv_with(out.len().max(MIN_DIRECT_READ), |data| {
             let n = out.len().min(data.len());
             out[..n].copy_from_slice(&data[..n]);
             n
-        })
+        })?;
+        // The excess is carried here, not spilled into `_conn`.
+        Ok((n, 0))
     }
 
     /// The read path shared by `recv_into` and `recv_direct`: `take` copies

@@ -45,6 +45,10 @@ enum StreamIo {
     Gone,
 }
 
+/// Reads into a smaller buffer than this go through the stack (see
+/// [`Stream::poll_recv_direct`]).
+const SMALL_READ: usize = 4096;
+
 fn no_reactor() -> io::Error {
     io::Error::other("localsock-tokio: polled outside a tokio runtime")
 }
@@ -136,14 +140,38 @@ impl Stream {
         }
     }
 
-    /// Reads once straight into the user's buffer.
+    /// Reads once straight into the user's buffer. A small buffer reads up
+    /// to [`SMALL_READ`] bytes instead, through the stack: what does not fit
+    /// spills into `conn`'s buffer (at most its read capacity), and the
+    /// count spilled is returned for the caller to report with
+    /// `handle_received`. Why: a read that leaves its buffer short proves
+    /// the socket drained, and tokio then forgets the readiness, so the
+    /// next read waits for the reactor instead of paying a failed `recv` —
+    /// a request/response loop reading exact-size messages would otherwise
+    /// make one per message (as raw tokio does).
     pub(crate) fn poll_recv_direct(
         &mut self,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+        conn: &mut Connection,
+    ) -> Poll<io::Result<usize>> {
         let s = self.registered()?;
-        Pin::new(s).poll_read(cx, buf)
+        let want = buf.remaining();
+        if want >= SMALL_READ {
+            return Pin::new(s).poll_read(cx, buf).map_ok(|()| 0);
+        }
+        let cap = want.saturating_add(conn.read_capacity()).min(SMALL_READ);
+        let mut stack = [std::mem::MaybeUninit::<u8>::uninit(); SMALL_READ];
+        let mut small = ReadBuf::uninit(&mut stack[..cap]);
+        ready!(Pin::new(s).poll_read(cx, &mut small))?;
+        let got = small.filled();
+        let mine = got.len().min(want);
+        buf.put_slice(&got[..mine]);
+        let rest = &got[mine..];
+        if !rest.is_empty() {
+            bytes::BufMut::put_slice(&mut conn.recv_buf(), rest);
+        }
+        Poll::Ready(Ok(rest.len()))
     }
 
     /// Sends the core's queued chunks with one vectored write, waiting for

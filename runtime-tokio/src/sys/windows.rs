@@ -322,14 +322,17 @@ impl Stream {
         }, _ => Poll::Ready(Err(io::ErrorKind::NotConnected.into())))
     }
 
-    /// Reads once straight into the user's buffer.
+    /// Reads once straight into the user's buffer. Nothing spills into
+    /// `_conn` (the spill of the Unix version exists for tokio's readiness
+    /// on epoll); returns 0.
     pub(crate) fn poll_recv_direct(
         &mut self,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+        _conn: &mut Connection,
+    ) -> Poll<io::Result<usize>> {
         let io = self.registered()?;
-        with_pipe!(io, p => Pin::new(p).poll_read(cx, buf),
+        with_pipe!(io, p => Pin::new(p).poll_read(cx, buf).map_ok(|()| 0),
             _ => Poll::Ready(Err(io::ErrorKind::NotConnected.into())))
     }
 
