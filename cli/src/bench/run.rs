@@ -681,6 +681,9 @@ fn start_watchdog(limit: Duration) -> Arc<Mutex<(String, Instant)>> {
     current
 }
 
+/// The pause after each C row (see `run`).
+const C_SETTLE: Duration = Duration::from_secs(1);
+
 /// The whole benchmark.
 pub fn run(config: &Config) -> u8 {
     let counts = Counts::new(config.quick);
@@ -695,9 +698,16 @@ pub fn run(config: &Config) -> u8 {
         .filter(|w| config.workloads.is_empty() || config.workloads.iter().any(|s| s == w.id()))
         .collect();
     for &w in &workloads {
-        for _ in 0..counts.reps(w) {
+        for round in 0..counts.reps(w) {
             for &layout in &layouts {
-                for lib in layout.libs(w) {
+                // Each round starts with another row, so that no row always
+                // runs first, on a machine still busy with the previous
+                // row's teardown (C's 20,000 sockets and threads), or
+                // always second.
+                let mut libs = layout.libs(w);
+                let n = libs.len().max(1);
+                libs.rotate_left(round % n);
+                for lib in libs {
                     if !config.libs.is_empty() && !config.libs.iter().any(|s| s == lib.id()) {
                         continue;
                     }
@@ -731,7 +741,13 @@ pub fn run(config: &Config) -> u8 {
             progress.warn("bench: a compiler is running: timings will be noisy");
         }
         let o = match w {
-            Workload::C => measure_c(&config.exe, layout, lib, &counts),
+            Workload::C => {
+                let o = measure_c(&config.exe, layout, lib, &counts);
+                // Let the kernel finish tearing down 20,000 sockets and the
+                // server's threads before the next row starts.
+                std::thread::sleep(C_SETTLE);
+                o
+            }
             Workload::E => measure_e(&config.exe, layout, lib, &counts),
             _ => measure_here(w, layout, lib, &counts),
         };
