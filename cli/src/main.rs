@@ -111,6 +111,10 @@ prints Qt's error text on stderr.
         /// Only these rows (raw, localsock, interprocess), for profiling
         #[arg(long, hide = true, value_delimiter = ',')]
         libs: Vec<String>,
+        /// Rounds of every workload (default 5, C 3), to tell a small gap
+        /// from noise
+        #[arg(long, hide = true, value_parser = clap::value_parser!(u16).range(1..))]
+        rounds: Option<u16>,
     },
     /// One benchmark row in its own process (used by `bench`)
     #[command(hide = true)]
@@ -199,7 +203,8 @@ fn main() -> ExitCode {
             quick,
             workloads,
             libs,
-        } => bench::run_cli(runtime, quick, workloads, libs),
+            rounds,
+        } => bench::run_cli(runtime, quick, workloads, libs, rounds.map(usize::from)),
         Command::BenchRow { args } => bench::run_row_cli(&args),
     };
     ExitCode::from(status)

@@ -49,6 +49,9 @@ pub struct Config {
     /// Only these rows (`raw`, `localsock`, `interprocess`,
     /// `localsock-nolimit`); empty: all. For profiling one row.
     pub libs: Vec<String>,
+    /// Rounds of every workload (C too) instead of the defaults (5, and 3
+    /// for C): more rounds to tell a small gap from the machine's noise.
+    pub rounds: Option<usize>,
 }
 
 /// Runs the benchmark; prints the table (markdown) on stdout and progress on
@@ -68,12 +71,14 @@ pub fn run(config: &Config) -> u8 {
 }
 
 /// `localsock bench [--runtime R] [--quick]` (and the hidden
-/// `--workloads a,b64,…` and `--libs raw,localsock,…` for profiling).
+/// `--workloads a,b64,…`, `--libs raw,localsock,…` and `--rounds N` for
+/// profiling).
 pub fn run_cli(
     runtime: Option<Runtime>,
     quick: bool,
     workloads: Vec<String>,
     libs: Vec<String>,
+    rounds: Option<usize>,
 ) -> u8 {
     let exe = match std::env::current_exe() {
         Ok(p) => p,
@@ -88,6 +93,7 @@ pub fn run_cli(
         exe,
         workloads,
         libs,
+        rounds,
     })
 }
 

@@ -686,7 +686,11 @@ const C_SETTLE: Duration = Duration::from_secs(1);
 
 /// The whole benchmark.
 pub fn run(config: &Config) -> u8 {
-    let counts = Counts::new(config.quick);
+    let mut counts = Counts::new(config.quick);
+    if let Some(n) = config.rounds {
+        counts.reps = n;
+        counts.c_reps = n;
+    }
     let fds = sys::raise_nofile_limit();
     let layouts: Vec<Layout> = Layout::ALL
         .into_iter()
