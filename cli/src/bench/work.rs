@@ -85,6 +85,18 @@ fn join<T>(h: std::thread::JoinHandle<io::Result<T>>) -> io::Result<T> {
 
 // ----- blocking --------------------------------------------------------------
 
+/// Writes `total` bytes in writes of `data` (the last one shorter), then
+/// flushes.
+fn send_total(c: &mut impl Write, data: &[u8], total: u64) -> io::Result<()> {
+    let mut sent = 0u64;
+    while sent < total {
+        let k = (total - sent).min(data.len() as u64) as usize;
+        c.write_all(&data[..k])?;
+        sent += k as u64;
+    }
+    c.flush()
+}
+
 /// Echoes 64-byte messages until the peer goes.
 fn echo_sync<S: io::Read + Write>(s: &mut S) -> io::Result<()> {
     let mut buf = [0u8; PING];
@@ -145,13 +157,7 @@ pub fn b_sync<L: SyncLib>(path: &str, total: u64, chunk: usize) -> io::Result<f6
     let mut c = L::connect(path)?;
     let data = vec![0x5au8; chunk];
     let start = Instant::now();
-    let mut sent = 0u64;
-    while sent < total {
-        let k = (total - sent).min(chunk as u64) as usize;
-        c.write_all(&data[..k])?;
-        sent += k as u64;
-    }
-    c.flush()?;
+    send_total(&mut c, &data, total)?;
     let end = join(server)?;
     drop(c);
     Ok(gib_s(total, end - start))
@@ -234,13 +240,7 @@ pub fn e_sync<L: SyncLib>(path: &str, total: u64, limit: Option<usize>) -> io::R
     let mut c = L::connect(path)?;
     let data = vec![0xa5u8; READ_BUF];
     let start = Instant::now();
-    let mut sent = 0u64;
-    while sent < total {
-        let k = (total - sent).min(data.len() as u64) as usize;
-        c.write_all(&data[..k])?;
-        sent += k as u64;
-    }
-    c.flush()?;
+    send_total(&mut c, &data, total)?;
     let end = join(server)?;
     drop(c);
     let peak = sys::peak_rss_mib();
@@ -328,6 +328,17 @@ fn ready() {
 
 // ----- async -----------------------------------------------------------------
 
+/// [`send_total`] for the async libraries.
+async fn send_total_async<S: AsyncStream>(c: &mut S, data: &[u8], total: u64) -> io::Result<()> {
+    let mut sent = 0u64;
+    while sent < total {
+        let k = (total - sent).min(data.len() as u64) as usize;
+        c.write_all(&data[..k]).await?;
+        sent += k as u64;
+    }
+    c.flush().await
+}
+
 async fn echo_async<S: AsyncStream>(mut s: S) -> io::Result<()> {
     let mut buf = [0u8; PING];
     while read_full_async(&mut s, &mut buf).await? {
@@ -400,13 +411,7 @@ pub fn b_async<L: AsyncLib, E: Exec>(
         let mut c = L::connect(path).await?;
         let data = vec![0x5au8; chunk];
         let start = Instant::now();
-        let mut sent = 0u64;
-        while sent < total {
-            let k = (total - sent).min(chunk as u64) as usize;
-            c.write_all(&data[..k]).await?;
-            sent += k as u64;
-        }
-        c.flush().await?;
+        send_total_async(&mut c, &data, total).await?;
         let end = server.await?;
         drop(c);
         Ok(gib_s(total, end - start))
@@ -488,13 +493,7 @@ pub fn e_async<L: AsyncLib, E: Exec>(
         let mut c = L::connect(path).await?;
         let data = vec![0xa5u8; READ_BUF];
         let start = Instant::now();
-        let mut sent = 0u64;
-        while sent < total {
-            let k = (total - sent).min(data.len() as u64) as usize;
-            c.write_all(&data[..k]).await?;
-            sent += k as u64;
-        }
-        c.flush().await?;
+        send_total_async(&mut c, &data, total).await?;
         let end = server.await?;
         drop(c);
         io::Result::Ok(gib_s(total, end - start))

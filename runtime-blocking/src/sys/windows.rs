@@ -854,8 +854,11 @@ impl Default for PipeListenOptions {
     }
 }
 
-/// A security descriptor allocated by `ConvertStringSecurityDescriptorToSecurityDescriptorW`.
-struct LocalSecurityDescriptor(PSECURITY_DESCRIPTOR);
+/// A security descriptor allocated by
+/// `ConvertStringSecurityDescriptorToSecurityDescriptorW` and freed with
+/// `LocalFree`. Public for runtimes that create pipe instances themselves
+/// (tokio's named pipes).
+pub struct LocalSecurityDescriptor(PSECURITY_DESCRIPTOR);
 
 // SAFETY: an immutable, self-contained allocation; only read (by the kernel,
 // when creating instances) after construction.
@@ -864,7 +867,8 @@ unsafe impl Send for LocalSecurityDescriptor {}
 unsafe impl Sync for LocalSecurityDescriptor {}
 
 impl LocalSecurityDescriptor {
-    fn from_sddl(sddl: &str) -> io::Result<Self> {
+    /// Converts an SDDL string (see `ServerOptions`'s SDDL).
+    pub fn from_sddl(sddl: &str) -> io::Result<Self> {
         if sddl.contains('\0') {
             return Err(misuse("SDDL contains a NUL character"));
         }
@@ -884,6 +888,20 @@ impl LocalSecurityDescriptor {
             return Err(last_error());
         }
         Ok(LocalSecurityDescriptor(sd))
+    }
+
+    /// The descriptor, for `SECURITY_ATTRIBUTES::lpSecurityDescriptor`;
+    /// valid while `self` lives.
+    pub fn as_ptr(&self) -> PSECURITY_DESCRIPTOR {
+        self.0
+    }
+}
+
+impl fmt::Debug for LocalSecurityDescriptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("LocalSecurityDescriptor")
+            .field(&self.0)
+            .finish()
     }
 }
 

@@ -76,13 +76,10 @@ use localsock_core::{
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::net::windows::named_pipe::{NamedPipeClient, NamedPipeServer};
 use windows_sys::Win32::Foundation::{
-    LocalFree, ERROR_ACCESS_DENIED, ERROR_BROKEN_PIPE, ERROR_NO_DATA, GENERIC_READ, GENERIC_WRITE,
+    ERROR_ACCESS_DENIED, ERROR_BROKEN_PIPE, ERROR_NO_DATA, GENERIC_READ, GENERIC_WRITE,
     INVALID_HANDLE_VALUE,
 };
-use windows_sys::Win32::Security::Authorization::{
-    ConvertStringSecurityDescriptorToSecurityDescriptorW, SDDL_REVISION_1,
-};
-use windows_sys::Win32::Security::{PSECURITY_DESCRIPTOR, SECURITY_ATTRIBUTES};
+use windows_sys::Win32::Security::SECURITY_ATTRIBUTES;
 use windows_sys::Win32::Storage::FileSystem::{
     CreateFileW, FILE_FLAG_FIRST_PIPE_INSTANCE, FILE_FLAG_OVERLAPPED, OPEN_EXISTING,
     PIPE_ACCESS_DUPLEX, SECURITY_IDENTIFICATION, SECURITY_SQOS_PRESENT,
@@ -432,44 +429,6 @@ impl Stream {
     }
 }
 
-/// A security descriptor from `ConvertStringSecurityDescriptorToSecurityDescriptorW`,
-/// freed with `LocalFree`.
-struct SecurityDescriptor(PSECURITY_DESCRIPTOR);
-
-// SAFETY: a self-contained allocation owned by this value, only read (by
-// the kernel, when instances are created) after construction.
-unsafe impl Send for SecurityDescriptor {}
-// SAFETY: as above; `&self` only hands out the pointer for reading.
-unsafe impl Sync for SecurityDescriptor {}
-
-impl SecurityDescriptor {
-    fn from_sddl(sddl: &str) -> io::Result<Self> {
-        let wide = wide(sddl)?;
-        let mut sd: PSECURITY_DESCRIPTOR = ptr::null_mut();
-        // SAFETY: `wide` is NUL-terminated and outlives the call; `sd` is a
-        // valid out-pointer; the size out-pointer may be null.
-        let ok = unsafe {
-            ConvertStringSecurityDescriptorToSecurityDescriptorW(
-                wide.as_ptr(),
-                SDDL_REVISION_1,
-                &mut sd,
-                ptr::null_mut(),
-            )
-        };
-        if ok == 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(SecurityDescriptor(sd))
-    }
-}
-
-impl Drop for SecurityDescriptor {
-    fn drop(&mut self) {
-        // SAFETY: allocated with LocalAlloc by the conversion; freed once.
-        unsafe { LocalFree(self.0) };
-    }
-}
-
 /// A registered instance waiting for a client: `connect`, then the
 /// writability that a connect reports, so the accepted pipe's first write
 /// is not refused for want of a reactor turn. Resolves to the instance.
@@ -534,7 +493,7 @@ fn has_client(h: &OwnedHandle) -> bool {
 pub(crate) struct Listener {
     /// The full pipe name, NUL-terminated UTF-16.
     name: Vec<u16>,
-    security: Option<SecurityDescriptor>,
+    security: Option<sys::LocalSecurityDescriptor>,
     /// Instances to keep open.
     target: usize,
     slots: Vec<Slot>,
@@ -569,7 +528,7 @@ impl Listener {
             let (user, group) = sys::current_user_and_group_sids().map_err(os_err)?;
             plan.access
                 .windows_sddl(&user, &group)
-                .map(|sddl| SecurityDescriptor::from_sddl(&sddl))
+                .map(|sddl| sys::LocalSecurityDescriptor::from_sddl(&sddl))
                 .transpose()
                 .map_err(os_err)?
         } else {
@@ -608,7 +567,7 @@ impl Listener {
     fn create(&self, first: bool) -> io::Result<OwnedHandle> {
         let sa = self.security.as_ref().map(|sd| SECURITY_ATTRIBUTES {
             nLength: std::mem::size_of::<SECURITY_ATTRIBUTES>() as u32,
-            lpSecurityDescriptor: sd.0,
+            lpSecurityDescriptor: sd.as_ptr(),
             bInheritHandle: 0,
         });
         let sa_ptr = sa
