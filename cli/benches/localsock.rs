@@ -30,6 +30,7 @@ fn main() {
         exe: PathBuf::from(env!("CARGO_BIN_EXE_localsock")),
         workloads: Vec::new(),
         libs: Vec::new(),
+        layouts: Vec::new(),
         rounds: None,
     });
     std::process::exit(i32::from(status));

@@ -111,6 +111,10 @@ prints Qt's error text on stderr.
         /// Only these rows (raw, localsock, interprocess), for profiling
         #[arg(long, hide = true, value_delimiter = ',')]
         libs: Vec<String>,
+        /// Only these layouts (threads, pinned, smol, tokio-ct, tokio-mt),
+        /// for profiling
+        #[arg(long, hide = true, value_delimiter = ',')]
+        layouts: Vec<String>,
         /// Rounds of every workload (default 5, C 3), to tell a small gap
         /// from noise
         #[arg(long, hide = true, value_parser = clap::value_parser!(u16).range(1..))]
@@ -203,8 +207,16 @@ fn main() -> ExitCode {
             quick,
             workloads,
             libs,
+            layouts,
             rounds,
-        } => bench::run_cli(runtime, quick, workloads, libs, rounds.map(usize::from)),
+        } => bench::run_cli(
+            runtime,
+            quick,
+            workloads,
+            libs,
+            layouts,
+            rounds.map(usize::from),
+        ),
         Command::BenchRow { args } => bench::run_row_cli(&args),
     };
     ExitCode::from(status)

@@ -77,6 +77,10 @@ pub(crate) struct Driver {
     stream: Option<Stream>,
     /// A connect is under way on `stream`.
     in_progress: bool,
+    /// The last direct write was partial (the socket filled up): the rest,
+    /// which `write_all` brings back next, goes direct too instead of being
+    /// copied into the queue, since nothing could coalesce with it anyway.
+    direct_tail: bool,
     /// Bytes the OS took over the socket's life (for `wait_for_bytes_written`).
     sent_total: u64,
     /// Queued bytes were dropped by a connection error since the last
@@ -119,6 +123,7 @@ impl Driver {
             conn,
             stream,
             in_progress: false,
+            direct_tail: false,
             sent_total: 0,
             write_lost: false,
             origin: Instant::now(),
@@ -212,10 +217,12 @@ impl Driver {
                 Action::Close => {
                     self.stream = None;
                     self.in_progress = false;
+                    self.direct_tail = false;
                 }
                 Action::Connect { address, .. } => {
                     self.stream = None;
                     self.in_progress = false;
+                    self.direct_tail = false;
                     let now = self.now();
                     match Stream::connect(&address) {
                         Ok(Connect::Done(s)) => {
@@ -724,10 +731,15 @@ impl Driver {
                     Progress::Idle => return Poll::Ready(Err(self.io_error())),
                 }
             }
-            if self.conn.can_write_direct(len) {
+            // The core's rule (large, nothing queued, connected), or the
+            // same rule for the tail of a partial direct write.
+            if self.conn.can_write_direct(len)
+                || (self.direct_tail && self.conn.can_write_direct(TRANSMIT_THRESHOLD))
+            {
                 if let Some(stream) = self.stream.as_mut() {
                     match stream.poll_send_slices(&mut Context::from_waker(w.own), bufs) {
                         Poll::Ready(Ok(n)) => {
+                            self.direct_tail = n < len;
                             self.sent_direct(n);
                             return Poll::Ready(Ok(n));
                         }
@@ -749,6 +761,7 @@ impl Driver {
             // Qt's buffered write: copy into the queue, at most up to the
             // transmit threshold (so a large write behind a small queued one
             // is not copied whole; the rest goes direct next time).
+            self.direct_tail = false;
             let room = TRANSMIT_THRESHOLD
                 .saturating_sub(self.conn.bytes_to_write())
                 .max(1);

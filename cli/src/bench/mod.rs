@@ -49,6 +49,10 @@ pub struct Config {
     /// Only these rows (`raw`, `localsock`, `interprocess`,
     /// `localsock-nolimit`); empty: all. For profiling one row.
     pub libs: Vec<String>,
+    /// Only these layouts (`threads`, `pinned`, `smol`, `tokio-ct`,
+    /// `tokio-mt`); empty: all of the chosen runtimes. For profiling one
+    /// layout.
+    pub layouts: Vec<String>,
     /// Rounds of every workload (C too) instead of the defaults (5, and 3
     /// for C): more rounds to tell a small gap from the machine's noise.
     pub rounds: Option<usize>,
@@ -71,13 +75,14 @@ pub fn run(config: &Config) -> u8 {
 }
 
 /// `localsock bench [--runtime R] [--quick]` (and the hidden
-/// `--workloads a,b64,…`, `--libs raw,localsock,…` and `--rounds N` for
-/// profiling).
+/// `--workloads a,b64,…`, `--libs raw,localsock,…`, `--layouts tokio-ct,…`
+/// and `--rounds N` for profiling).
 pub fn run_cli(
     runtime: Option<Runtime>,
     quick: bool,
     workloads: Vec<String>,
     libs: Vec<String>,
+    layouts: Vec<String>,
     rounds: Option<usize>,
 ) -> u8 {
     let exe = match std::env::current_exe() {
@@ -93,6 +98,7 @@ pub fn run_cli(
         exe,
         workloads,
         libs,
+        layouts,
         rounds,
     })
 }

@@ -695,6 +695,7 @@ pub fn run(config: &Config) -> u8 {
     let layouts: Vec<Layout> = Layout::ALL
         .into_iter()
         .filter(|l| config.runtimes.is_empty() || config.runtimes.contains(&l.runtime()))
+        .filter(|l| config.layouts.is_empty() || config.layouts.iter().any(|s| s == l.id()))
         .collect();
     let mut jobs = Vec::new();
     let workloads: Vec<Workload> = Workload::ALL

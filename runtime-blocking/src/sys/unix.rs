@@ -191,11 +191,12 @@ pub fn send_vectored(fd: BorrowedFd<'_>, bufs: &[IoSlice<'_>]) -> io::Result<usi
 
 /// Reads into possibly uninitialised memory; returns the count (0 = EOF).
 /// The first `n` bytes of `buf` are initialised afterwards. `EINTR` is
-/// retried.
+/// retried. `recv` rather than `read`: the socket call skips the file
+/// layer's per-read work (`fsnotify`, range checks), as std's streams do.
 pub fn recv(fd: BorrowedFd<'_>, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
     loop {
-        match rustix::io::read(fd, &mut *buf) {
-            Ok((filled, _)) => return Ok(filled.len()),
+        match rustix::net::recv(fd, &mut *buf, rustix::net::RecvFlags::empty()) {
+            Ok(((filled, _), _)) => return Ok(filled.len()),
             Err(Errno::INTR) => continue,
             Err(e) => return Err(os(e)),
         }

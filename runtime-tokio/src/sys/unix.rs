@@ -12,14 +12,12 @@ use std::io::{self, IoSlice};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::{UnixListener as StdListener, UnixStream as StdStream};
 use std::path::Path;
-use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use localsock_blocking::sys::unix as sys;
 use localsock_core::{Address, Connection, ListenError, ListenPlan, PeerCredentials};
 use tokio::io::unix::AsyncFd;
-use tokio::io::{AsyncRead, Interest, ReadBuf};
-use tokio::net::UnixStream;
+use tokio::io::{Interest, ReadBuf};
 
 /// Outcome of starting a connect.
 pub(crate) enum Connect {
@@ -40,7 +38,11 @@ enum StreamIo {
     /// Not registered with a reactor yet.
     Std(StdStream),
     /// Registered with the reactor of the runtime that first polled it.
-    Tokio(UnixStream),
+    /// `AsyncFd` rather than `tokio::net::UnixStream`: writes must go through
+    /// `send(MSG_NOSIGNAL)` (tokio's `write(2)` raises `SIGPIPE` in a
+    /// program that did not ignore it), and only `AsyncFd`'s readiness
+    /// guards let a successful short write forget the writability.
+    Tokio(AsyncFd<StdStream>),
     /// Registration failed; the descriptor is closed.
     Gone,
 }
@@ -55,6 +57,28 @@ fn no_reactor() -> io::Error {
 
 fn would_block(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::WouldBlock
+}
+
+/// The bytes one `send_chunks` call offers the kernel (it takes at most
+/// `MAX_IOV` chunks): a write shorter than this found the socket full.
+fn offered<'a>(chunks: impl Iterator<Item = &'a [u8]>) -> usize {
+    chunks
+        .take(sys::MAX_IOV)
+        .fold(0usize, |n, c| n.saturating_add(c.len()))
+}
+
+/// Registers a descriptor-owning std object with the current runtime.
+///
+/// tokio 1.51.6/1.53.3 deprecated the safe `AsyncFd` constructors because a
+/// `T` that does not own its descriptor (a bare `RawFd`) could close it while
+/// registered; their replacement, `AsyncFd::register_with_interest`, is
+/// `unsafe` and missing from the tokio versions this workspace supports
+/// (1.42 and later, for `AsyncFd::try_io`). Here `T` is a std `UnixStream` or `UnixListener`, which
+/// owns its descriptor for as long as the `AsyncFd` holds it, so the safe
+/// constructor is sound.
+#[allow(deprecated)]
+fn register<T: std::os::fd::AsRawFd>(io: T, interest: Interest) -> io::Result<AsyncFd<T>> {
+    AsyncFd::with_interest(io, interest)
 }
 
 impl Stream {
@@ -73,17 +97,17 @@ impl Stream {
         }
     }
 
-    /// The tokio stream, registering it with the current runtime first.
-    fn registered(&mut self) -> io::Result<&mut UnixStream> {
+    /// The registered stream, registering it with the current runtime first.
+    fn registered(&mut self) -> io::Result<&AsyncFd<StdStream>> {
         if matches!(self.io, StreamIo::Std(_)) {
             if tokio::runtime::Handle::try_current().is_err() {
                 return Err(no_reactor());
             }
             if let StreamIo::Std(s) = std::mem::replace(&mut self.io, StreamIo::Gone) {
-                self.io = StreamIo::Tokio(UnixStream::from_std(s)?);
+                self.io = StreamIo::Tokio(register(s, Interest::READABLE | Interest::WRITABLE)?);
             }
         }
-        match &mut self.io {
+        match &self.io {
             StreamIo::Tokio(s) => Ok(s),
             _ => Err(io::ErrorKind::NotConnected.into()),
         }
@@ -92,7 +116,7 @@ impl Stream {
     fn fd(&self) -> io::Result<BorrowedFd<'_>> {
         match &self.io {
             StreamIo::Std(s) => Ok(s.as_fd()),
-            StreamIo::Tokio(s) => Ok(s.as_fd()),
+            StreamIo::Tokio(s) => Ok(s.get_ref().as_fd()),
             StreamIo::Gone => Err(io::ErrorKind::NotConnected.into()),
         }
     }
@@ -102,8 +126,9 @@ impl Stream {
     pub(crate) fn poll_connected(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let s = self.registered()?;
         loop {
-            ready!(s.poll_write_ready(cx))?;
-            let r = s.try_io(Interest::WRITABLE, || {
+            let mut guard = ready!(s.poll_write_ready(cx))?;
+            let r = guard.try_io(|s| {
+                let s = s.get_ref();
                 if let Some(e) = s.take_error()? {
                     return Err(e);
                 }
@@ -116,15 +141,17 @@ impl Stream {
                     Err(e) => Err(e),
                 }
             });
-            match r {
-                Err(e) if would_block(&e) => continue,
-                r => return Poll::Ready(r),
+            if let Ok(r) = r {
+                return Poll::Ready(r);
             }
         }
     }
 
     /// Reads once into the core's buffer (at most `read_capacity()` bytes);
     /// `Ok(0)` is end of stream. The caller checks `read_capacity() > 0`.
+    /// A short read proves the socket drained, so it forgets the
+    /// readability: the next read waits for the reactor instead of paying a
+    /// failed `recv`.
     pub(crate) fn poll_recv(
         &mut self,
         cx: &mut Context<'_>,
@@ -132,10 +159,52 @@ impl Stream {
     ) -> Poll<io::Result<usize>> {
         let s = self.registered()?;
         loop {
-            ready!(s.poll_read_ready(cx))?;
-            match s.try_read_buf(&mut conn.recv_buf()) {
-                Err(e) if would_block(&e) => continue,
-                r => return Poll::Ready(r),
+            let mut guard = ready!(s.poll_read_ready(cx))?;
+            let mut buf = conn.recv_buf();
+            // What `recv_into` offers the kernel: its one contiguous chunk.
+            let room = bytes::BufMut::chunk_mut(&mut buf).len();
+            match guard.try_io(|s| sys::recv_into(s.get_ref().as_fd(), &mut buf)) {
+                Ok(Ok(n)) => {
+                    if n > 0 && n < room {
+                        guard.clear_ready();
+                    }
+                    return Poll::Ready(Ok(n));
+                }
+                Ok(Err(e)) => return Poll::Ready(Err(e)),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    /// Reads once into `buf`'s unfilled part, forgetting the readability
+    /// after a short read (as [`poll_recv`](Self::poll_recv) does). The
+    /// memory is not zeroed first: `recv` writes it, as tokio's own streams
+    /// do, so a `read_buf` into spare capacity costs no `memset`.
+    #[allow(unsafe_code)]
+    fn poll_read_into(
+        s: &AsyncFd<StdStream>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            let mut guard = ready!(s.poll_read_ready(cx))?;
+            // SAFETY: `recv` only writes into the slice; it never
+            // de-initialises bytes that `buf` counts as initialised.
+            let unfilled = unsafe { buf.unfilled_mut() };
+            let room = unfilled.len();
+            match guard.try_io(|s| sys::recv(s.get_ref().as_fd(), unfilled)) {
+                Ok(Ok(n)) => {
+                    if n > 0 && n < room {
+                        guard.clear_ready();
+                    }
+                    // SAFETY: `recv` initialised the first `n` bytes of the
+                    // unfilled part it was given.
+                    unsafe { buf.assume_init(n) };
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Ok(Err(e)) => return Poll::Ready(Err(e)),
+                Err(_would_block) => continue,
             }
         }
     }
@@ -145,7 +214,7 @@ impl Stream {
     /// spills into `conn`'s buffer (at most its read capacity), and the
     /// count spilled is returned for the caller to report with
     /// `handle_received`. Why: a read that leaves its buffer short proves
-    /// the socket drained, and tokio then forgets the readiness, so the
+    /// the socket drained, and the readiness is then forgotten, so the
     /// next read waits for the reactor instead of paying a failed `recv` —
     /// a request/response loop reading exact-size messages would otherwise
     /// make one per message (as raw tokio does).
@@ -158,12 +227,12 @@ impl Stream {
         let s = self.registered()?;
         let want = buf.remaining();
         if want >= SMALL_READ {
-            return Pin::new(s).poll_read(cx, buf).map_ok(|()| 0);
+            return Self::poll_read_into(s, cx, buf).map_ok(|()| 0);
         }
         let cap = want.saturating_add(conn.read_capacity()).min(SMALL_READ);
         let mut stack = [std::mem::MaybeUninit::<u8>::uninit(); SMALL_READ];
         let mut small = ReadBuf::uninit(&mut stack[..cap]);
-        ready!(Pin::new(s).poll_read(cx, &mut small))?;
+        ready!(Self::poll_read_into(s, cx, &mut small))?;
         let got = small.filled();
         let mine = got.len().min(want);
         buf.put_slice(&got[..mine]);
@@ -174,6 +243,34 @@ impl Stream {
         Poll::Ready(Ok(rest.len()))
     }
 
+    /// Sends with `send` (which offers the kernel `len` bytes), waiting for
+    /// writability. A short write proves the socket full, so it forgets
+    /// the writability, as tokio's own streams do: the next write waits
+    /// for the reactor instead of paying a failed `send`. (Measured: on
+    /// the multi-thread runtime, where the reader may drain the socket
+    /// meanwhile, retrying at once was no faster over 15-round runs.)
+    fn poll_send_with(
+        &mut self,
+        cx: &mut Context<'_>,
+        len: usize,
+        send: impl Fn(BorrowedFd<'_>) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        let s = self.registered()?;
+        loop {
+            let mut guard = ready!(s.poll_write_ready(cx))?;
+            match guard.try_io(|s| send(s.get_ref().as_fd())) {
+                Ok(Ok(n)) => {
+                    if n > 0 && n < len {
+                        guard.clear_ready();
+                    }
+                    return Poll::Ready(Ok(n));
+                }
+                Ok(Err(e)) => return Poll::Ready(Err(e)),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
     /// Sends the core's queued chunks with one vectored write, waiting for
     /// writability.
     pub(crate) fn poll_send(
@@ -181,16 +278,8 @@ impl Stream {
         cx: &mut Context<'_>,
         conn: &Connection,
     ) -> Poll<io::Result<usize>> {
-        let s = self.registered()?;
-        loop {
-            ready!(s.poll_write_ready(cx))?;
-            match s.try_io(Interest::WRITABLE, || {
-                sys::send_chunks(s.as_fd(), conn.transmit_chunks())
-            }) {
-                Err(e) if would_block(&e) => continue,
-                r => return Poll::Ready(r),
-            }
-        }
+        let len = offered(conn.transmit_chunks());
+        self.poll_send_with(cx, len, |fd| sys::send_chunks(fd, conn.transmit_chunks()))
     }
 
     /// Sends the user's slices directly, waiting for writability.
@@ -199,16 +288,10 @@ impl Stream {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let s = self.registered()?;
-        loop {
-            ready!(s.poll_write_ready(cx))?;
-            match s.try_io(Interest::WRITABLE, || {
-                sys::send_chunks(s.as_fd(), bufs.iter().map(|b| &**b))
-            }) {
-                Err(e) if would_block(&e) => continue,
-                r => return Poll::Ready(r),
-            }
-        }
+        let len = offered(bufs.iter().map(|b| &**b));
+        self.poll_send_with(cx, len, |fd| {
+            sys::send_chunks(fd, bufs.iter().map(|b| &**b))
+        })
     }
 
     /// Sends the core's queued chunks now, without a waker. `optimistic`
@@ -221,11 +304,11 @@ impl Stream {
         match &self.io {
             StreamIo::Tokio(s) => {
                 let mut tried = false;
-                match s.try_io(Interest::WRITABLE, || {
+                match s.try_io(Interest::WRITABLE, |s| {
                     tried = true;
                     send(s.as_fd())
                 }) {
-                    Err(e) if optimistic && !tried && would_block(&e) => send(s.as_fd()),
+                    Err(e) if optimistic && !tried && would_block(&e) => send(s.get_ref().as_fd()),
                     r => r,
                 }
             }
@@ -264,20 +347,6 @@ enum ListenerIo {
     Gone,
 }
 
-/// Registers a listener for readability.
-///
-/// tokio 1.51.6/1.53.3 deprecated the safe `AsyncFd` constructors because a
-/// `T` that does not own its descriptor (a bare `RawFd`) could close it while
-/// registered; their replacement, `AsyncFd::register_with_interest`, is
-/// `unsafe` and missing from the tokio versions this workspace supports
-/// (1.40 and later). Here `T` is a `std::os::unix::net::UnixListener`, which
-/// owns its descriptor for as long as the `AsyncFd` holds it, so the safe
-/// constructor is sound.
-#[allow(deprecated)]
-fn register(l: StdListener) -> io::Result<AsyncFd<StdListener>> {
-    AsyncFd::with_interest(l, Interest::READABLE)
-}
-
 impl Listener {
     /// Binds as the plan says, through the platform layer every runtime
     /// shares.
@@ -293,7 +362,7 @@ impl Listener {
                 return Err(no_reactor());
             }
             if let ListenerIo::Std(l) = std::mem::replace(&mut self.io, ListenerIo::Gone) {
-                self.io = ListenerIo::Tokio(register(l)?);
+                self.io = ListenerIo::Tokio(register(l, Interest::READABLE)?);
             }
         }
         match &self.io {
