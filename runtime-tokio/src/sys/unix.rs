@@ -38,10 +38,11 @@ enum StreamIo {
     /// Not registered with a reactor yet.
     Std(StdStream),
     /// Registered with the reactor of the runtime that first polled it.
-    /// `AsyncFd` rather than `tokio::net::UnixStream`: writes must go through
-    /// `send(MSG_NOSIGNAL)` (tokio's `write(2)` raises `SIGPIPE` in a
-    /// program that did not ignore it), and only `AsyncFd`'s readiness
-    /// guards let a successful short write forget the writability.
+    /// `AsyncFd` rather than `tokio::net::UnixStream`: our writes go
+    /// through the platform layer (`sendmsg(MSG_NOSIGNAL)` for several
+    /// chunks, where tokio's vectored write is a `writev` that can raise
+    /// `SIGPIPE`), and only `AsyncFd`'s readiness guards let a successful
+    /// short write forget the writability without a failed `send`.
     Tokio(AsyncFd<StdStream>),
     /// Registration failed; the descriptor is closed.
     Gone,
@@ -151,7 +152,9 @@ impl Stream {
     /// `Ok(0)` is end of stream. The caller checks `read_capacity() > 0`.
     /// A short read proves the socket drained, so it forgets the
     /// readability: the next read waits for the reactor instead of paying a
-    /// failed `recv`.
+    /// failed `recv`. (An `AF_UNIX` stream read stops early only at
+    /// attached credentials or descriptors, which these sockets never
+    /// carry; tokio's own streams rely on the same rule.)
     pub(crate) fn poll_recv(
         &mut self,
         cx: &mut Context<'_>,
