@@ -87,7 +87,10 @@ use crate::{name_context, Timeout};
 /// [`AsyncWriteExt::flush`]: tokio::io::AsyncWriteExt::flush
 #[derive(Debug)]
 pub struct LocalSocket {
-    d: Driver,
+    /// Boxed: the socket is moved into tasks and through `async fn`
+    /// arguments, and each level of a future's state holds its own copy;
+    /// unboxed, a 64-byte echo task took 1.7 KB instead of 0.2 KB.
+    d: Box<Driver>,
 }
 
 impl Default for LocalSocket {
@@ -105,18 +108,18 @@ impl LocalSocket {
     /// An unconnected socket with the given core configuration.
     pub fn with_config(config: Config) -> Self {
         LocalSocket {
-            d: Driver::new(config),
+            d: Box::new(Driver::new(config)),
         }
     }
 
     pub(crate) fn accepted(config: Config, stream: Stream, address: &Address) -> Self {
         LocalSocket {
-            d: Driver::accepted(config, stream, address),
+            d: Box::new(Driver::accepted(config, stream, address)),
         }
     }
 
     pub(crate) fn from_driver(d: Driver) -> Self {
-        LocalSocket { d }
+        LocalSocket { d: Box::new(d) }
     }
 
     /// Connects to `name` and waits until connected, or until the core's
@@ -441,7 +444,7 @@ impl LocalSocket {
     /// See [`OwnedReadHalf`] and [`OwnedWriteHalf`] for what dropping a half
     /// does; [`OwnedReadHalf::reunite`] puts them back together.
     pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
-        split::split(self.d)
+        split::split(*self.d)
     }
 }
 
