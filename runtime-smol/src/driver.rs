@@ -101,7 +101,13 @@ pub(crate) struct Driver {
     /// The connection failed with bytes still queued: `flush` and `close`
     /// report the error instead of success. Cleared by a new connect.
     dropped_unsent: bool,
+    /// The core's clock: time is `origin.elapsed()`.
     origin: Instant,
+    /// The time of the last clock read. The data-path inputs (bytes in,
+    /// bytes out, I/O errors) get it instead of a fresh read: the core uses
+    /// time only for deadlines, which the commands and the timer path read
+    /// fresh, and a clock read per message is measurable at small sizes.
+    last_now: Duration,
 }
 
 impl Driver {
@@ -114,6 +120,7 @@ impl Driver {
             sent_total: 0,
             dropped_unsent: false,
             origin: Instant::now(),
+            last_now: Duration::ZERO,
         }
     }
 
@@ -126,11 +133,13 @@ impl Driver {
             sent_total: 0,
             dropped_unsent: false,
             origin: Instant::now(),
+            last_now: Duration::ZERO,
         }
     }
 
-    pub(crate) fn now(&self) -> Duration {
-        self.origin.elapsed()
+    pub(crate) fn now(&mut self) -> Duration {
+        self.last_now = self.origin.elapsed();
+        self.last_now
     }
 
     pub(crate) fn has_stream(&self) -> bool {
@@ -226,8 +235,17 @@ impl Driver {
     /// Feeds an input that may end the connection, noting whether queued
     /// bytes were lost with it.
     fn input(&mut self, f: impl FnOnce(&mut Connection, Duration)) {
-        let queued = self.conn.bytes_to_write();
         let now = self.now();
+        self.input_at(now, f);
+    }
+
+    /// Feeds a data-path input (see `last_now`).
+    fn input_data(&mut self, f: impl FnOnce(&mut Connection, Duration)) {
+        self.input_at(self.last_now, f);
+    }
+
+    fn input_at(&mut self, now: Duration, f: impl FnOnce(&mut Connection, Duration)) {
+        let queued = self.conn.bytes_to_write();
         f(&mut self.conn, now);
         if queued > 0 && self.conn.bytes_to_write() == 0 && self.conn.state() == State::Unconnected
         {
@@ -252,7 +270,7 @@ impl Driver {
             match stream.send(&self.conn) {
                 Ok(n) => {
                     self.sent_total += n as u64;
-                    let now = self.now();
+                    let now = self.last_now;
                     self.conn.handle_sent(n, now);
                     self.run_actions();
                     progressed = true;
@@ -264,7 +282,7 @@ impl Driver {
                     match stream.poll_writable(cx) {
                         Poll::Ready(Ok(())) => continue,
                         Poll::Ready(Err(e)) => {
-                            self.input(|c, now| {
+                            self.input_data(|c, now| {
                                 c.handle_io_error(Direction::Write, os_error(&e), now)
                             });
                             return Poll::Ready(true);
@@ -275,7 +293,9 @@ impl Driver {
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    self.input(|c, now| c.handle_io_error(Direction::Write, os_error(&e), now));
+                    self.input_data(|c, now| {
+                        c.handle_io_error(Direction::Write, os_error(&e), now)
+                    });
                     return Poll::Ready(true);
                 }
             }
@@ -295,20 +315,22 @@ impl Driver {
             };
             match stream.recv_into(&mut self.conn) {
                 Ok(n) => {
-                    self.input(|c, now| c.handle_received(n, now));
+                    self.input_data(|c, now| c.handle_received(n, now));
                     return Poll::Ready(true);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => match stream.poll_readable(cx) {
                     Poll::Ready(Ok(())) => continue,
                     Poll::Ready(Err(e)) => {
-                        self.input(|c, now| c.handle_io_error(Direction::Read, os_error(&e), now));
+                        self.input_data(|c, now| {
+                            c.handle_io_error(Direction::Read, os_error(&e), now)
+                        });
                         return Poll::Ready(true);
                     }
                     Poll::Pending => return Poll::Pending,
                 },
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    self.input(|c, now| c.handle_io_error(Direction::Read, os_error(&e), now));
+                    self.input_data(|c, now| c.handle_io_error(Direction::Read, os_error(&e), now));
                     return Poll::Ready(true);
                 }
             }
@@ -486,15 +508,15 @@ impl Driver {
                 if let Some(stream) = self.stream.as_mut() {
                     match stream.recv_direct(buf, &mut self.conn) {
                         Ok((n, spilled)) if n > 0 => {
-                            let now = self.now();
+                            let now = self.last_now;
                             self.conn.handle_received_direct(n, now);
                             if spilled > 0 {
-                                self.input(|c, now| c.handle_received(spilled, now));
+                                self.input_data(|c, now| c.handle_received(spilled, now));
                             }
                             return Poll::Ready(Ok(n));
                         }
                         Ok(_) => {
-                            self.input(|c, now| c.handle_received_direct(0, now));
+                            self.input_data(|c, now| c.handle_received_direct(0, now));
                             continue;
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -503,7 +525,7 @@ impl Driver {
                             match stream.poll_readable(cx) {
                                 Poll::Ready(Ok(())) => continue,
                                 Poll::Ready(Err(e)) => {
-                                    self.input(|c, now| {
+                                    self.input_data(|c, now| {
                                         c.handle_io_error(Direction::Read, os_error(&e), now)
                                     });
                                     continue;
@@ -513,7 +535,7 @@ impl Driver {
                         }
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                         Err(e) => {
-                            self.input(|c, now| {
+                            self.input_data(|c, now| {
                                 c.handle_io_error(Direction::Read, os_error(&e), now)
                             });
                             continue;
@@ -597,7 +619,7 @@ impl Driver {
                         Ok(n) => {
                             self.direct_tail = n < buf.len();
                             self.sent_total += n as u64;
-                            let now = self.now();
+                            let now = self.last_now;
                             self.conn.handle_sent_direct(n, now);
                             return Poll::Ready(Ok(n));
                         }
@@ -612,7 +634,7 @@ impl Driver {
                         }
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                         Err(e) => {
-                            self.input(|c, now| {
+                            self.input_data(|c, now| {
                                 c.handle_io_error(Direction::Write, os_error(&e), now)
                             });
                             return Poll::Ready(Err(self.io_error()));

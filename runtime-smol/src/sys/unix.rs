@@ -23,8 +23,11 @@ use super::Connect;
 pub(crate) struct Stream {
     io: Async<UnixStream>,
     /// The last read left its buffer short, which on a stream socket means
-    /// it took everything there was: the next read waits for readability
-    /// instead of first paying a `recv` that would fail with `EAGAIN`.
+    /// it took everything there was, or failed with `EAGAIN`: the next read
+    /// waits for readability instead of first paying a `recv` that would
+    /// fail. (A writer blocked on a full socket keeps reading its own
+    /// socket, so that two peers writing to each other cannot deadlock;
+    /// this keeps that from costing a failed `recv` per wait.)
     drained: bool,
 }
 
@@ -79,6 +82,14 @@ impl Stream {
         self.io.poll_writable(cx)
     }
 
+    /// Notes a read that found the socket empty (see `drained`).
+    fn note_empty(&mut self, r: io::Result<usize>) -> io::Result<usize> {
+        if matches!(&r, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+            self.drained = true;
+        }
+        r
+    }
+
     /// Reads into the core's buffer (at most its read capacity). `Ok(0)` is
     /// end of stream.
     pub(crate) fn recv_into(&mut self, conn: &mut Connection) -> io::Result<usize> {
@@ -86,7 +97,10 @@ impl Stream {
             return Err(io::ErrorKind::WouldBlock.into());
         }
         let cap = conn.read_capacity();
-        let n = sys::recv_into(self.io.get_ref().as_fd(), &mut conn.recv_buf())?;
+        let n = self.note_empty(sys::recv_into(
+            self.io.get_ref().as_fd(),
+            &mut conn.recv_buf(),
+        ))?;
         self.drained = n > 0 && n < cap;
         Ok(n)
     }
@@ -107,7 +121,7 @@ impl Stream {
             return Err(io::ErrorKind::WouldBlock.into());
         }
         if out.len() >= SMALL_READ {
-            let n = (&mut self.io.get_ref()).read(out)?;
+            let n = self.note_empty((&mut self.io.get_ref()).read(out))?;
             self.drained = n > 0 && n < out.len();
             return Ok((n, 0));
         }
@@ -116,7 +130,7 @@ impl Stream {
             .saturating_add(conn.read_capacity())
             .min(SMALL_READ);
         let mut stack = [0u8; SMALL_READ];
-        let n = (&mut self.io.get_ref()).read(&mut stack[..cap])?;
+        let n = self.note_empty((&mut self.io.get_ref()).read(&mut stack[..cap]))?;
         self.drained = n > 0 && n < cap;
         let mine = n.min(out.len());
         out[..mine].copy_from_slice(&stack[..mine]);
