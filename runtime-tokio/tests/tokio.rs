@@ -101,6 +101,71 @@ fn sockets_are_cheap_to_move() {
     );
 }
 
+/// Every mix of write and read sizes arrives whole and in order, with
+/// nothing stuck: short writes and short reads forget the socket's
+/// readiness (on Unix), and a wrong guess there would leave a side waiting
+/// for a reactor event that never comes (this test would then time out).
+/// Writes include vectored ones of 100 slices (more than one system call
+/// takes) and queued small writes; reads range from 1 byte to 100 KiB.
+async fn mixed_sizes_never_stall() {
+    use std::io::IoSlice;
+    let (_server, mut client, mut peer) = pair("mixed").await;
+    let data = payload(24 << 20, 5);
+    let want = checksum(&data);
+    let writer = {
+        let data = data.clone();
+        tokio::spawn(async move {
+            let sizes = [1usize, 65_536, 3, 200_000, 4096, 70_000, 17, 131_072];
+            let mut at = 0;
+            for (i, size) in sizes.iter().cycle().enumerate() {
+                if at == data.len() {
+                    break;
+                }
+                let end = (at + size).min(data.len());
+                if i % 5 == 4 {
+                    // 100 slices in one vectored write, as far as it goes.
+                    let piece = &data[at..end];
+                    let step = piece.len().div_ceil(100).max(1);
+                    let slices: Vec<IoSlice<'_>> = piece.chunks(step).map(IoSlice::new).collect();
+                    let n = peer.write_vectored(&slices).await.expect("write_vectored");
+                    at += n;
+                } else {
+                    peer.write_all(&data[at..end]).await.expect("write");
+                    at = end;
+                }
+            }
+            AsyncWriteExt::flush(&mut peer).await.expect("flush");
+            peer.disconnect_from_server().await;
+        })
+    };
+    let reads = [1usize, 100_000, 64, 65_536, 4095, 7, 32_768];
+    let mut buf = vec![0u8; 100_000];
+    let mut got = Vec::with_capacity(data.len());
+    for size in reads.iter().cycle() {
+        let n = tokio::time::timeout(Duration::from_secs(60), client.read(&mut buf[..*size]))
+            .await
+            .expect("a read stalled")
+            .expect("read");
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    writer.await.expect("writer");
+    assert_eq!(got.len(), data.len());
+    assert_eq!(checksum(&got), want);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn mixed_sizes_never_stall_current_thread() {
+    mixed_sizes_never_stall().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_sizes_never_stall_multi_thread() {
+    mixed_sizes_never_stall().await;
+}
+
 #[test]
 fn futures_are_send() {
     fn send<T: Send>(_: &T) {}
