@@ -72,68 +72,6 @@ fn sockets_are_cheap_to_move() {
     );
 }
 
-/// Every mix of write and read sizes arrives whole and in order, with
-/// nothing stuck (each read is bounded by a timeout): direct and queued
-/// writes, partial direct writes and their tails, vectored writes of 100
-/// slices, and reads from 1 byte to 100 KiB that go direct, through the
-/// stack or through the socket's buffer, and that skip the `recv` after
-/// one that found the socket drained.
-#[test]
-fn mixed_sizes_never_stall() {
-    use std::io::IoSlice;
-    smol::block_on(async {
-        let (_server, mut client, mut peer) = pair("mixed").await;
-        let data = payload(24 << 20, 5);
-        let writer = {
-            let data = data.clone();
-            smol::spawn(async move {
-                let sizes = [1usize, 65_536, 3, 200_000, 4096, 70_000, 17, 131_072];
-                let mut at = 0;
-                for (i, size) in sizes.iter().cycle().enumerate() {
-                    if at == data.len() {
-                        break;
-                    }
-                    let end = (at + size).min(data.len());
-                    if i % 5 == 4 {
-                        let piece = &data[at..end];
-                        let step = piece.len().div_ceil(100).max(1);
-                        let slices: Vec<IoSlice<'_>> =
-                            piece.chunks(step).map(IoSlice::new).collect();
-                        at += peer.write_vectored(&slices).await.expect("write_vectored");
-                    } else {
-                        peer.write_all(&data[at..end]).await.expect("write");
-                        at = end;
-                    }
-                }
-                AsyncWriteExt::flush(&mut peer).await.expect("flush");
-                peer.disconnect_from_server().await;
-            })
-        };
-        let reads = [1usize, 100_000, 64, 65_536, 4095, 7, 32_768];
-        let mut buf = vec![0u8; 100_000];
-        let mut got = Vec::with_capacity(data.len());
-        for size in reads.iter().cycle() {
-            let read = client.read(&mut buf[..*size]);
-            let stalled = async {
-                Timer::after(Duration::from_secs(60)).await;
-                panic!("a read stalled")
-            };
-            let n = future::or(read, stalled).await.expect("read");
-            if n == 0 {
-                break;
-            }
-            got.extend_from_slice(&buf[..n]);
-        }
-        writer.await;
-        assert!(
-            got == data,
-            "{} bytes of {} arrived, or out of order",
-            got.len(),
-            data.len()
-        );
-    });
-}
-
 #[test]
 fn cancelled_reads_lose_nothing() {
     let (_server, mut client, peer) = smol::block_on(pair("cancel"));

@@ -57,6 +57,11 @@ pub trait TestSocket: Send + 'static {
     fn io_write_all(&mut self, data: &[u8]) -> io::Result<()>;
     /// The runtime's I/O traits: read exactly `buf.len()` bytes.
     fn io_read_exact(&mut self, buf: &mut [u8]) -> io::Result<()>;
+    /// The runtime's I/O traits: one read. The async runtimes give up after
+    /// [`LONG`] with `TimedOut`, so a lost wake-up fails instead of hanging.
+    fn io_read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+    /// The runtime's I/O traits: one vectored write, without a flush.
+    fn io_write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize>;
     /// The runtime's I/O traits: read until end of stream.
     fn io_read_to_end(&mut self) -> io::Result<Vec<u8>>;
     /// Starts a graceful disconnect (returns at once).

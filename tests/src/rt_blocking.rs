@@ -67,6 +67,12 @@ impl TestSocket for LocalSocket {
     fn io_read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
         Read::read_exact(self, buf)
     }
+    fn io_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Read::read(self, buf)
+    }
+    fn io_write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        Write::write_vectored(self, bufs)
+    }
     fn io_read_to_end(&mut self) -> io::Result<Vec<u8>> {
         let mut v = Vec::new();
         Read::read_to_end(self, &mut v)?;

@@ -80,6 +80,17 @@ impl TestSocket for LocalSocket {
     fn io_read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
         block_on(AsyncReadExt::read_exact(self, buf))
     }
+    fn io_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = AsyncReadExt::read(self, buf);
+        let late = async {
+            smol::Timer::after(LONG.unwrap_or_default()).await;
+            Err(io::ErrorKind::TimedOut.into())
+        };
+        block_on(futures_lite::future::or(read, late))
+    }
+    fn io_write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        block_on(AsyncWriteExt::write_vectored(self, bufs))
+    }
     fn io_read_to_end(&mut self) -> io::Result<Vec<u8>> {
         let mut v = Vec::new();
         block_on(AsyncReadExt::read_to_end(self, &mut v))?;

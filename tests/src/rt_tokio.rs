@@ -201,6 +201,18 @@ impl TestSocket for TokioSocket {
         self.rt
             .block_on(async { s.read_exact(buf).await.map(drop) })
     }
+    fn io_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let s = &mut self.socket;
+        self.rt.block_on(async {
+            tokio::time::timeout(LONG.unwrap_or_default(), s.read(buf))
+                .await
+                .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))
+        })
+    }
+    fn io_write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let s = &mut self.socket;
+        self.rt.block_on(s.write_vectored(bufs))
+    }
     fn io_read_to_end(&mut self) -> io::Result<Vec<u8>> {
         let s = &mut self.socket;
         self.rt.block_on(async {

@@ -62,6 +62,7 @@ macro_rules! for_each_scenario {
         $m!($rt, bulk_both_ways_checksum);
         $m!($rt, writers_do_not_block_each_other);
         $m!($rt, small_reads_keep_order_and_limit);
+        $m!($rt, mixed_sizes_never_stall);
         $m!($rt, many_sequential_clients);
     };
 }
@@ -1239,6 +1240,61 @@ pub fn small_reads_keep_order_and_limit<R: Runtime>() {
     }
     assert!(got == data, "the bytes arrived out of order or changed");
     drop(writer.join().unwrap());
+}
+
+/// 24 MiB in every mix of write and read sizes arrive whole and in order,
+/// with nothing stuck. Writes of 1 byte to 200 KB (queued, direct, partial
+/// direct with their tails), every fifth a vectored write of 100 slices;
+/// reads of 1 byte to 100 KiB (direct, through the stack, through the
+/// socket's buffer). The async runtimes forget readiness after a short
+/// read or write (tokio) or after a read that found the socket empty
+/// (smol): a wrong guess there leaves a side waiting for a wake-up that
+/// never comes, and `io_read`'s bound then fails the test. Checked: tokio
+/// clearing readability after a full read, not only a short one, fails it.
+pub fn mixed_sizes_never_stall<R: Runtime>() {
+    let (_server, mut c, peer) = connected_pair::<R>("mixed");
+    let data = payload(24 << 20, 5);
+    let sent = data.clone();
+    let writer = spawn(move || {
+        let mut peer = peer;
+        let sizes = [1usize, 65_536, 3, 200_000, 4096, 70_000, 17, 131_072];
+        let mut at = 0;
+        for (i, size) in sizes.iter().cycle().enumerate() {
+            if at == sent.len() {
+                break;
+            }
+            let end = (at + size).min(sent.len());
+            if i % 5 == 4 {
+                let piece = &sent[at..end];
+                let step = piece.len().div_ceil(100);
+                let slices: Vec<std::io::IoSlice<'_>> =
+                    piece.chunks(step).map(std::io::IoSlice::new).collect();
+                at += peer.io_write_vectored(&slices).unwrap();
+            } else {
+                peer.io_write_all(&sent[at..end]).unwrap();
+                at = end;
+            }
+        }
+        // A graceful disconnect: what is still queued leaves first.
+        peer.disconnect_from_server();
+        if peer.state() != State::Unconnected {
+            assert!(peer.wait_for_disconnected(LONG), "{}", peer.error_string());
+        }
+        assert_eq!(peer.error(), SocketError::Unknown, "{}", peer.error_string());
+    });
+    let reads = [1usize, 100_000, 64, 65_536, 4095, 7, 32_768];
+    let mut buf = vec![0u8; 100_000];
+    let mut got = Vec::with_capacity(data.len());
+    for size in reads.iter().cycle() {
+        let n = c.io_read(&mut buf[..*size]).unwrap();
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    writer.join().unwrap();
+    assert_eq!(got.len(), data.len());
+    assert!(got == data, "the bytes arrived out of order or changed");
 }
 
 pub fn bulk_both_ways_checksum<R: Runtime>() {
