@@ -1280,7 +1280,12 @@ pub fn mixed_sizes_never_stall<R: Runtime>() {
         if peer.state() != State::Unconnected {
             assert!(peer.wait_for_disconnected(LONG), "{}", peer.error_string());
         }
-        assert_eq!(peer.error(), SocketError::Unknown, "{}", peer.error_string());
+        assert_eq!(
+            peer.error(),
+            SocketError::Unknown,
+            "{}",
+            peer.error_string()
+        );
     });
     let reads = [1usize, 100_000, 64, 65_536, 4095, 7, 32_768];
     let mut buf = vec![0u8; 100_000];

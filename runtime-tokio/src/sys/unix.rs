@@ -82,6 +82,43 @@ fn register<T: std::os::fd::AsRawFd>(io: T, interest: Interest) -> io::Result<As
     AsyncFd::with_interest(io, interest)
 }
 
+/// One read or write (`op`, which offers the kernel `len` bytes) once the
+/// reactor reports the stream ready for `interest`, waiting for that if
+/// need be. A result short of `len` proves the socket drained (a read) or
+/// full (a write), so it forgets the readiness, as tokio's own streams do:
+/// the next call waits for the reactor instead of paying a failed system
+/// call. The guard clears with the reactor's tick, so an event that
+/// arrived meanwhile is kept. (An `AF_UNIX` stream read stops early only
+/// at attached credentials or descriptors, which these sockets never
+/// carry. Measured for writes: on the multi-thread runtime, where the
+/// reader may drain the socket meanwhile, retrying at once was no faster
+/// over 15-round runs.)
+fn poll_once(
+    s: &AsyncFd<StdStream>,
+    cx: &mut Context<'_>,
+    interest: Interest,
+    len: usize,
+    mut op: impl FnMut(BorrowedFd<'_>) -> io::Result<usize>,
+) -> Poll<io::Result<usize>> {
+    loop {
+        let mut guard = if interest.is_writable() {
+            ready!(s.poll_write_ready(cx))?
+        } else {
+            ready!(s.poll_read_ready(cx))?
+        };
+        match guard.try_io(|s| op(s.get_ref().as_fd())) {
+            Ok(Ok(n)) => {
+                if n > 0 && n < len {
+                    guard.clear_ready();
+                }
+                return Poll::Ready(Ok(n));
+            }
+            Ok(Err(e)) => return Poll::Ready(Err(e)),
+            Err(_would_block) => continue,
+        }
+    }
+}
+
 impl Stream {
     /// Starts a non-blocking connect to `address`. A full backlog is the
     /// raw `EAGAIN` error (the core retries it), not a silent failure.
@@ -150,37 +187,23 @@ impl Stream {
 
     /// Reads once into the core's buffer (at most `read_capacity()` bytes);
     /// `Ok(0)` is end of stream. The caller checks `read_capacity() > 0`.
-    /// A short read proves the socket drained, so it forgets the
-    /// readability: the next read waits for the reactor instead of paying a
-    /// failed `recv`. (An `AF_UNIX` stream read stops early only at
-    /// attached credentials or descriptors, which these sockets never
-    /// carry; tokio's own streams rely on the same rule.)
+    /// A short read forgets the readability (see [`poll_once`]).
     pub(crate) fn poll_recv(
         &mut self,
         cx: &mut Context<'_>,
         conn: &mut Connection,
     ) -> Poll<io::Result<usize>> {
         let s = self.registered()?;
-        loop {
-            let mut guard = ready!(s.poll_read_ready(cx))?;
-            let mut buf = conn.recv_buf();
-            // What `recv_into` offers the kernel: its one contiguous chunk.
-            let room = bytes::BufMut::chunk_mut(&mut buf).len();
-            match guard.try_io(|s| sys::recv_into(s.get_ref().as_fd(), &mut buf)) {
-                Ok(Ok(n)) => {
-                    if n > 0 && n < room {
-                        guard.clear_ready();
-                    }
-                    return Poll::Ready(Ok(n));
-                }
-                Ok(Err(e)) => return Poll::Ready(Err(e)),
-                Err(_would_block) => continue,
-            }
-        }
+        let mut buf = conn.recv_buf();
+        // What `recv_into` offers the kernel: its one contiguous chunk.
+        let room = bytes::BufMut::chunk_mut(&mut buf).len();
+        poll_once(s, cx, Interest::READABLE, room, |fd| {
+            sys::recv_into(fd, &mut buf)
+        })
     }
 
     /// Reads once into `buf`'s unfilled part, forgetting the readability
-    /// after a short read (as [`poll_recv`](Self::poll_recv) does). The
+    /// after a short read (see [`poll_once`]). The
     /// memory is not zeroed first: `recv` writes it, as tokio's own streams
     /// do, so a `read_buf` into spare capacity costs no `memset`.
     #[allow(unsafe_code)]
@@ -189,27 +212,18 @@ impl Stream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        loop {
-            let mut guard = ready!(s.poll_read_ready(cx))?;
-            // SAFETY: `recv` only writes into the slice; it never
-            // de-initialises bytes that `buf` counts as initialised.
-            let unfilled = unsafe { buf.unfilled_mut() };
-            let room = unfilled.len();
-            match guard.try_io(|s| sys::recv(s.get_ref().as_fd(), unfilled)) {
-                Ok(Ok(n)) => {
-                    if n > 0 && n < room {
-                        guard.clear_ready();
-                    }
-                    // SAFETY: `recv` initialised the first `n` bytes of the
-                    // unfilled part it was given.
-                    unsafe { buf.assume_init(n) };
-                    buf.advance(n);
-                    return Poll::Ready(Ok(()));
-                }
-                Ok(Err(e)) => return Poll::Ready(Err(e)),
-                Err(_would_block) => continue,
-            }
-        }
+        // SAFETY: `recv` only writes into the slice; it never
+        // de-initialises bytes that `buf` counts as initialised.
+        let unfilled = unsafe { buf.unfilled_mut() };
+        let room = unfilled.len();
+        let n = ready!(poll_once(s, cx, Interest::READABLE, room, |fd| {
+            sys::recv(fd, &mut *unfilled)
+        }))?;
+        // SAFETY: `recv` initialised the first `n` bytes of the unfilled
+        // part it was given.
+        unsafe { buf.assume_init(n) };
+        buf.advance(n);
+        Poll::Ready(Ok(()))
     }
 
     /// Reads once straight into the user's buffer. A small buffer reads up
@@ -246,34 +260,6 @@ impl Stream {
         Poll::Ready(Ok(rest.len()))
     }
 
-    /// Sends with `send` (which offers the kernel `len` bytes), waiting for
-    /// writability. A short write proves the socket full, so it forgets
-    /// the writability, as tokio's own streams do: the next write waits
-    /// for the reactor instead of paying a failed `send`. (Measured: on
-    /// the multi-thread runtime, where the reader may drain the socket
-    /// meanwhile, retrying at once was no faster over 15-round runs.)
-    fn poll_send_with(
-        &mut self,
-        cx: &mut Context<'_>,
-        len: usize,
-        send: impl Fn(BorrowedFd<'_>) -> io::Result<usize>,
-    ) -> Poll<io::Result<usize>> {
-        let s = self.registered()?;
-        loop {
-            let mut guard = ready!(s.poll_write_ready(cx))?;
-            match guard.try_io(|s| send(s.get_ref().as_fd())) {
-                Ok(Ok(n)) => {
-                    if n > 0 && n < len {
-                        guard.clear_ready();
-                    }
-                    return Poll::Ready(Ok(n));
-                }
-                Ok(Err(e)) => return Poll::Ready(Err(e)),
-                Err(_would_block) => continue,
-            }
-        }
-    }
-
     /// Sends the core's queued chunks with one vectored write, waiting for
     /// writability.
     pub(crate) fn poll_send(
@@ -281,8 +267,11 @@ impl Stream {
         cx: &mut Context<'_>,
         conn: &Connection,
     ) -> Poll<io::Result<usize>> {
+        let s = self.registered()?;
         let len = offered(conn.transmit_chunks());
-        self.poll_send_with(cx, len, |fd| sys::send_chunks(fd, conn.transmit_chunks()))
+        poll_once(s, cx, Interest::WRITABLE, len, |fd| {
+            sys::send_chunks(fd, conn.transmit_chunks())
+        })
     }
 
     /// Sends the user's slices directly, waiting for writability.
@@ -291,8 +280,9 @@ impl Stream {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        let s = self.registered()?;
         let len = offered(bufs.iter().map(|b| &**b));
-        self.poll_send_with(cx, len, |fd| {
+        poll_once(s, cx, Interest::WRITABLE, len, |fd| {
             sys::send_chunks(fd, bufs.iter().map(|b| &**b))
         })
     }
