@@ -93,6 +93,10 @@ pub struct Connection {
     /// No more data will arrive on this connection (EOF, error or local close).
     read_finished: bool,
     write: WriteQueue,
+    /// The last direct write was partial (the socket filled up): the rest,
+    /// which a `write_all` brings back next, may go direct too instead of
+    /// being copied into the queue, since nothing could coalesce with it.
+    direct_tail: bool,
     events: VecDeque<Event>,
     actions: VecDeque<Action>,
     error: Option<LocalSocketError>,
@@ -119,6 +123,7 @@ impl Connection {
             read_hint: FIRST_READ,
             read_finished: false,
             write: WriteQueue::default(),
+            direct_tail: false,
             events: VecDeque::new(),
             actions: VecDeque::new(),
             error: None,
@@ -313,6 +318,7 @@ impl Connection {
         self.check_writable()?;
         let data = data.into();
         let n = data.len();
+        self.direct_tail = false;
         self.write.push(data);
         Ok(n)
     }
@@ -320,6 +326,7 @@ impl Connection {
     /// Queues a copy of `data`.
     pub fn write_slice(&mut self, data: &[u8]) -> Result<usize, DeviceError> {
         self.check_writable()?;
+        self.direct_tail = false;
         self.write.push_slice(data);
         Ok(data.len())
     }
@@ -458,6 +465,7 @@ impl Connection {
         }
         self.connect_deadline = None;
         self.retry_at = None;
+        self.direct_tail = false;
         self.mode = Some(self.requested_mode);
         self.set_state(State::Connected);
         self.push_event(Event::Connected);
@@ -576,18 +584,23 @@ impl Connection {
 
     /// Whether the driver may write `len` bytes of the user's buffer straight
     /// to the OS, skipping the queue: nothing is queued (so order is kept),
-    /// the write is large enough that coalescing would not help, and the
-    /// device is connected and writable. Report with
+    /// the write is large enough that coalescing would not help (or is what
+    /// follows a partial direct write, typically its rest), and the device
+    /// is connected and writable. Report with
     /// [`handle_sent_direct`](Self::handle_sent_direct); queue the rest.
     pub fn can_write_direct(&self, len: usize) -> bool {
-        len >= TRANSMIT_THRESHOLD
+        (len >= TRANSMIT_THRESHOLD || self.direct_tail)
             && self.write.is_empty()
             && self.state == State::Connected
             && self.mode.is_some_and(OpenMode::can_write)
     }
 
-    /// The OS took `n` bytes written directly from the user's buffer.
-    pub fn handle_sent_direct(&mut self, n: usize, _now: Duration) {
+    /// The OS took `n` of the `offered` bytes written directly from the
+    /// user's buffer. Less than offered means the socket filled up: the
+    /// next write may go direct whatever its size (see
+    /// [`can_write_direct`](Self::can_write_direct)).
+    pub fn handle_sent_direct(&mut self, n: usize, offered: usize, _now: Duration) {
+        self.direct_tail = n < offered && self.state == State::Connected;
         if n > 0 && matches!(self.state, State::Connected | State::Closing) {
             self.push_bytes_written(n);
         }

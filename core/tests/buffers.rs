@@ -420,10 +420,32 @@ fn direct_write_needs_a_large_write_and_an_empty_queue() {
     send_all(&mut c, T0);
     let _ = events(&mut c);
     assert!(c.can_write_direct(TRANSMIT_THRESHOLD));
-    c.handle_sent_direct(TRANSMIT_THRESHOLD, T0);
+    c.handle_sent_direct(TRANSMIT_THRESHOLD, TRANSMIT_THRESHOLD, T0);
     assert_eq!(events(&mut c), [Event::BytesWritten(TRANSMIT_THRESHOLD)]);
-    c.handle_sent_direct(0, T0);
+    c.handle_sent_direct(0, TRANSMIT_THRESHOLD, T0);
     assert!(events(&mut c).is_empty());
+}
+
+/// The rest of a partial direct write may go direct too, whatever its
+/// size: nothing could coalesce with it. Once. A queued write, or a direct
+/// write the OS took whole, ends that.
+#[test]
+fn the_rest_of_a_partial_direct_write_may_go_direct() {
+    let mut c = connected();
+    let small = 100;
+    assert!(!c.can_write_direct(small));
+    c.handle_sent_direct(TRANSMIT_THRESHOLD / 2, TRANSMIT_THRESHOLD, T0);
+    assert!(c.can_write_direct(small), "the rest of a partial write");
+    c.handle_sent_direct(small, small, T0);
+    assert!(
+        !c.can_write_direct(small),
+        "taken whole: small writes queue again"
+    );
+    c.handle_sent_direct(1, TRANSMIT_THRESHOLD, T0);
+    c.write_slice(b"queued").unwrap();
+    assert!(!c.can_write_direct(small), "a queued write ends it");
+    send_all(&mut c, T0);
+    assert!(!c.can_write_direct(small));
 }
 
 #[test]
@@ -436,7 +458,7 @@ fn direct_write_is_refused_read_only_closing_or_unconnected() {
     send_all(&mut c, T0);
     assert!(!c.can_write_direct(TRANSMIT_THRESHOLD));
     let _ = events(&mut c);
-    c.handle_sent_direct(10, T0);
+    c.handle_sent_direct(10, 10, T0);
     assert!(
         events(&mut c).is_empty(),
         "no BytesWritten once unconnected"

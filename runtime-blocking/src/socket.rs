@@ -55,10 +55,6 @@ pub struct LocalSocket {
     stream: Option<Stream>,
     /// A connect is under way on `stream` (`EINPROGRESS`).
     in_progress: bool,
-    /// The last direct write was partial (the socket filled up): the rest,
-    /// which `write_all` brings back next, goes direct too instead of being
-    /// copied into the queue, since nothing could coalesce with it anyway.
-    direct_tail: bool,
     /// How a direct write waits for room (see [`SendMode`]).
     send_mode: SendMode,
     /// Bytes the OS took over the socket's life (for `wait_for_bytes_written`).
@@ -110,7 +106,6 @@ impl LocalSocket {
             conn: Connection::new(config),
             stream: None,
             in_progress: false,
-            direct_tail: false,
             send_mode: SendMode::Probe,
             sent_total: 0,
             origin: Instant::now(),
@@ -138,7 +133,6 @@ impl LocalSocket {
             conn: Connection::accepted(config, address),
             stream: Some(stream),
             in_progress: false,
-            direct_tail: false,
             send_mode: SendMode::Probe,
             sent_total: 0,
             origin: Instant::now(),
@@ -463,12 +457,10 @@ impl LocalSocket {
                 Action::Close => {
                     self.stream = None;
                     self.in_progress = false;
-                    self.direct_tail = false;
                     self.send_mode = SendMode::Probe;
                 }
                 Action::Connect { address, mode } => {
                     self.stream = None;
-                    self.direct_tail = false;
                     self.send_mode = SendMode::Probe;
                     let now = self.now();
                     match Stream::connect(&address, mode.can_read(), mode.can_write()) {
@@ -775,10 +767,7 @@ impl Write for LocalSocket {
             // straight to the OS instead of being copied behind it.
             self.drive(Timeout::FOREVER, |s| !s.conn.wants_write());
         }
-        while Stream::DIRECT_WRITES
-            && (self.conn.can_write_direct(buf.len())
-                || (self.direct_tail && self.conn.can_write_direct(TRANSMIT_THRESHOLD)))
-        {
+        while Stream::DIRECT_WRITES && self.conn.can_write_direct(buf.len()) {
             let Some(stream) = self.stream.as_mut() else {
                 break;
             };
@@ -789,9 +778,8 @@ impl Write for LocalSocket {
             };
             match sent {
                 Ok(n) => {
-                    self.direct_tail = n < buf.len();
                     self.sent_total += n as u64;
-                    self.conn.handle_sent_direct(n, now);
+                    self.conn.handle_sent_direct(n, buf.len(), now);
                     return Ok(n);
                 }
                 // The socket is full. Then write straight from `buf` again
@@ -822,7 +810,6 @@ impl Write for LocalSocket {
                 }
             }
         }
-        self.direct_tail = false;
         match self.conn.write_slice(buf) {
             Ok(n) => {
                 while self.conn.wants_transmit_now() {

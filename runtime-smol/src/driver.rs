@@ -92,10 +92,6 @@ pub(crate) struct Driver {
     stream: Option<Stream>,
     /// A connect is under way on `stream` (`EINPROGRESS`).
     in_progress: bool,
-    /// The last direct write was partial (the socket filled up): the rest,
-    /// which `write_all` brings back next, goes direct too instead of being
-    /// copied into the queue, since nothing could coalesce with it anyway.
-    direct_tail: bool,
     /// Bytes the OS took over the socket's life (for `wait_for_bytes_written`).
     pub(crate) sent_total: u64,
     /// The connection failed with bytes still queued: `flush` and `close`
@@ -116,7 +112,6 @@ impl Driver {
             conn: Connection::new(config),
             stream: None,
             in_progress: false,
-            direct_tail: false,
             sent_total: 0,
             dropped_unsent: false,
             origin: Instant::now(),
@@ -129,7 +124,6 @@ impl Driver {
             conn: Connection::accepted(config, address),
             stream: Some(stream),
             in_progress: false,
-            direct_tail: false,
             sent_total: 0,
             dropped_unsent: false,
             origin: Instant::now(),
@@ -229,7 +223,6 @@ impl Driver {
     fn set_stream(&mut self, stream: Option<Stream>) {
         self.stream = stream;
         self.in_progress = false;
-        self.direct_tail = false;
     }
 
     /// Feeds an input that may end the connection, noting whether queued
@@ -604,23 +597,17 @@ impl Driver {
                     Poll::Pending => return Poll::Pending,
                 }
             }
-            // The core's rule (large, nothing queued, connected) — or the
-            // same rule for the tail of a partial direct write — where the
-            // backend allows direct writes at all.
-            let direct = Stream::DIRECT_WRITES
-                && (self.conn.can_write_direct(buf.len())
-                    || (self.direct_tail
-                        && self
-                            .conn
-                            .can_write_direct(localsock_core::TRANSMIT_THRESHOLD)));
+            // The core's rule (large or the rest of a partial direct write,
+            // nothing queued, connected), where the backend allows direct
+            // writes at all.
+            let direct = Stream::DIRECT_WRITES && self.conn.can_write_direct(buf.len());
             if direct {
                 if let Some(stream) = self.stream.as_mut() {
                     match stream.send_direct(buf) {
                         Ok(n) => {
-                            self.direct_tail = n < buf.len();
                             self.sent_total += n as u64;
                             let now = self.last_now;
-                            self.conn.handle_sent_direct(n, now);
+                            self.conn.handle_sent_direct(n, buf.len(), now);
                             return Poll::Ready(Ok(n));
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -647,7 +634,6 @@ impl Driver {
             let room =
                 localsock_core::TRANSMIT_THRESHOLD.saturating_sub(self.conn.bytes_to_write());
             let take = buf.len().min(room);
-            self.direct_tail = false;
             return match self.conn.write_slice(&buf[..take]) {
                 Ok(n) => {
                     if self.conn.wants_transmit_now() {

@@ -77,10 +77,6 @@ pub(crate) struct Driver {
     stream: Option<Stream>,
     /// A connect is under way on `stream`.
     in_progress: bool,
-    /// The last direct write was partial (the socket filled up): the rest,
-    /// which `write_all` brings back next, goes direct too instead of being
-    /// copied into the queue, since nothing could coalesce with it anyway.
-    direct_tail: bool,
     /// Bytes the OS took over the socket's life (for `wait_for_bytes_written`).
     sent_total: u64,
     /// Queued bytes were dropped by a connection error since the last
@@ -123,7 +119,6 @@ impl Driver {
             conn,
             stream,
             in_progress: false,
-            direct_tail: false,
             sent_total: 0,
             write_lost: false,
             origin: Instant::now(),
@@ -217,12 +212,10 @@ impl Driver {
                 Action::Close => {
                     self.stream = None;
                     self.in_progress = false;
-                    self.direct_tail = false;
                 }
                 Action::Connect { address, .. } => {
                     self.stream = None;
                     self.in_progress = false;
-                    self.direct_tail = false;
                     let now = self.now();
                     match Stream::connect(&address) {
                         Ok(Connect::Done(s)) => {
@@ -268,9 +261,9 @@ impl Driver {
         self.run_actions();
     }
 
-    fn sent_direct(&mut self, n: usize) {
+    fn sent_direct(&mut self, n: usize, offered: usize) {
         self.sent_total += n as u64;
-        self.conn.handle_sent_direct(n, self.last_now);
+        self.conn.handle_sent_direct(n, offered, self.last_now);
     }
 
     fn io_failed(&mut self, direction: Direction, e: &io::Error) {
@@ -731,16 +724,11 @@ impl Driver {
                     Progress::Idle => return Poll::Ready(Err(self.io_error())),
                 }
             }
-            // The core's rule (large, nothing queued, connected), or the
-            // same rule for the tail of a partial direct write.
-            if self.conn.can_write_direct(len)
-                || (self.direct_tail && self.conn.can_write_direct(TRANSMIT_THRESHOLD))
-            {
+            if self.conn.can_write_direct(len) {
                 if let Some(stream) = self.stream.as_mut() {
                     match stream.poll_send_slices(&mut Context::from_waker(w.own), bufs) {
                         Poll::Ready(Ok(n)) => {
-                            self.direct_tail = n < len;
-                            self.sent_direct(n);
+                            self.sent_direct(n, len);
                             return Poll::Ready(Ok(n));
                         }
                         Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -761,7 +749,6 @@ impl Driver {
             // Qt's buffered write: copy into the queue, at most up to the
             // transmit threshold (so a large write behind a small queued one
             // is not copied whole; the rest goes direct next time).
-            self.direct_tail = false;
             let room = TRANSMIT_THRESHOLD
                 .saturating_sub(self.conn.bytes_to_write())
                 .max(1);

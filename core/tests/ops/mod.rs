@@ -966,7 +966,7 @@ impl World {
         m.tx_start = m.seq;
         self.pipes[peer].extend_from_slice(&data);
         self.models[peer].into_kernel += len;
-        c.handle_sent_direct(len, now);
+        c.handle_sent_direct(len, len, now);
     }
 
     /// Performs actions and checks events of both sides.
