@@ -2,6 +2,7 @@
 
 use alloc::collections::VecDeque;
 use alloc::string::{String, ToString};
+use alloc::sync::Arc;
 use core::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -51,6 +52,69 @@ impl Config {
     }
 }
 
+/// What every connection one server accepts has in common: the socket
+/// configuration and the server's names.
+///
+/// Build one per listening server and pass it to
+/// [`Connection::accepted_from`]: each accepted connection then holds a
+/// reference count instead of its own copies of the configuration and two
+/// strings, which matters at tens of thousands of connections. Cloning it
+/// is a reference count too.
+///
+/// ```
+/// use localsock_core::{AcceptedFrom, Address, Config, Connection, NameContext, Platform};
+///
+/// let config = Config::new(NameContext::new(Platform::Linux, "/tmp"));
+/// let from = AcceptedFrom::new(config, &Address::Path("/tmp/app.sock".into()));
+/// let a = Connection::accepted_from(&from);
+/// let b = Connection::accepted_from(&from);
+/// assert_eq!(a.server_name(), "app.sock");
+/// assert_eq!(b.full_server_name(), "/tmp/app.sock");
+/// ```
+#[derive(Debug, Clone)]
+pub struct AcceptedFrom {
+    config: Arc<Config>,
+    names: Arc<Names>,
+}
+
+impl AcceptedFrom {
+    /// The template for connections accepted on `address` with `config`.
+    /// Their names follow Qt: the last path component and the full path
+    /// (the bare name for abstract and pipe names).
+    pub fn new(config: Config, address: &Address) -> Self {
+        AcceptedFrom {
+            config: Arc::new(config),
+            names: Arc::new(Names {
+                server_name: address.accepted_server_name().to_string(),
+                address: address.clone(),
+            }),
+        }
+    }
+
+    /// The server's address the connections are accepted on.
+    pub fn address(&self) -> &Address {
+        &self.names.address
+    }
+
+    /// The configuration the connections get.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+}
+
+/// The names of the server a connection belongs to; present from
+/// `connect_to_server` (once the name resolved) or accept until the
+/// connection ends. Accepted connections share their server's.
+#[derive(Debug)]
+struct Names {
+    /// What `server_name` reports: the name given to `connect_to_server`,
+    /// or for accepted connections the last component of the address.
+    server_name: String,
+    /// The resolved address: `full_server_name`, and where a client's
+    /// connect goes (again, on each retry).
+    address: Address,
+}
+
 /// The state machine of one `QLocalSocket`, client or accepted, with no I/O.
 ///
 /// # Method kinds
@@ -79,14 +143,13 @@ impl Config {
 /// reads a clock.
 #[derive(Debug)]
 pub struct Connection {
-    config: Config,
+    /// Shared: accepted connections hold their server's.
+    config: Arc<Config>,
     state: State,
     mode: Option<OpenMode>,
     requested_mode: OpenMode,
     abstract_namespace: bool,
-    server_name: String,
-    full_server_name: String,
-    address: Option<Address>,
+    names: Option<Arc<Names>>,
     read: ReadBuffer,
     read_limit: usize,
     read_hint: usize,
@@ -109,15 +172,17 @@ pub struct Connection {
 impl Connection {
     /// A new, unconnected socket.
     pub fn new(config: Config) -> Self {
+        Self::with_config(Arc::new(config))
+    }
+
+    fn with_config(config: Arc<Config>) -> Self {
         Connection {
             config,
             state: State::Unconnected,
             mode: None,
             requested_mode: OpenMode::ReadWrite,
             abstract_namespace: false,
-            server_name: String::new(),
-            full_server_name: String::new(),
-            address: None,
+            names: None,
             read: ReadBuffer::default(),
             read_limit: 0,
             read_hint: FIRST_READ,
@@ -137,14 +202,23 @@ impl Connection {
     /// The server side of an accepted connection to `address`: connected,
     /// open read-write, no events queued. Its names follow Qt: the last path
     /// component and the full path (the bare name for abstract and pipe names).
+    ///
+    /// A server accepting many connections should build one
+    /// [`AcceptedFrom`] and use [`accepted_from`](Self::accepted_from).
     pub fn accepted(config: Config, address: &Address) -> Self {
-        let mut c = Connection::new(config);
+        Self::accepted_from(&AcceptedFrom::new(config, address))
+    }
+
+    /// The server side of an accepted connection, sharing `from`'s
+    /// configuration and names: as [`accepted`](Self::accepted), without
+    /// copying them.
+    pub fn accepted_from(from: &AcceptedFrom) -> Self {
+        let mut c = Connection::with_config(from.config.clone());
         c.state = State::Connected;
         c.mode = Some(OpenMode::ReadWrite);
         c.requested_mode = OpenMode::ReadWrite;
-        c.abstract_namespace = matches!(address, Address::Abstract(_));
-        c.server_name = address.accepted_server_name().to_string();
-        c.full_server_name = address.as_str().to_string();
+        c.abstract_namespace = matches!(from.names.address, Address::Abstract(_));
+        c.names = Some(from.names.clone());
         c
     }
 
@@ -179,12 +253,12 @@ impl Connection {
 
     /// The name passed to `connect_to_server`; empty once Unconnected.
     pub fn server_name(&self) -> &str {
-        &self.server_name
+        self.names.as_ref().map_or("", |n| &n.server_name)
     }
 
     /// The resolved path or pipe name; empty once Unconnected.
     pub fn full_server_name(&self) -> &str {
-        &self.full_server_name
+        self.names.as_ref().map_or("", |n| n.address.as_str())
     }
 
     /// Whether the next connect uses the Linux abstract namespace.
@@ -283,7 +357,7 @@ impl Connection {
         self.read_finished = false;
         self.mode = None;
         self.drain_deadline = None;
-        self.server_name = name.to_string();
+        self.names = None;
         self.set_state(State::Connecting);
         let resolved =
             resolve_socket_name(name, self.abstract_namespace, &self.config.name_context);
@@ -298,7 +372,6 @@ impl Connection {
                 self.fail_connect(err);
             }
             Ok(address) => {
-                self.full_server_name = address.as_str().to_string();
                 self.requested_mode = mode;
                 self.connect_deadline = Some(now.saturating_add(self.config.connect_timeout));
                 self.retry_at = None;
@@ -307,7 +380,10 @@ impl Connection {
                     address: address.clone(),
                     mode,
                 });
-                self.address = Some(address);
+                self.names = Some(Arc::new(Names {
+                    server_name: name.to_string(),
+                    address,
+                }));
             }
         }
     }
@@ -419,8 +495,7 @@ impl Connection {
             State::Connecting => self.cancel_connect(false),
             _ => self.disconnect_from_server(now),
         }
-        self.server_name.clear();
-        self.full_server_name.clear();
+        self.names = None;
     }
 
     /// Qt's `abort()`: pending writes are dropped and the connection ends
@@ -438,8 +513,7 @@ impl Connection {
             State::Connecting => self.cancel_connect(true),
             State::Unconnected => {}
         }
-        self.server_name.clear();
-        self.full_server_name.clear();
+        self.names = None;
     }
 
     /// Reports that a `wait_for_*` call of the user timed out: Qt emits
@@ -788,9 +862,9 @@ impl Connection {
     }
 
     fn push_connect(&mut self) {
-        if let Some(address) = self.address.clone() {
+        if let Some(names) = &self.names {
             self.actions.push_back(Action::Connect {
-                address,
+                address: names.address.clone(),
                 mode: self.requested_mode,
             });
         }
@@ -799,7 +873,6 @@ impl Connection {
     fn clear_connect(&mut self) {
         self.connect_deadline = None;
         self.retry_at = None;
-        self.address = None;
         self.actions
             .retain(|a| !matches!(a, Action::Connect { .. }));
     }
@@ -812,8 +885,7 @@ impl Connection {
         self.actions.push_back(Action::Close);
         self.mode = None;
         self.set_state(State::Unconnected);
-        self.server_name.clear();
-        self.full_server_name.clear();
+        self.names = None;
     }
 
     fn connect_timed_out(&mut self) {
@@ -831,8 +903,7 @@ impl Connection {
         if read_channel_finished {
             self.push_event(Event::ReadChannelFinished);
         }
-        self.server_name.clear();
-        self.full_server_name.clear();
+        self.names = None;
     }
 
     /// Connected or Closing → Unconnected, with Qt's closing signals.
@@ -843,9 +914,7 @@ impl Connection {
         self.push_event(Event::ReadChannelFinished);
         self.push_event(Event::Disconnected);
         self.actions.push_back(Action::Close);
-        self.address = None;
-        self.server_name.clear();
-        self.full_server_name.clear();
+        self.names = None;
     }
 
     fn fatal(&mut self, err: LocalSocketError) {

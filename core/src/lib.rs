@@ -71,7 +71,8 @@ mod platform;
 pub mod server;
 
 pub use connection::{
-    Config, Connection, DEFAULT_CONNECT_TIMEOUT, MAX_QUEUED_EVENTS, TRANSMIT_THRESHOLD,
+    AcceptedFrom, Config, Connection, DEFAULT_CONNECT_TIMEOUT, MAX_QUEUED_EVENTS,
+    TRANSMIT_THRESHOLD,
 };
 pub use error::{
     classify_connect_error, classify_io_error, classify_listen_error, ConnectVerdict, DeviceError,

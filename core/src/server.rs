@@ -6,6 +6,7 @@ use alloc::collections::VecDeque;
 use alloc::format;
 use alloc::string::{String, ToString};
 
+use crate::connection::{AcceptedFrom, Config};
 use crate::error::{ErrorSource, ListenError, ServerError};
 use crate::name::{resolve_server_name, Address, NameContext};
 use crate::os::OsError;
@@ -275,6 +276,9 @@ pub struct Server<T> {
     server_name: String,
     full_server_name: String,
     address: Option<Address>,
+    /// What the connections accepted on `address` share; see
+    /// [`Server::accepted_from`].
+    accepted_from: Option<AcceptedFrom>,
     listening: bool,
     max_pending: usize,
     pending: VecDeque<T>,
@@ -287,6 +291,7 @@ impl<T> Default for Server<T> {
             server_name: String::new(),
             full_server_name: String::new(),
             address: None,
+            accepted_from: None,
             listening: false,
             max_pending: DEFAULT_MAX_PENDING,
             pending: VecDeque::new(),
@@ -321,6 +326,7 @@ impl<T> Server<T> {
                 self.server_name = name.to_string();
                 self.full_server_name = plan.address.as_str().to_string();
                 self.address = Some(plan.address.clone());
+                self.accepted_from = None;
                 Ok(plan)
             }
             Err(e) => {
@@ -343,6 +349,7 @@ impl<T> Server<T> {
         self.server_name.clear();
         self.full_server_name.clear();
         self.address = None;
+        self.accepted_from = None;
         self.error = Some(err);
     }
 
@@ -395,6 +402,23 @@ impl<T> Server<T> {
     /// The address being listened on.
     pub fn address(&self) -> Option<&Address> {
         self.address.as_ref()
+    }
+
+    /// What the next accepted connection shares with the others: this
+    /// server's address and `config` (the adapter's settings for accepted
+    /// sockets), built once and rebuilt only when `config` changes. Pass it
+    /// to [`Connection::accepted_from`](crate::Connection::accepted_from).
+    /// `None` when no address is set (not listening).
+    pub fn accepted_from(&mut self, config: &Config) -> Option<&AcceptedFrom> {
+        let address = self.address.as_ref()?;
+        let stale = self
+            .accepted_from
+            .as_ref()
+            .map_or(true, |f| f.address() != address || f.config() != config);
+        if stale {
+            self.accepted_from = Some(AcceptedFrom::new(config.clone(), address));
+        }
+        self.accepted_from.as_ref()
     }
 
     /// The last error (`UnknownSocketError` if none, as in Qt).
@@ -468,6 +492,7 @@ impl<T> Server<T> {
         self.server_name.clear();
         self.full_server_name.clear();
         self.address = None;
+        self.accepted_from = None;
         self.error = None;
         core::mem::take(&mut self.pending)
     }

@@ -6,8 +6,8 @@ mod common;
 
 use common::*;
 use localsock_core::{
-    Action, Address, Config, Connection, DeviceError, Direction, Event, NameContext, OpenMode,
-    OsError, Platform, SocketError, State, DEFAULT_CONNECT_TIMEOUT,
+    AcceptedFrom, Action, Address, Config, Connection, DeviceError, Direction, Event, NameContext,
+    OpenMode, OsError, Platform, SocketError, State, DEFAULT_CONNECT_TIMEOUT,
 };
 
 use Event::*;
@@ -1100,6 +1100,35 @@ fn accepted_socket_is_connected_without_events_and_named_like_qt() {
     assert!(a.abstract_namespace());
     assert_eq!(a.server_name(), "abs\0");
     assert_eq!(a.full_server_name(), "abs\0");
+}
+
+#[test]
+fn accepted_from_one_template_shares_it_and_each_ends_alone() {
+    let from = AcceptedFrom::new(config(), &Address::Path("/tmp/sub/x".into()));
+    let mut a = Connection::accepted_from(&from);
+    let b = Connection::accepted_from(&from);
+    assert_eq!(from.address().as_str(), "/tmp/sub/x");
+    // One copy of the names and the configuration, not one per connection.
+    assert!(std::ptr::eq(a.server_name(), b.server_name()));
+    assert!(std::ptr::eq(a.config(), b.config()));
+    assert_eq!(a.config(), &config());
+    a.abort();
+    assert_eq!(a.server_name(), "");
+    assert_eq!(a.full_server_name(), "");
+    assert_eq!(b.state(), ConnectedState);
+    assert_eq!(b.server_name(), "x");
+    assert_eq!(b.full_server_name(), "/tmp/sub/x");
+}
+
+#[test]
+fn connection_state_stays_small() {
+    // Every accepted socket carries one, boxed in the async drivers: 10,000
+    // connections pay for each byte 10,000 times (the benchmark's C row).
+    assert!(
+        std::mem::size_of::<Connection>() <= 40 * std::mem::size_of::<usize>(),
+        "{}",
+        std::mem::size_of::<Connection>()
+    );
 }
 
 #[test]

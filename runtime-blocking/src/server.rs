@@ -155,8 +155,8 @@ impl LocalServer {
 
     /// Queues an accepted stream as a pending connection.
     fn queue(&mut self, stream: Stream) -> Result<(), ListenError> {
-        if let Some(address) = self.core.address().cloned() {
-            let socket = LocalSocket::accepted(self.config.clone(), stream, &address);
+        if let Some(from) = self.core.accepted_from(&self.config) {
+            let socket = LocalSocket::accepted(from, stream);
             self.core.push_pending(socket);
         }
         Ok(())

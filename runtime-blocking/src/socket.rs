@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use localsock_core::{
-    Action, Address, Config, Connection, DeviceError, Direction, ErrorSource, Event,
+    AcceptedFrom, Action, Config, Connection, DeviceError, Direction, ErrorSource, Event,
     LocalSocketError, OpenMode, OsError, PeerCredentials, SocketError, State, TRANSMIT_THRESHOLD,
 };
 
@@ -128,9 +128,9 @@ impl LocalSocket {
         }
     }
 
-    pub(crate) fn accepted(config: Config, stream: Stream, address: &Address) -> Self {
+    pub(crate) fn accepted(from: &AcceptedFrom, stream: Stream) -> Self {
         LocalSocket {
-            conn: Connection::accepted(config, address),
+            conn: Connection::accepted_from(from),
             stream: Some(stream),
             in_progress: false,
             send_mode: SendMode::Probe,

@@ -154,10 +154,10 @@ impl LocalServer {
             };
             match listener.accept() {
                 Ok(Some(stream)) => {
-                    let Some(address) = self.core.address().cloned() else {
+                    let Some(from) = self.core.accepted_from(&self.config) else {
                         return Ok(());
                     };
-                    let socket = LocalSocket::accepted(self.config.clone(), stream, &address);
+                    let socket = LocalSocket::accepted(from, stream);
                     self.core.push_pending(socket);
                 }
                 Ok(None) => return Ok(()),

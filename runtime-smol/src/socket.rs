@@ -11,7 +11,7 @@ use bytes::Bytes;
 use futures_core::Stream as FuturesStream;
 use futures_io::{AsyncBufRead, AsyncRead, AsyncWrite};
 use localsock_core::{
-    Address, Config, Connection, DeviceError, ErrorSource, Event, LocalSocketError, OpenMode,
+    AcceptedFrom, Config, Connection, DeviceError, ErrorSource, Event, LocalSocketError, OpenMode,
     PeerCredentials, SocketError, State,
 };
 
@@ -82,9 +82,9 @@ impl LocalSocket {
         }
     }
 
-    pub(crate) fn accepted(config: Config, stream: Stream, address: &Address) -> Self {
+    pub(crate) fn accepted(from: &AcceptedFrom, stream: Stream) -> Self {
         LocalSocket {
-            driver: Box::new(Driver::accepted(config, stream, address)),
+            driver: Box::new(Driver::accepted(from, stream)),
             timer: CoreTimer::new(),
         }
     }

@@ -12,7 +12,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use localsock_core::{
-    Action, Address, Config, Connection, DeviceError, Direction, ErrorSource, Event, OsCode,
+    AcceptedFrom, Action, Config, Connection, DeviceError, Direction, ErrorSource, Event, OsCode,
     OsError, Platform, SocketError, State, TRANSMIT_THRESHOLD,
 };
 use tokio::io::ReadBuf;
@@ -110,8 +110,8 @@ impl Driver {
         Self::with(Connection::new(config), None)
     }
 
-    pub(crate) fn accepted(config: Config, stream: Stream, address: &Address) -> Self {
-        Self::with(Connection::accepted(config, address), Some(stream))
+    pub(crate) fn accepted(from: &AcceptedFrom, stream: Stream) -> Self {
+        Self::with(Connection::accepted_from(from), Some(stream))
     }
 
     fn with(conn: Connection, stream: Option<Stream>) -> Self {

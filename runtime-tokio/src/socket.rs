@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use localsock_core::{
-    Address, Config, Connection, DeviceError, ErrorSource, Event, LocalSocketError, OpenMode,
+    AcceptedFrom, Config, Connection, DeviceError, ErrorSource, Event, LocalSocketError, OpenMode,
     PeerCredentials, SocketError, State,
 };
 use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, ReadBuf};
@@ -112,9 +112,9 @@ impl LocalSocket {
         }
     }
 
-    pub(crate) fn accepted(config: Config, stream: Stream, address: &Address) -> Self {
+    pub(crate) fn accepted(from: &AcceptedFrom, stream: Stream) -> Self {
         LocalSocket {
-            d: Box::new(Driver::accepted(config, stream, address)),
+            d: Box::new(Driver::accepted(from, stream)),
         }
     }
 

@@ -827,7 +827,11 @@ pub fn recycle_server<R: Runtime>() {
         server.listen(&name).unwrap();
         c.connect_to_server(&name, OpenMode::ReadWrite);
         assert!(c.wait_for_connected(LONG));
-        let _peer = server.accept_one();
+        // Accepted sockets carry the server's names: this listen's, not
+        // the previous one's (the server shares them among its sockets).
+        let peer = server.accept_one();
+        assert_eq!(peer.full_server_name(), server.full_server_name());
+        assert_eq!(peer.full_server_name(), c.full_server_name());
         c.abort();
         server.close();
     }

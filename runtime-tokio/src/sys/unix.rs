@@ -194,6 +194,11 @@ impl Stream {
         conn: &mut Connection,
     ) -> Poll<io::Result<usize>> {
         let s = self.registered()?;
+        // Reserve the core's buffer only once the socket is readable: a
+        // flush waiting for a fresh socket's first writable event polls
+        // this side too, and reserving first left every such connection
+        // holding a read buffer it may never use (4 KiB each).
+        drop(ready!(s.poll_read_ready(cx))?);
         let mut buf = conn.recv_buf();
         // What `recv_into` offers the kernel: its one contiguous chunk.
         let room = bytes::BufMut::chunk_mut(&mut buf).len();
