@@ -27,8 +27,8 @@ use arbitrary::{Arbitrary, Unstructured};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use localsock_core::os::OsCode;
 use localsock_core::{
-    Action, Address, Config, Connection, DeviceError, Direction, Event, NameContext, OpenMode,
-    OsError, Platform, State,
+    AcceptedFrom, Action, Address, Config, Connection, DeviceError, Direction, Event, NameContext,
+    OpenMode, OsError, Platform, State,
 };
 
 /// Which connection an op acts on.
@@ -399,6 +399,9 @@ impl SideModel {
 pub struct World {
     platform: Platform,
     config: Config,
+    /// What the server side's accepted connections share, as a server
+    /// keeps it: reused while the address stays the same.
+    accepted_from: Option<AcceptedFrom>,
     now: Duration,
     conns: [Option<Connection>; 2],
     /// Bytes in the kernel towards each side.
@@ -453,6 +456,7 @@ impl World {
             platform,
             conns: [Some(Connection::new(config.clone())), None],
             config,
+            accepted_from: None,
             now: Duration::ZERO,
             pipes: [BytesMut::new(), BytesMut::new()],
             open: [false, false],
@@ -804,8 +808,14 @@ impl World {
     }
 
     fn accept_peer(&mut self, address: &Address) {
-        let b = Connection::accepted(self.config.clone(), address);
+        let from = match self.accepted_from.take() {
+            Some(f) if f.address() == address => f,
+            _ => AcceptedFrom::new(self.config.clone(), address),
+        };
+        let b = Connection::accepted_from(&from);
+        self.accepted_from = Some(from);
         assert_eq!(b.state(), State::Connected);
+        assert_eq!(b.full_server_name(), address.as_str());
         self.conns[1] = Some(b);
         self.pipes = [BytesMut::new(), BytesMut::new()];
         self.open = [true, true];
