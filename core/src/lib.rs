@@ -53,6 +53,13 @@
 //! assert_eq!(events.last(), Some(&Event::Disconnected));
 //! assert_eq!(conn.state(), State::Unconnected);
 //! ```
+//!
+//! # Serving
+//! A [`Server`](server::Server) decides what to listen on and queues the
+//! accepted connections. Build each accepted [`Connection`] from
+//! [`Server::accepted_from`](server::Server::accepted_from): the server's
+//! names and the socket configuration are then shared by every connection
+//! it accepts instead of copied into each.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
