@@ -55,9 +55,9 @@
 //! ```
 //!
 //! # Serving
-//! A [`Server`](server::Server) decides what to listen on and queues the
+//! A [`Server`] decides what to listen on and queues the
 //! accepted connections. Build each accepted [`Connection`] from
-//! [`Server::accepted_from`](server::Server::accepted_from): the server's
+//! [`Server::accepted_from`]: the server's
 //! names and the socket configuration are then shared by every connection
 //! it accepts instead of copied into each.
 #![no_std]
