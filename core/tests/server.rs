@@ -1,10 +1,12 @@
 //! Server policy: listen plans, access bits, the stale-socket rule and the
 //! `Server<T>` bookkeeping (qt-semantics §7 and the decisions).
 
+use std::time::Duration;
+
 use localsock_core::server::{DEFAULT_BACKLOG, DEFAULT_MAX_PENDING};
 use localsock_core::{
-    plan_listen, reclaim_decision, Access, Address, ExistingPath, NameContext, OsError, Platform,
-    ProbeOutcome, ReclaimDecision, Server, ServerError, ServerOptions,
+    plan_listen, reclaim_decision, Access, Address, Config, Connection, ExistingPath, NameContext,
+    OsError, Platform, ProbeOutcome, ReclaimDecision, Server, ServerError, ServerOptions,
 };
 
 fn ctx(p: Platform) -> NameContext {
@@ -477,4 +479,33 @@ fn accept_error_is_reported_only_when_nothing_is_queued() {
     assert!(s.handle_accept_error(emfile).is_ok());
     assert_eq!(s.server_error(), ServerError::SocketResource);
     assert_eq!(s.next_pending_connection(), Some(7));
+}
+
+#[test]
+fn accepted_from_is_built_once_per_listen_and_config() {
+    let config = Config::new(linux());
+    let mut s: Server<u32> = Server::new();
+    assert!(s.accepted_from(&config).is_none(), "not listening");
+    s.listen("srv", &ServerOptions::default(), &linux())
+        .unwrap();
+    s.handle_listening();
+    let first = s.accepted_from(&config).unwrap().clone();
+    assert_eq!(first.address().as_str(), "/tmp/srv");
+    assert_eq!(first.config(), &config);
+    // The same template while nothing changes: one copy for all.
+    let again = s.accepted_from(&config).unwrap();
+    assert!(std::ptr::eq(first.config(), again.config()));
+    // A new socket config takes effect for the next accepted connection.
+    let mut slower = config.clone();
+    slower.connect_timeout = Duration::from_secs(1);
+    assert_eq!(s.accepted_from(&slower).unwrap().config(), &slower);
+    // A new listen gets its own names.
+    let _ = s.close();
+    assert!(s.accepted_from(&config).is_none(), "closed");
+    s.listen("other", &ServerOptions::default(), &linux())
+        .unwrap();
+    s.handle_listening();
+    let from = s.accepted_from(&config).unwrap();
+    assert_eq!(from.address().as_str(), "/tmp/other");
+    assert_eq!(Connection::accepted_from(from).server_name(), "other");
 }
