@@ -94,12 +94,27 @@ fn per_connection(before: isize, after: isize) -> isize {
     (after - before) / N as isize
 }
 
-fn check(runtime: &str, side: &str, bytes: isize, bound: isize) {
-    eprintln!("{runtime}: {side}: {bytes} bytes");
-    assert!(
-        bytes <= bound,
-        "{runtime}: each {side} keeps {bytes} bytes of heap (bound {bound})"
-    );
+/// Checks the bytes kept per client and per accepted socket, from the live
+/// counts before the clients, after them, and after the accepted sockets.
+fn report(runtime: &str, [before, after_clients, after_accepted]: [isize; 3]) {
+    for (side, bytes, bound) in [
+        (
+            "client",
+            per_connection(before, after_clients),
+            CLIENT_BOUND,
+        ),
+        (
+            "accepted socket",
+            per_connection(after_clients, after_accepted),
+            ACCEPTED_BOUND,
+        ),
+    ] {
+        eprintln!("{runtime}: {side}: {bytes} bytes");
+        assert!(
+            bytes <= bound,
+            "{runtime}: each {side} keeps {bytes} bytes of heap (bound {bound})"
+        );
+    }
 }
 
 /// Sockets one server accepted show the same name bytes: one shared copy,
@@ -120,99 +135,51 @@ fn connections_keep_little_memory() {
 }
 
 /// Clients that write and flush as soon as they are connected, then sockets
-/// the server accepts, each reading its client's message.
-fn tokio_connections() {
-    use localsock_tokio::{LocalServer, LocalSocket};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// the server accepts, each reading its client's message: the same code on
+/// each async runtime's types and I/O traits.
+macro_rules! measure_async {
+    ($rt:literal, $($lib:ident)::+, $($io:ident)::+) => {
+        async {
+            use $($io)::+::{AsyncReadExt as _, AsyncWriteExt};
+            use $($lib)::+::{LocalServer, LocalSocket};
 
+            let name = unique_name(concat!("mem-", $rt));
+            let mut server = LocalServer::new();
+            server.listen(&name).unwrap();
+            let mut clients = Vec::with_capacity(N);
+            let mut accepted = Vec::with_capacity(N);
+            let before = live();
+            for _ in 0..N {
+                let mut c = LocalSocket::connect(&name).await.unwrap();
+                c.write_all(&[1; 64]).await.unwrap();
+                AsyncWriteExt::flush(&mut c).await.unwrap();
+                clients.push(c);
+            }
+            let after_clients = live();
+            for _ in 0..N {
+                let mut s = server.accept().await.unwrap();
+                let mut buf = [0u8; 64];
+                s.read_exact(&mut buf).await.unwrap();
+                assert_eq!(buf, [1; 64]);
+                accepted.push(s);
+            }
+            let after_accepted = live();
+            shared_names(accepted[0].full_server_name(), accepted[1].full_server_name());
+            report($rt, [before, after_clients, after_accepted]);
+        }
+    };
+}
+
+fn tokio_connections() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(async {
-        let name = unique_name("mem-tokio");
-        let mut server = LocalServer::new();
-        server.listen(&name).unwrap();
-        let mut clients = Vec::with_capacity(N);
-        let mut accepted = Vec::with_capacity(N);
-        let before = live();
-        for _ in 0..N {
-            let mut c = LocalSocket::connect(&name).await.unwrap();
-            c.write_all(&[1; 64]).await.unwrap();
-            AsyncWriteExt::flush(&mut c).await.unwrap();
-            clients.push(c);
-        }
-        let after_clients = live();
-        for _ in 0..N {
-            let mut s = server.accept().await.unwrap();
-            let mut buf = [0u8; 64];
-            s.read_exact(&mut buf).await.unwrap();
-            assert_eq!(buf, [1; 64]);
-            accepted.push(s);
-        }
-        let after_accepted = live();
-        shared_names(
-            accepted[0].full_server_name(),
-            accepted[1].full_server_name(),
-        );
-        check(
-            "tokio",
-            "client",
-            per_connection(before, after_clients),
-            CLIENT_BOUND,
-        );
-        check(
-            "tokio",
-            "accepted socket",
-            per_connection(after_clients, after_accepted),
-            ACCEPTED_BOUND,
-        );
-    });
+    rt.block_on(measure_async!("tokio", localsock_tokio, tokio::io));
 }
 
 fn smol_connections() {
-    use futures_lite::{AsyncReadExt, AsyncWriteExt};
-    use localsock_smol::{LocalServer, LocalSocket};
-
-    smol::block_on(async {
-        let name = unique_name("mem-smol");
-        let mut server = LocalServer::new();
-        server.listen(&name).unwrap();
-        let mut clients = Vec::with_capacity(N);
-        let mut accepted = Vec::with_capacity(N);
-        let before = live();
-        for _ in 0..N {
-            let mut c = LocalSocket::connect(&name).await.unwrap();
-            c.write_all(&[1; 64]).await.unwrap();
-            AsyncWriteExt::flush(&mut c).await.unwrap();
-            clients.push(c);
-        }
-        let after_clients = live();
-        for _ in 0..N {
-            let mut s = server.accept().await.unwrap();
-            let mut buf = [0u8; 64];
-            s.read_exact(&mut buf).await.unwrap();
-            assert_eq!(buf, [1; 64]);
-            accepted.push(s);
-        }
-        let after_accepted = live();
-        shared_names(
-            accepted[0].full_server_name(),
-            accepted[1].full_server_name(),
-        );
-        check(
-            "smol",
-            "client",
-            per_connection(before, after_clients),
-            CLIENT_BOUND,
-        );
-        check(
-            "smol",
-            "accepted socket",
-            per_connection(after_clients, after_accepted),
-            ACCEPTED_BOUND,
-        );
-    });
+    smol::block_on(measure_async!("smol", localsock_smol, futures_lite));
 }
 
 fn blocking_connections() {
@@ -247,16 +214,5 @@ fn blocking_connections() {
         accepted[0].full_server_name(),
         accepted[1].full_server_name(),
     );
-    check(
-        "blocking",
-        "client",
-        per_connection(before, after_clients),
-        CLIENT_BOUND,
-    );
-    check(
-        "blocking",
-        "accepted socket",
-        per_connection(after_clients, after_accepted),
-        ACCEPTED_BOUND,
-    );
+    report("blocking", [before, after_clients, after_accepted]);
 }
