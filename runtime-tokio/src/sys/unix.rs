@@ -82,9 +82,12 @@ fn register<T: std::os::fd::AsRawFd>(io: T, interest: Interest) -> io::Result<As
     AsyncFd::with_interest(io, interest)
 }
 
-/// One read or write (`op`, which offers the kernel `len` bytes) once the
-/// reactor reports the stream ready for `interest`, waiting for that if
-/// need be. A result short of `len` proves the socket drained (a read) or
+/// One read or write once the reactor reports the stream ready for
+/// `interest`, waiting for that if need be. `op` makes the system call and
+/// returns what it moved and what it offered the kernel; it runs only
+/// once the stream is ready, so whatever it prepares (the core's read
+/// buffer, say) is not prepared for a socket that has nothing to give.
+/// A result short of the offer proves the socket drained (a read) or
 /// full (a write), so it forgets the readiness, as tokio's own streams do:
 /// the next call waits for the reactor instead of paying a failed system
 /// call. The guard clears with the reactor's tick, so an event that
@@ -97,8 +100,7 @@ fn poll_once(
     s: &AsyncFd<StdStream>,
     cx: &mut Context<'_>,
     interest: Interest,
-    len: usize,
-    mut op: impl FnMut(BorrowedFd<'_>) -> io::Result<usize>,
+    mut op: impl FnMut(BorrowedFd<'_>) -> io::Result<(usize, usize)>,
 ) -> Poll<io::Result<usize>> {
     loop {
         let mut guard = if interest.is_writable() {
@@ -107,8 +109,8 @@ fn poll_once(
             ready!(s.poll_read_ready(cx))?
         };
         match guard.try_io(|s| op(s.get_ref().as_fd())) {
-            Ok(Ok(n)) => {
-                if n > 0 && n < len {
+            Ok(Ok((n, offered))) => {
+                if n > 0 && n < offered {
                     guard.clear_ready();
                 }
                 return Poll::Ready(Ok(n));
@@ -194,16 +196,15 @@ impl Stream {
         conn: &mut Connection,
     ) -> Poll<io::Result<usize>> {
         let s = self.registered()?;
-        // Reserve the core's buffer only once the socket is readable: a
-        // flush waiting for a fresh socket's first writable event polls
+        // The buffer is reserved inside `op`, once the socket is readable:
+        // a flush waiting for a fresh socket's first writable event polls
         // this side too, and reserving first left every such connection
         // holding a read buffer it may never use (4 KiB each).
-        drop(ready!(s.poll_read_ready(cx))?);
-        let mut buf = conn.recv_buf();
-        // What `recv_into` offers the kernel: its one contiguous chunk.
-        let room = bytes::BufMut::chunk_mut(&mut buf).len();
-        poll_once(s, cx, Interest::READABLE, room, |fd| {
-            sys::recv_into(fd, &mut buf)
+        poll_once(s, cx, Interest::READABLE, |fd| {
+            let mut buf = conn.recv_buf();
+            // What `recv_into` offers the kernel: its one contiguous chunk.
+            let room = bytes::BufMut::chunk_mut(&mut buf).len();
+            sys::recv_into(fd, &mut buf).map(|n| (n, room))
         })
     }
 
@@ -221,8 +222,8 @@ impl Stream {
         // de-initialises bytes that `buf` counts as initialised.
         let unfilled = unsafe { buf.unfilled_mut() };
         let room = unfilled.len();
-        let n = ready!(poll_once(s, cx, Interest::READABLE, room, |fd| {
-            sys::recv(fd, &mut *unfilled)
+        let n = ready!(poll_once(s, cx, Interest::READABLE, |fd| {
+            sys::recv(fd, &mut *unfilled).map(|n| (n, room))
         }))?;
         // SAFETY: `recv` initialised the first `n` bytes of the unfilled
         // part it was given.
@@ -273,9 +274,9 @@ impl Stream {
         conn: &Connection,
     ) -> Poll<io::Result<usize>> {
         let s = self.registered()?;
-        let len = offered(conn.transmit_chunks());
-        poll_once(s, cx, Interest::WRITABLE, len, |fd| {
-            sys::send_chunks(fd, conn.transmit_chunks())
+        poll_once(s, cx, Interest::WRITABLE, |fd| {
+            let n = sys::send_chunks(fd, conn.transmit_chunks())?;
+            Ok((n, offered(conn.transmit_chunks())))
         })
     }
 
@@ -286,9 +287,9 @@ impl Stream {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let s = self.registered()?;
-        let len = offered(bufs.iter().map(|b| &**b));
-        poll_once(s, cx, Interest::WRITABLE, len, |fd| {
-            sys::send_chunks(fd, bufs.iter().map(|b| &**b))
+        poll_once(s, cx, Interest::WRITABLE, |fd| {
+            let n = sys::send_chunks(fd, bufs.iter().map(|b| &**b))?;
+            Ok((n, offered(bufs.iter().map(|b| &**b))))
         })
     }
 
