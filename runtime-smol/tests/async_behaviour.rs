@@ -52,27 +52,6 @@ async fn pair(tag: &str) -> (LocalServer, LocalSocket, LocalSocket) {
 /// A read raced against a short timer, thousands of times, while the peer
 /// streams data in odd-sized pieces: every cancelled read must leave the
 /// stream intact (no byte lost, duplicated or reordered).
-/// A server keeps a task per connection, and each level of a task's
-/// future (the spawned block, the `async fn` it calls) holds its own copy
-/// of the socket: a socket that is cheap to move keeps 10,000 connections
-/// small. The state lives behind one box, the timer behind another made on
-/// its first deadline. (tokio's test has the same bounds.)
-#[test]
-fn sockets_are_cheap_to_move() {
-    assert!(std::mem::size_of::<LocalSocket>() <= 2 * std::mem::size_of::<usize>());
-    async fn echo(mut s: LocalSocket) {
-        let mut buf = [0u8; 64];
-        while s.read_exact(&mut buf).await.is_ok() && s.write_all(&buf).await.is_ok() {}
-    }
-    let s = LocalSocket::new();
-    let task = async move { echo(s).await };
-    assert!(
-        std::mem::size_of_val(&task) <= 256,
-        "{}",
-        std::mem::size_of_val(&task)
-    );
-}
-
 #[test]
 fn cancelled_reads_lose_nothing() {
     let (_server, mut client, peer) = smol::block_on(pair("cancel"));
