@@ -1,5 +1,6 @@
 //! [`Connection`]: everything a `QLocalSocket` decides, with no I/O.
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
@@ -10,7 +11,7 @@ use bytes::{Bytes, BytesMut};
 use crate::buffer::{ReadBuffer, WriteQueue, READ_CHUNK};
 use crate::error::{
     classify_connect_error, classify_io_error, render, ConnectVerdict, DeviceError, Direction,
-    ErrorSource, IoVerdict, LocalSocketError, SocketError,
+    ErrorSource, IoVerdict, LocalSocketError, SocketError, StreamError,
 };
 use crate::event::{Action, Event, OpenMode, State};
 use crate::name::{resolve_socket_name, Address, NameContext};
@@ -152,9 +153,27 @@ pub struct Connection {
     names: Option<Arc<Names>>,
     read: ReadBuffer,
     read_limit: usize,
+    /// The buffer reached the read limit: nothing more is read from the OS
+    /// until the application has drained it (Qt's rule), except inside a
+    /// `ReadyRead` wait.
+    read_paused: bool,
     read_hint: usize,
     /// No more data will arrive on this connection (EOF, error or local close).
     read_finished: bool,
+    /// `ReadChannelFinished` was queued (it is queued once per connection).
+    read_channel_finished: bool,
+    /// The peer is gone (a hang-up or a failing send) while data it sent
+    /// may still be in the kernel: reading goes on until end of stream,
+    /// then the connection ends with `fatal`. Holds whether writes were
+    /// pending when the peer went (Qt then shows Closing).
+    peer_gone: Option<bool>,
+    /// Bytes read from the OS over the connection's life (wait baselines).
+    received_total: u64,
+    /// Bytes the OS took over the connection's life (wait baselines).
+    sent_total: u64,
+    /// Queued bytes were discarded because the connection failed (not by
+    /// `abort`): a flush reports the failure.
+    writes_lost: bool,
     write: WriteQueue,
     /// The last direct write was partial (the socket filled up): the rest,
     /// which a `write_all` brings back next, may go direct too instead of
@@ -162,7 +181,15 @@ pub struct Connection {
     direct_tail: bool,
     events: VecDeque<Event>,
     actions: VecDeque<Action>,
-    error: Option<LocalSocketError>,
+    /// Qt's `error()`: the last error reported, fatal or not (a wait's
+    /// timeout, an `Operation` refusal).
+    /// Boxed, like `fatal`: errors are rare and every connection carries
+    /// the field.
+    error: Option<Box<LocalSocketError>>,
+    /// What ended (or is ending) the connection, kept apart from `error`
+    /// so that a later wait's timeout never hides it: reads, writes and
+    /// flushes on a failed connection report this one.
+    fatal: Option<Box<LocalSocketError>>,
     connect_deadline: Option<Duration>,
     retry_at: Option<Duration>,
     retry_backoff: Duration,
@@ -185,13 +212,20 @@ impl Connection {
             names: None,
             read: ReadBuffer::default(),
             read_limit: 0,
+            read_paused: false,
             read_hint: FIRST_READ,
             read_finished: false,
+            read_channel_finished: false,
+            peer_gone: None,
+            received_total: 0,
+            sent_total: 0,
+            writes_lost: false,
             write: WriteQueue::default(),
             direct_tail: false,
             events: VecDeque::new(),
             actions: VecDeque::new(),
             error: None,
+            fatal: None,
             connect_deadline: None,
             retry_at: None,
             retry_backoff: RETRY_FIRST,
@@ -273,14 +307,25 @@ impl Connection {
             .map_or(SocketError::Unknown, |e| e.kind())
     }
 
-    /// The last error with its context, if any.
+    /// The last error with its context, if any: Qt's `error()` with its
+    /// details. This includes reports that did not end the connection (a
+    /// wait's timeout, an `Operation` refusal); see
+    /// [`fatal_error`](Self::fatal_error) for what ended it.
     pub fn last_error(&self) -> Option<&LocalSocketError> {
-        self.error.as_ref()
+        self.error.as_deref()
     }
 
-    /// Qt's text for the last error ("Unknown error" if none happened).
+    /// The error that ended (or is ending) the connection, if it failed.
+    /// Sticky until the next connect, like rustls' fatal error: a wait's
+    /// timeout never replaces it.
+    pub fn fatal_error(&self) -> Option<&LocalSocketError> {
+        self.fatal.as_deref()
+    }
+
+    /// Qt's text for the last error ("Unknown error" if none happened),
+    /// exactly as Qt words it; the error value's `Display` adds our detail.
     pub fn error_string(&self) -> String {
-        render(self.error.as_ref())
+        render(self.error.as_deref())
     }
 
     /// Bytes buffered and readable now.
@@ -291,6 +336,16 @@ impl Connection {
     /// Bytes queued and not yet taken by the OS.
     pub fn bytes_to_write(&self) -> usize {
         self.write.len()
+    }
+
+    /// Bytes the OS took over the connection's life.
+    pub fn bytes_sent(&self) -> u64 {
+        self.sent_total
+    }
+
+    /// Bytes read from the OS over the connection's life.
+    pub fn bytes_received(&self) -> u64 {
+        self.received_total
     }
 
     /// Whether a whole line (ending in `\n`) is buffered.
@@ -309,6 +364,12 @@ impl Connection {
         self.read.is_empty() && (self.state != State::Connected || self.read_finished)
     }
 
+    /// Whether the peer ended its stream while this side may still write
+    /// (a half-close): reads are at their end, writes keep working.
+    pub fn is_half_closed(&self) -> bool {
+        self.read_finished && self.peer_gone.is_none() && self.state != State::Unconnected
+    }
+
     /// The read-buffer limit (0 = unlimited, the default).
     pub fn read_buffer_size(&self) -> usize {
         self.read_limit
@@ -317,6 +378,192 @@ impl Connection {
     /// The buffered bytes, without consuming them.
     pub fn buffered(&self) -> &[u8] {
         self.read.as_slice()
+    }
+
+    /// What a read finds when nothing is buffered: `None` while more may
+    /// arrive (the caller waits), `Some(Ok(()))` at end of stream (the
+    /// peer closed, half-closed, or this side disconnected), or the reason
+    /// no read is possible: the device is not open (never connected,
+    /// closed, aborted), write-only, or the error that ended the connection.
+    /// A wait's timeout is never reported here.
+    pub fn read_outcome_when_empty(&self) -> Option<Result<(), StreamError>> {
+        match self.mode {
+            None => return Some(Err(DeviceError::NotOpen.into())),
+            Some(OpenMode::WriteOnly) => return Some(Err(DeviceError::WriteOnly.into())),
+            Some(_) => {}
+        }
+        if !self.read.is_empty() {
+            return None;
+        }
+        match self.state {
+            State::Connecting => None,
+            State::Connected if !self.read_finished => None,
+            _ => match self.fatal.as_deref() {
+                Some(e) if e.kind() != SocketError::PeerClosed => Some(Err(e.clone().into())),
+                _ => Some(Ok(())),
+            },
+        }
+    }
+
+    /// What a flush comes to: `None` while queued bytes remain (or a
+    /// connect is under way), `Some(Ok(()))` once everything queued was
+    /// taken by the OS, or the connection's error if queued bytes were
+    /// lost because it failed (until the next connect).
+    pub fn flush_outcome(&self) -> Option<Result<(), StreamError>> {
+        if self.wants_write() || self.state == State::Connecting {
+            return None;
+        }
+        if self.writes_lost {
+            let err = self.fatal.as_deref().cloned().unwrap_or_else(|| {
+                LocalSocketError::new(SocketError::PeerClosed, ErrorSource::Socket)
+            });
+            return Some(Err(err.into()));
+        }
+        Some(Ok(()))
+    }
+
+    /// The error a write reports once writing is impossible: the device
+    /// is not open or read-only, or the error that ended the connection.
+    pub fn write_refusal(&self) -> StreamError {
+        match self.check_writable() {
+            Err(DeviceError::NotConnected) | Ok(()) => match self.fatal.as_deref() {
+                Some(e) => e.clone().into(),
+                None => DeviceError::NotConnected.into(),
+            },
+            Err(e) => e.into(),
+        }
+    }
+
+    /// How many more bytes the runtimes' bounded write (`Write::write`,
+    /// `AsyncWrite::poll_write`) may queue before it must wait for the OS:
+    /// the queue is kept under [`TRANSMIT_THRESHOLD`].
+    pub fn write_room(&self) -> usize {
+        TRANSMIT_THRESHOLD.saturating_sub(self.write.len())
+    }
+
+    // ----- waits -------------------------------------------------------------
+
+    /// Starts one of Qt's `waitFor*` calls: the baseline that
+    /// [`wait_outcome`](Self::wait_outcome) compares against. A
+    /// `ReadyRead` wait reads whenever the buffer has room, even when the
+    /// read limit paused reading (Qt's exception to its refill rule).
+    pub fn begin_wait(&mut self, kind: WaitFor) -> Wait {
+        let mark = match kind {
+            WaitFor::ReadyRead => {
+                if self.read_limit == 0 || self.read.len() < self.read_limit {
+                    self.read_paused = false;
+                }
+                self.received_total
+            }
+            WaitFor::BytesWritten => self.sent_total,
+            WaitFor::Connected | WaitFor::Disconnected => 0,
+        };
+        let nothing_to_do = match kind {
+            WaitFor::Connected => false,
+            WaitFor::ReadyRead | WaitFor::Disconnected => self.state == State::Unconnected,
+            WaitFor::BytesWritten => self.state == State::Unconnected || self.write.is_empty(),
+        };
+        Wait {
+            kind,
+            mark,
+            refused: nothing_to_do,
+        }
+    }
+
+    /// Whether `wait` is over: `None` to keep waiting (the driver waits for
+    /// what [`wants_read`](Self::wants_read), [`wants_write`](Self::wants_write),
+    /// [`wants_hangup_watch`](Self::wants_hangup_watch) and
+    /// [`poll_timeout`](Self::poll_timeout) say), `Some(Ok(()))` when its
+    /// condition holds, or `Some(Err(_))` when it can no longer hold (Qt's
+    /// `false`): the connection ended, the peer half-closed (no more data),
+    /// the read buffer is full, or nothing at all is left to wait for.
+    pub fn wait_outcome(&self, wait: &Wait) -> Option<Result<(), LocalSocketError>> {
+        let source = match wait.kind {
+            WaitFor::Connected => ErrorSource::WaitForConnected,
+            _ => ErrorSource::Socket,
+        };
+        let refuse = |kind: SocketError, detail: &'static str| {
+            Some(Err(LocalSocketError::new(kind, source).with_detail(detail)))
+        };
+        if wait.refused {
+            return refuse(SocketError::Operation, "nothing to wait for");
+        }
+        let ended = || {
+            Some(Err(self.fatal.as_deref().cloned().unwrap_or_else(|| {
+                LocalSocketError::new(SocketError::PeerClosed, source)
+                    .with_detail("the connection ended")
+            })))
+        };
+        let outcome = match wait.kind {
+            WaitFor::Connected => match self.state {
+                State::Connecting => None,
+                State::Connected => Some(Ok(())),
+                _ => Some(Err(self.error.as_deref().cloned().unwrap_or_else(|| {
+                    LocalSocketError::new(SocketError::Operation, source)
+                        .with_detail("not connecting")
+                }))),
+            },
+            WaitFor::ReadyRead => {
+                if self.received_total > wait.mark {
+                    Some(Ok(()))
+                } else if !matches!(self.state, State::Connected | State::Connecting) {
+                    ended()
+                } else if self.read_finished && self.state == State::Connected {
+                    refuse(SocketError::PeerClosed, "the peer ended its stream")
+                } else if self.state == State::Connected && self.read_capacity() == 0 {
+                    refuse(SocketError::Operation, "the read buffer is full")
+                } else {
+                    None
+                }
+            }
+            WaitFor::BytesWritten => {
+                if self.sent_total > wait.mark {
+                    Some(Ok(()))
+                } else if self.state == State::Unconnected {
+                    ended()
+                } else {
+                    None
+                }
+            }
+            WaitFor::Disconnected => {
+                if self.state == State::Unconnected {
+                    Some(Ok(()))
+                } else {
+                    None
+                }
+            }
+        };
+        if outcome.is_none() && self.is_idle() {
+            return refuse(SocketError::Operation, "nothing can happen without a command");
+        }
+        outcome
+    }
+
+    /// The wait's deadline passed: Qt records `SocketTimeout` (and emits
+    /// it) for every wait except `waitForConnected`, and the connection
+    /// carries on. Returns the wait's error.
+    pub fn wait_timed_out(&mut self, wait: &Wait) -> LocalSocketError {
+        let source = match wait.kind {
+            WaitFor::Connected => ErrorSource::WaitForConnected,
+            _ => ErrorSource::Socket,
+        };
+        let err = LocalSocketError::new(SocketError::SocketTimeout, source);
+        if wait.kind != WaitFor::Connected && self.state != State::Unconnected {
+            self.error = Some(Box::new(err.clone()));
+            self.push_event(Event::Error(SocketError::SocketTimeout));
+        }
+        err
+    }
+
+    /// Nothing the OS or the clock can do changes this connection: no
+    /// connect under way, nothing to read (or no room), nothing to write,
+    /// no hang-up to watch for, no deadline.
+    fn is_idle(&self) -> bool {
+        self.state != State::Connecting
+            && self.read_capacity() == 0
+            && !self.wants_write()
+            && !self.wants_hangup_watch()
+            && self.poll_timeout().is_none()
     }
 
     // ----- commands --------------------------------------------------------
@@ -331,6 +578,23 @@ impl Connection {
         true
     }
 
+    /// Sets how long a connect keeps retrying a full backlog or busy pipe;
+    /// it applies from the next connect. Accepted connections get their
+    /// own copy of the shared configuration.
+    pub fn set_connect_timeout(&mut self, timeout: Duration) {
+        Arc::make_mut(&mut self.config).connect_timeout = timeout;
+    }
+
+    /// Sets how long a graceful disconnect may wait for pending writes to
+    /// drain (`None`: as long as the peer is there). It applies to the next
+    /// disconnect; while Closing it applies at once, counted from `now`.
+    pub fn set_drain_timeout(&mut self, timeout: Option<Duration>, now: Duration) {
+        Arc::make_mut(&mut self.config).drain_timeout = timeout;
+        if self.state == State::Closing {
+            self.drain_deadline = timeout.map(|d| now.saturating_add(d));
+        }
+    }
+
     /// Starts connecting to `name`.
     ///
     /// While Connecting or Connected this only reports `Operation` (Qt's
@@ -341,7 +605,7 @@ impl Connection {
             State::Connecting | State::Connected => {
                 let err =
                     LocalSocketError::new(SocketError::Operation, ErrorSource::ConnectToServer);
-                self.error = Some(err);
+                self.error = Some(Box::new(err));
                 self.push_event(Event::Error(SocketError::Operation));
                 return;
             }
@@ -352,9 +616,14 @@ impl Connection {
             State::Unconnected => {}
         }
         self.error = None;
+        self.fatal = None;
         self.read.clear();
         self.write.clear();
         self.read_finished = false;
+        self.read_channel_finished = false;
+        self.read_paused = false;
+        self.peer_gone = None;
+        self.writes_lost = false;
         self.mode = None;
         self.drain_deadline = None;
         self.names = None;
@@ -408,17 +677,21 @@ impl Connection {
     }
 
     /// Copies up to `out.len()` buffered bytes into `out`. `Ok(0)` means
-    /// nothing is buffered; [`read_exhausted`](Self::read_exhausted) tells
-    /// whether more may come.
+    /// nothing is buffered; [`read_outcome_when_empty`](Self::read_outcome_when_empty)
+    /// tells whether more may come.
     pub fn read(&mut self, out: &mut [u8]) -> Result<usize, DeviceError> {
         self.check_readable()?;
-        Ok(self.read.read(out))
+        let n = self.read.read(out);
+        self.note_consumed();
+        Ok(n)
     }
 
     /// Takes up to `max` buffered bytes without copying them.
     pub fn read_bytes(&mut self, max: usize) -> Result<Bytes, DeviceError> {
         self.check_readable()?;
-        Ok(self.read.split_to(max))
+        let b = self.read.split_to(max);
+        self.note_consumed();
+        Ok(b)
     }
 
     /// Takes everything buffered without copying it.
@@ -447,24 +720,34 @@ impl Connection {
             Some(i) => i + 1,
             None => limit,
         };
-        Ok(self.read.split_to(n))
+        let line = self.read.split_to(n);
+        self.note_consumed();
+        Ok(line)
     }
 
     /// Drops up to `n` buffered bytes; returns how many were dropped.
     pub fn skip(&mut self, n: usize) -> Result<usize, DeviceError> {
         self.check_readable()?;
-        Ok(self.read.skip(n))
+        let n = self.read.skip(n);
+        self.note_consumed();
+        Ok(n)
     }
 
-    /// Sets the read-buffer limit (0 = unlimited). When the buffer holds
-    /// this much, [`read_capacity`](Self::read_capacity) is 0 until the user
-    /// reads; the core never takes more than the limit.
+    /// Sets the read-buffer limit (0 = unlimited). Once the buffer holds
+    /// this much, [`read_capacity`](Self::read_capacity) is 0 until the
+    /// application has read the buffer empty (Qt's rule); the core never
+    /// takes more than the limit. A larger limit resumes reading at once.
     pub fn set_read_buffer_size(&mut self, size: usize) {
         self.read_limit = size;
+        if size == 0 || self.read.len() < size {
+            self.read_paused = false;
+        }
     }
 
     /// Starts a graceful disconnect: Closing while pending writes drain, then
     /// Unconnected. The device stays open so buffered data stays readable.
+    /// Nothing is written inside this call: with writes pending the caller
+    /// always sees Closing, and the drain happens in later waits (as in Qt).
     /// While Connecting the attempt is cancelled (Qt would leave a pending
     /// close behind).
     pub fn disconnect_from_server(&mut self, now: Duration) {
@@ -472,6 +755,11 @@ impl Connection {
             State::Unconnected | State::Closing => {}
             State::Connecting => self.cancel_connect(false),
             State::Connected => {
+                if self.peer_gone.is_some() {
+                    // The peer is already gone: end with its error.
+                    self.end_with_fatal(true);
+                    return;
+                }
                 self.set_state(State::Closing);
                 if self.write.is_empty() {
                     self.finish_close();
@@ -499,35 +787,37 @@ impl Connection {
     }
 
     /// Qt's `abort()`: pending writes are dropped and the connection ends
-    /// now. `AboutToClose` comes first, while data is still readable (as in
-    /// `close`; Qt emits it last). Later graceful disconnects are unaffected.
+    /// now; `AboutToClose` comes last, as in Qt. Later graceful
+    /// disconnects are unaffected.
     pub fn abort(&mut self) {
         self.write.clear();
-        if self.mode.is_some() {
-            self.push_event(Event::AboutToClose);
-        }
-        self.mode = None;
-        self.read.clear();
+        self.writes_lost = false;
+        let was_open = self.mode.is_some();
         match self.state {
             State::Connected | State::Closing => self.finish_close(),
             State::Connecting => self.cancel_connect(true),
             State::Unconnected => {}
         }
+        if was_open {
+            self.push_event(Event::AboutToClose);
+        }
+        self.mode = None;
+        self.read.clear();
         self.names = None;
     }
 
     /// Reports that a `wait_for_*` call of the user timed out: Qt emits
-    /// `SocketTimeout` and the connection carries on.
+    /// `SocketTimeout` and the connection carries on. Prefer
+    /// [`wait_timed_out`](Self::wait_timed_out), which knows the wait.
     pub fn report_wait_timeout(&mut self) {
         if self.state == State::Unconnected {
             return;
         }
-        self.error = Some(LocalSocketError::new(
+        self.error = Some(Box::new(LocalSocketError::new(
             SocketError::SocketTimeout,
             ErrorSource::Socket,
-        ));
-        self.events
-            .push_back(Event::Error(SocketError::SocketTimeout));
+        )));
+        self.push_event(Event::Error(SocketError::SocketTimeout));
     }
 
     // ----- inputs ----------------------------------------------------------
@@ -573,9 +863,10 @@ impl Connection {
     }
 
     /// How many bytes the driver may read now; 0 means do not read (not
-    /// connected, end of stream seen, or the read-buffer limit is reached).
+    /// connected, end of stream seen, or the read-buffer limit was reached
+    /// and the application has not drained the buffer yet).
     pub fn read_capacity(&self) -> usize {
-        if self.state != State::Connected || self.read_finished {
+        if self.state != State::Connected || self.read_finished || self.read_paused {
             return 0;
         }
         if self.read_limit == 0 || self.mode == Some(OpenMode::WriteOnly) {
@@ -584,6 +875,12 @@ impl Connection {
         self.read_limit
             .saturating_sub(self.read.len())
             .min(self.read_hint)
+    }
+
+    /// Whether the driver should wait for readability (the same as
+    /// [`read_capacity`](Self::read_capacity) > 0).
+    pub fn wants_read(&self) -> bool {
+        self.read_capacity() > 0
     }
 
     /// Where the driver reads to: the read buffer's spare capacity, limited
@@ -595,8 +892,9 @@ impl Connection {
     }
 
     /// The driver read `n` bytes into [`recv_buf`](Self::recv_buf); `n == 0`
-    /// means end of stream. (The count is taken from the buffer itself, so a
-    /// wrong `n > 0` cannot corrupt it.)
+    /// means end of stream (see [`handle_eof`](Self::handle_eof)). (The
+    /// count is taken from the buffer itself, so a wrong `n > 0` cannot
+    /// corrupt it.)
     pub fn handle_received(&mut self, n: usize, now: Duration) {
         if n == 0 {
             self.handle_eof(now);
@@ -606,6 +904,7 @@ impl Connection {
         if added == 0 {
             return;
         }
+        self.received_total += added as u64;
         if added >= self.read_hint {
             // At most 64 KiB: larger buffers come from mmap in common
             // allocators, and a fresh mapping per refill costs page faults.
@@ -613,6 +912,9 @@ impl Connection {
         }
         match self.mode {
             Some(m) if m.can_read() => {
+                if self.read_limit > 0 && self.read.len() >= self.read_limit {
+                    self.read_paused = true;
+                }
                 if !self.pending_data_event(|e| matches!(e, Event::ReadyRead)) {
                     self.push_event(Event::ReadyRead);
                 }
@@ -622,31 +924,63 @@ impl Connection {
         }
     }
 
-    /// End of stream from the peer. Idempotent. Buffered data stays readable.
+    /// End of stream from the peer. Idempotent; buffered data stays
+    /// readable.
+    ///
+    /// If the peer is known to be gone ([`handle_hangup`](Self::handle_hangup)
+    /// came first, a send failed, or the platform has no half-close, as
+    /// Windows pipes) the connection ends with Qt's sequence. Otherwise it
+    /// is a half-close: `ReadChannelFinished`, no error, still Connected,
+    /// and writes keep working; the driver then watches for the hang-up
+    /// ([`wants_hangup_watch`](Self::wants_hangup_watch)). A Unix driver
+    /// that sees a hang-up together with the end of stream reports
+    /// `handle_hangup` first, so a peer that closed completely gets Qt's
+    /// order of signals.
     pub fn handle_eof(&mut self, _now: Duration) {
-        let err = LocalSocketError::new(SocketError::PeerClosed, ErrorSource::Socket)
-            .with_platform(self.config.name_context.platform);
-        self.peer_closed(err);
-    }
-
-    /// The peer ended the stream (EOF, or a reset seen by a read): Qt's
-    /// end-of-stream sequence, through Closing.
-    fn peer_closed(&mut self, err: LocalSocketError) {
         if self.read_finished || !matches!(self.state, State::Connected | State::Closing) {
             return;
         }
-        self.error = Some(err);
-        self.push_event(Event::Error(SocketError::PeerClosed));
-        self.write.clear();
-        if self.state == State::Connected {
-            self.set_state(State::Closing);
+        if self.peer_gone.is_none() && self.config.name_context.platform.is_windows() {
+            self.note_peer_gone(self.peer_closed_error());
         }
-        self.finish_close();
+        match self.peer_gone {
+            // Qt's sequence for a peer that closed: always through Closing.
+            Some(_) => self.end_with_fatal(true),
+            None => {
+                self.read_finished = true;
+                self.read_paused = false;
+                self.push_read_channel_finished();
+            }
+        }
+    }
+
+    /// The peer is gone for good (on Unix: the socket polls `POLLHUP`; a
+    /// pipe's broken-pipe error). Nothing more can be sent: queued output
+    /// is dropped and counted as lost. If the read side is still open, the
+    /// data the peer sent before it went is read out first; the connection
+    /// ends at end of stream. After a half-close it ends now, without a
+    /// second `ReadChannelFinished`.
+    pub fn handle_hangup(&mut self, _now: Duration) {
+        if !matches!(self.state, State::Connected | State::Closing) || self.peer_gone.is_some() {
+            return;
+        }
+        let err = self.peer_closed_error();
+        self.note_peer_gone(err);
+        self.settle_peer_gone();
+    }
+
+    /// Whether the driver should watch the socket for a hang-up while it
+    /// has nothing else to wait for: the peer half-closed and may go away
+    /// later (Unix `poll` reports `POLLHUP` with any interest).
+    pub fn wants_hangup_watch(&self) -> bool {
+        self.state == State::Connected && self.read_finished && self.peer_gone.is_none()
     }
 
     /// Whether there is queued data the driver should write now.
     pub fn wants_write(&self) -> bool {
-        !self.write.is_empty() && matches!(self.state, State::Connected | State::Closing)
+        !self.write.is_empty()
+            && matches!(self.state, State::Connected | State::Closing)
+            && self.peer_gone.is_none()
     }
 
     /// Whether enough is queued that the driver should write now, without
@@ -666,6 +1000,7 @@ impl Connection {
         (len >= TRANSMIT_THRESHOLD || self.direct_tail)
             && self.write.is_empty()
             && self.state == State::Connected
+            && self.peer_gone.is_none()
             && self.mode.is_some_and(OpenMode::can_write)
     }
 
@@ -676,6 +1011,7 @@ impl Connection {
     pub fn handle_sent_direct(&mut self, n: usize, offered: usize, _now: Duration) {
         self.direct_tail = n < offered && self.state == State::Connected;
         if n > 0 && matches!(self.state, State::Connected | State::Closing) {
+            self.sent_total += n as u64;
             self.push_bytes_written(n);
         }
     }
@@ -697,6 +1033,8 @@ impl Connection {
     pub fn handle_received_direct(&mut self, n: usize, now: Duration) {
         if n == 0 {
             self.handle_eof(now);
+        } else {
+            self.received_total += n as u64;
         }
     }
 
@@ -715,6 +1053,7 @@ impl Connection {
         if n == 0 {
             return;
         }
+        self.sent_total += n as u64;
         self.push_bytes_written(n);
         if self.state == State::Closing && self.write.is_empty() {
             self.finish_close();
@@ -722,8 +1061,11 @@ impl Connection {
     }
 
     /// An I/O error on the live connection. Would-block and interrupts are
-    /// ignored; anything else ends the connection with Qt's category.
-    /// Buffered input stays readable.
+    /// ignored. A send that fails because the peer is gone (EPIPE,
+    /// ECONNRESET, a broken pipe) drops the queued output but not what the
+    /// peer sent: reading goes on to end of stream first. Anything else
+    /// ends the connection with Qt's category. Buffered input stays
+    /// readable.
     pub fn handle_io_error(&mut self, direction: Direction, err: OsError, _now: Duration) {
         if !matches!(self.state, State::Connected | State::Closing) {
             return;
@@ -732,14 +1074,30 @@ impl Connection {
             IoVerdict::Retry => {}
             // Qt's read returns 0 on ECONNRESET: a reset seen by a read is an
             // end of stream, with its Closing step.
-            IoVerdict::Fatal(SocketError::PeerClosed) if direction == Direction::Read => self
-                .peer_closed(LocalSocketError::from_os(
-                    SocketError::PeerClosed,
-                    ErrorSource::Socket,
-                    err,
-                )),
+            IoVerdict::Fatal(SocketError::PeerClosed) if direction == Direction::Read => {
+                if self.peer_gone.is_none() {
+                    let e =
+                        LocalSocketError::from_os(SocketError::PeerClosed, ErrorSource::Socket, err);
+                    self.note_peer_gone(e);
+                }
+                if self.read_finished {
+                    self.settle_peer_gone();
+                } else {
+                    self.end_with_fatal(true);
+                }
+            }
+            IoVerdict::Fatal(SocketError::PeerClosed) => {
+                if self.peer_gone.is_none() {
+                    let e =
+                        LocalSocketError::from_os(SocketError::PeerClosed, ErrorSource::Socket, err);
+                    self.note_peer_gone(e);
+                }
+                self.settle_peer_gone();
+            }
             IoVerdict::Fatal(kind) => {
-                self.fatal(LocalSocketError::from_os(kind, ErrorSource::Socket, err))
+                let had_pending = !self.write.is_empty();
+                self.fatal = Some(Box::new(LocalSocketError::from_os(kind, ErrorSource::Socket, err)));
+                self.end_with_fatal(had_pending);
             }
         }
     }
@@ -768,10 +1126,11 @@ impl Connection {
                 }
             }
             State::Closing if self.drain_deadline.is_some_and(|d| now >= d) => {
-                self.fatal(
+                self.fatal = Some(Box::new(
                     LocalSocketError::new(SocketError::SocketTimeout, ErrorSource::Socket)
                         .with_detail("pending data was not drained in time"),
-                );
+                ));
+                self.end_with_fatal(false);
             }
             _ => {}
         }
@@ -789,6 +1148,11 @@ impl Connection {
         self.events.pop_front()
     }
 
+    /// Undelivered events.
+    pub fn queued_events(&self) -> usize {
+        self.events.len()
+    }
+
     // ----- internals ---------------------------------------------------------
 
     fn check_readable(&self) -> Result<(), DeviceError> {
@@ -803,8 +1167,51 @@ impl Connection {
         match self.mode {
             None => Err(DeviceError::NotOpen),
             Some(OpenMode::ReadOnly) => Err(DeviceError::ReadOnly),
-            Some(_) if self.state == State::Unconnected => Err(DeviceError::NotConnected),
+            Some(_) if self.state == State::Unconnected || self.peer_gone.is_some() => {
+                Err(DeviceError::NotConnected)
+            }
             Some(_) => Ok(()),
+        }
+    }
+
+    /// The application read from the buffer: once it is empty, a read
+    /// limit that paused reading lets the driver read again.
+    fn note_consumed(&mut self) {
+        if self.read.is_empty() {
+            self.read_paused = false;
+        }
+    }
+
+    fn peer_closed_error(&self) -> LocalSocketError {
+        LocalSocketError::new(SocketError::PeerClosed, ErrorSource::Socket)
+            .with_platform(self.config.name_context.platform)
+    }
+
+    /// The peer is gone: remember why (sticky) and drop what can no longer
+    /// be delivered.
+    fn note_peer_gone(&mut self, err: LocalSocketError) {
+        let had_pending = !self.write.is_empty();
+        self.writes_lost |= had_pending;
+        self.write.clear();
+        self.fatal = Some(Box::new(err));
+        self.peer_gone = Some(had_pending);
+    }
+
+    /// Ends the connection of a gone peer now if nothing more can be read
+    /// from it (after a half-close, while Closing, or when the device
+    /// cannot read); otherwise reading goes on until end of stream.
+    fn settle_peer_gone(&mut self) {
+        let Some(had_pending) = self.peer_gone else {
+            return;
+        };
+        if self.read_finished {
+            // After a half-close: no second ReadChannelFinished, and Closing
+            // only if writes were pending.
+            self.end_with_fatal(had_pending);
+        } else if self.state == State::Closing || !self.mode.is_some_and(OpenMode::can_read) {
+            // Qt reads nothing while Closing; a closed or write-only device
+            // has no use for the peer's data.
+            self.end_with_fatal(true);
         }
     }
 
@@ -851,12 +1258,47 @@ impl Connection {
         false
     }
 
-    /// Queues an event; beyond [`MAX_QUEUED_EVENTS`] undelivered ones the
-    /// oldest is dropped (only a user who never takes events gets there,
-    /// by connecting and aborting in a loop).
+    fn push_read_channel_finished(&mut self) {
+        if !self.read_channel_finished {
+            self.read_channel_finished = true;
+            self.push_event(Event::ReadChannelFinished);
+        }
+    }
+
+    /// Queues an event, keeping the queue bounded for a user who never
+    /// takes events. A timeout right after a timeout merges into it. At
+    /// [`MAX_QUEUED_EVENTS`] only these may go: events that carry no
+    /// transition (data signals, repeated timeouts), the incoming one if it
+    /// is such, else the oldest such; failing that, the oldest event of a
+    /// connection that has already ended (a connect/abort loop). The
+    /// signals of the current connection's transitions are never dropped.
     fn push_event(&mut self, e: Event) {
+        let droppable = |e: &Event| {
+            matches!(
+                e,
+                Event::ReadyRead
+                    | Event::BytesWritten(_)
+                    | Event::Error(SocketError::SocketTimeout)
+            )
+        };
+        if e == Event::Error(SocketError::SocketTimeout) && self.events.back() == Some(&e) {
+            return;
+        }
         if self.events.len() >= MAX_QUEUED_EVENTS {
-            self.events.pop_front();
+            if droppable(&e) {
+                return;
+            }
+            if let Some(i) = self.events.iter().position(droppable) {
+                self.events.remove(i);
+            } else if self
+                .events
+                .iter()
+                .skip(1)
+                .any(|e| *e == Event::StateChanged(State::Connecting))
+            {
+                // The front belongs to an earlier connection.
+                self.events.pop_front();
+            }
         }
         self.events.push_back(e);
     }
@@ -879,7 +1321,8 @@ impl Connection {
 
     fn fail_connect(&mut self, err: LocalSocketError) {
         let kind = err.kind();
-        self.error = Some(err);
+        self.error = Some(Box::new(err.clone()));
+        self.fatal = Some(Box::new(err));
         self.push_event(Event::Error(kind));
         self.clear_connect();
         self.actions.push_back(Action::Close);
@@ -910,18 +1353,67 @@ impl Connection {
     fn finish_close(&mut self) {
         self.drain_deadline = None;
         self.read_finished = true;
+        self.read_paused = false;
+        self.peer_gone = None;
         self.set_state(State::Unconnected);
-        self.push_event(Event::ReadChannelFinished);
+        self.push_read_channel_finished();
         self.push_event(Event::Disconnected);
         self.actions.push_back(Action::Close);
         self.names = None;
     }
 
-    fn fatal(&mut self, err: LocalSocketError) {
+    /// Ends the connection with `self.fatal`: Error, Closing when
+    /// `closing_step` (Qt shows it when writes were pending, and for a peer
+    /// that closed), Unconnected, ReadChannelFinished (once), Disconnected.
+    fn end_with_fatal(&mut self, closing_step: bool) {
+        let err = self
+            .fatal
+            .get_or_insert_with(|| {
+                Box::new(LocalSocketError::new(
+                    SocketError::PeerClosed,
+                    ErrorSource::Socket,
+                ))
+            })
+            .clone();
         let kind = err.kind();
         self.error = Some(err);
         self.push_event(Event::Error(kind));
+        self.writes_lost |= !self.write.is_empty();
         self.write.clear();
+        if closing_step && self.state == State::Connected {
+            self.set_state(State::Closing);
+        }
         self.finish_close();
+    }
+}
+
+/// Which of Qt's `waitFor*` calls a [`Wait`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WaitFor {
+    /// `waitForConnected`: until the connect has an outcome.
+    Connected,
+    /// `waitForReadyRead`: until new data is buffered.
+    ReadyRead,
+    /// `waitForBytesWritten`: until the OS took some pending data.
+    BytesWritten,
+    /// `waitForDisconnected`: until Unconnected.
+    Disconnected,
+}
+
+/// A wait in progress: its kind and the baseline it started from. Made by
+/// [`Connection::begin_wait`], judged by [`Connection::wait_outcome`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wait {
+    kind: WaitFor,
+    mark: u64,
+    /// The wait had nothing to wait for when it began (Qt returns false at
+    /// once).
+    refused: bool,
+}
+
+impl Wait {
+    /// Which wait this is.
+    pub fn kind(&self) -> WaitFor {
+        self.kind
     }
 }

@@ -319,19 +319,47 @@ impl LocalSocketError {
     }
 }
 
-impl fmt::Display for LocalSocketError {
+impl LocalSocketError {
+    /// The short explanation our `Display` adds after Qt's text, if any.
+    pub fn detail(&self) -> Option<&'static str> {
+        self.detail
+    }
+
+    /// Qt's `errorString()` text, exactly: the function prefix and Qt's
+    /// wording, without our detail (which `Display` adds).
+    ///
+    /// ```
+    /// use localsock_core::{ErrorSource, LocalSocketError, SocketError};
+    /// let e = LocalSocketError::new(SocketError::SocketTimeout, ErrorSource::ConnectToServer)
+    ///     .with_detail("the server did not accept in time");
+    /// assert_eq!(e.qt_text(), "QLocalSocket::connectToServer: Socket operation timed out");
+    /// assert!(e.to_string().ends_with("(the server did not accept in time)"));
+    /// ```
+    pub fn qt_text(&self) -> String {
+        use alloc::string::ToString;
+        QtText(self).to_string()
+    }
+}
+
+/// Qt's wording of a socket error, without our detail.
+struct QtText<'a>(&'a LocalSocketError);
+
+impl fmt::Display for QtText<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: {}",
-            self.source.prefix(),
-            self.kind.text(self.platform)
-        )?;
-        if self.kind == SocketError::Unknown {
-            if let Some(os) = self.os {
+        let e = self.0;
+        write!(f, "{}: {}", e.source.prefix(), e.kind.text(e.platform))?;
+        if e.kind == SocketError::Unknown {
+            if let Some(os) = e.os {
                 write!(f, " {}", os.raw())?;
             }
         }
+        Ok(())
+    }
+}
+
+impl fmt::Display for LocalSocketError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        QtText(self).fmt(f)?;
         if let Some(detail) = self.detail {
             write!(f, " ({detail})")?;
         }
@@ -413,14 +441,45 @@ impl ListenError {
     }
 }
 
-impl fmt::Display for ListenError {
+impl ListenError {
+    /// The short explanation our `Display` adds after Qt's text, if any.
+    pub fn detail(&self) -> Option<&'static str> {
+        self.detail
+    }
+
+    /// Qt's `errorString()` text, exactly, without our detail.
+    ///
+    /// ```
+    /// use localsock_core::{ErrorSource, ListenError, ServerError};
+    /// let e = ListenError::new(ServerError::HostNotFound, ErrorSource::Listen)
+    ///     .with_detail("name too long");
+    /// assert_eq!(e.qt_text(), "QLocalServer::listen: Name error");
+    /// ```
+    pub fn qt_text(&self) -> String {
+        use alloc::string::ToString;
+        ListenQtText(self).to_string()
+    }
+}
+
+/// Qt's wording of a server error, without our detail.
+struct ListenQtText<'a>(&'a ListenError);
+
+impl fmt::Display for ListenQtText<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.source.prefix(), self.kind.text())?;
-        if self.kind == ServerError::Unknown {
-            if let Some(os) = self.os {
+        let e = self.0;
+        write!(f, "{}: {}", e.source.prefix(), e.kind.text())?;
+        if e.kind == ServerError::Unknown {
+            if let Some(os) = e.os {
                 write!(f, " {}", os.raw())?;
             }
         }
+        Ok(())
+    }
+}
+
+impl fmt::Display for ListenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        ListenQtText(self).fmt(f)?;
         if let Some(detail) = self.detail {
             write!(f, " ({detail})")?;
         }
@@ -492,9 +551,52 @@ impl From<DeviceError> for std::io::Error {
 pub(crate) const NO_ERROR_TEXT: &str = "Unknown error";
 
 pub(crate) fn render(err: Option<&LocalSocketError>) -> String {
-    use alloc::string::ToString;
     match err {
-        Some(e) => e.to_string(),
+        Some(e) => e.qt_text(),
         None => String::from(NO_ERROR_TEXT),
+    }
+}
+
+/// Why a read, write or flush on a socket cannot go on: the device refuses
+/// (not open, wrong open mode) or the connection failed. The runtimes' I/O
+/// traits turn it into a `std::io::Error`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamError {
+    /// `QIODevice`'s refusal.
+    Device(DeviceError),
+    /// The error that ended the connection.
+    Socket(LocalSocketError),
+}
+
+impl From<DeviceError> for StreamError {
+    fn from(e: DeviceError) -> Self {
+        StreamError::Device(e)
+    }
+}
+
+impl From<LocalSocketError> for StreamError {
+    fn from(e: LocalSocketError) -> Self {
+        StreamError::Socket(e)
+    }
+}
+
+impl fmt::Display for StreamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StreamError::Device(e) => e.fmt(f),
+            StreamError::Socket(e) => e.fmt(f),
+        }
+    }
+}
+
+impl core::error::Error for StreamError {}
+
+#[cfg(feature = "std")]
+impl From<StreamError> for std::io::Error {
+    fn from(e: StreamError) -> Self {
+        match e {
+            StreamError::Device(e) => e.into(),
+            StreamError::Socket(e) => e.into(),
+        }
     }
 }

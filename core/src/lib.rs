@@ -78,12 +78,12 @@ mod platform;
 pub mod server;
 
 pub use connection::{
-    AcceptedFrom, Config, Connection, DEFAULT_CONNECT_TIMEOUT, MAX_QUEUED_EVENTS,
+    AcceptedFrom, Config, Connection, Wait, WaitFor, DEFAULT_CONNECT_TIMEOUT, MAX_QUEUED_EVENTS,
     TRANSMIT_THRESHOLD,
 };
 pub use error::{
     classify_connect_error, classify_io_error, classify_listen_error, ConnectVerdict, DeviceError,
-    Direction, ErrorSource, IoVerdict, ListenError, LocalSocketError, ServerError, SocketError,
+    Direction, ErrorSource, IoVerdict, ListenError, LocalSocketError, ServerError, SocketError, StreamError,
 };
 pub use event::{Action, Event, OpenMode, State};
 pub use name::{

@@ -435,7 +435,7 @@ impl<T> Server<T> {
 
     /// Qt's text for the last error ("" if none, as in Qt).
     pub fn error_string(&self) -> String {
-        self.error.as_ref().map_or(String::new(), |e| e.to_string())
+        self.error.as_ref().map_or(String::new(), |e| e.qt_text())
     }
 
     /// The pending-connection limit.

@@ -33,11 +33,39 @@ fn reading_resumes_when_the_user_reads() {
     while got.len() < data.len() {
         let n = c.read(&mut buf).unwrap();
         got.extend_from_slice(&buf[..n]);
-        assert_eq!(c.read_capacity(), 10 - c.bytes_available());
+        // Qt's rule: once the limit was reached, nothing more is read until
+        // the buffer is empty.
+        if c.bytes_available() > 0 && off < data.len() {
+            assert_eq!(c.read_capacity(), 0);
+        } else {
+            assert_eq!(c.read_capacity(), 10 - c.bytes_available());
+        }
         off += feed(&mut c, &data[off..], T0);
         assert!(c.bytes_available() <= 10);
     }
     assert_eq!(got, data);
+}
+
+#[test]
+fn below_the_limit_reading_goes_on() {
+    let mut c = connected();
+    c.set_read_buffer_size(10);
+    feed(&mut c, b"abc", T0);
+    assert_eq!(c.read_capacity(), 7, "the limit was never reached");
+}
+
+#[test]
+fn a_ready_read_wait_reads_whenever_there_is_room() {
+    let mut c = connected();
+    c.set_read_buffer_size(4);
+    assert_eq!(feed(&mut c, b"0123456789", T0), 4);
+    let mut two = [0u8; 2];
+    c.read(&mut two).unwrap();
+    assert_eq!(c.read_capacity(), 0, "paused until drained");
+    let wait = c.begin_wait(localsock_core::WaitFor::ReadyRead);
+    assert_eq!(c.read_capacity(), 2, "Qt's waitForReadyRead reads into the room");
+    assert_eq!(feed(&mut c, b"45", T0), 2);
+    assert_eq!(c.wait_outcome(&wait), Some(Ok(())));
 }
 
 #[test]
@@ -186,7 +214,7 @@ fn skip_past_the_end_returns_what_was_available() {
     let mut c = connected();
     feed(&mut c, &pattern(0, 20), T0);
     assert_eq!(c.skip(5), Ok(5));
-    c.handle_eof(T0);
+    peer_closes(&mut c, T0);
     assert_eq!(c.skip(100), Ok(15), "skip works after disconnect");
     assert_eq!(c.skip(1), Ok(0));
 }
@@ -390,13 +418,24 @@ fn direct_read_is_refused_when_write_only_or_not_connected() {
     let c = connected_mode(OpenMode::WriteOnly);
     assert!(!c.can_read_direct(10));
     let mut c = connected();
-    c.handle_eof(T0);
+    peer_closes(&mut c, T0);
     assert!(!c.can_read_direct(10));
 }
 
 #[test]
-fn direct_read_of_zero_is_eof() {
+fn direct_read_of_zero_is_a_half_close() {
     let mut c = connected();
+    c.handle_received_direct(0, T0);
+    assert_eq!(events(&mut c), [Event::ReadChannelFinished]);
+    assert_eq!(c.state(), State::Connected);
+    assert!(c.wants_hangup_watch());
+    assert_eq!(c.read_outcome_when_empty(), Some(Ok(())));
+}
+
+#[test]
+fn direct_read_of_zero_after_a_hangup_is_the_end() {
+    let mut c = connected();
+    c.handle_hangup(T0);
     c.handle_received_direct(0, T0);
     let evs = events(&mut c);
     assert_eq!(

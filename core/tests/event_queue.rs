@@ -54,7 +54,8 @@ fn data_events_do_not_cross_state_changes() {
     );
 }
 
-/// Connect/abort cycles without taking events hit the hard cap, not memory.
+/// Connect/abort cycles without taking events hit the hard cap, not memory:
+/// the events of connections that already ended make room.
 #[test]
 fn connect_abort_loop_is_capped() {
     let mut c = Connection::new(config());
@@ -69,7 +70,44 @@ fn connect_abort_loop_is_capped() {
     assert_eq!(queued.len(), localsock_core::MAX_QUEUED_EVENTS);
     assert_eq!(
         queued.last(),
-        Some(&Event::Disconnected),
-        "the newest are kept"
+        Some(&Event::AboutToClose),
+        "the newest are kept (Qt's abort emits AboutToClose last)"
+    );
+}
+
+/// Timed-out waits never grow the queue: consecutive timeouts merge, and
+/// at the cap a timeout or data event gives way, never a transition.
+#[test]
+fn timed_out_waits_merge_and_never_push_out_transitions() {
+    let mut c = connected();
+    for _ in 0..100_000 {
+        let w = c.begin_wait(localsock_core::WaitFor::ReadyRead);
+        c.wait_timed_out(&w);
+    }
+    assert_eq!(events(&mut c), [Event::Error(localsock_core::SocketError::SocketTimeout)]);
+    // Fill the queue with data events and timeouts, then end the connection.
+    for i in 0..3 * localsock_core::MAX_QUEUED_EVENTS {
+        feed(&mut c, b"x", T0);
+        c.read_all().unwrap();
+        c.write(&b"y"[..]).unwrap();
+        send_all(&mut c, T0);
+        if i % 2 == 0 {
+            c.report_wait_timeout();
+        }
+    }
+    assert!(c.queued_events() <= localsock_core::MAX_QUEUED_EVENTS);
+    peer_closes(&mut c, T0);
+    let got = events(&mut c);
+    assert!(got.len() <= localsock_core::MAX_QUEUED_EVENTS);
+    assert_eq!(
+        &got[got.len() - 5..],
+        [
+            Event::Error(localsock_core::SocketError::PeerClosed),
+            Event::StateChanged(State::Closing),
+            Event::StateChanged(State::Unconnected),
+            Event::ReadChannelFinished,
+            Event::Disconnected
+        ],
+        "the transitions survive a full queue"
     );
 }

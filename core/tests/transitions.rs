@@ -63,7 +63,7 @@ fn harmless_calls_on_a_fresh_socket_emit_nothing() {
     c.report_wait_timeout();
     c.handle_timeout(ms(10));
     c.handle_connected(T0);
-    c.handle_eof(T0);
+    peer_closes(&mut c, T0);
     c.handle_sent(10, T0);
     assert!(events(&mut c).is_empty());
     assert_eq!(c.state(), Unconnected);
@@ -362,7 +362,7 @@ fn connect_from_closing_closes_the_old_connection_then_connects() {
 fn connect_clears_the_previous_error_and_buffers() {
     let mut c = connected();
     feed(&mut c, b"old data", T0);
-    c.handle_eof(T0);
+    peer_closes(&mut c, T0);
     assert_eq!(c.error(), SocketError::PeerClosed);
     c.connect_to_server("srv", OpenMode::ReadWrite, T0);
     assert_eq!(c.error(), SocketError::Unknown);
@@ -495,11 +495,12 @@ fn unanswered_connect_times_out_at_the_connect_deadline() {
 fn eof_with_unread_data_keeps_it_readable_in_qt_order() {
     let mut c = connected();
     assert_eq!(feed(&mut c, b"hello", T0), 5);
+    c.handle_hangup(T0);
+    assert_eq!(events(&mut c), [ReadyRead], "nothing ends before the data is read out");
     c.handle_received(0, T0);
     assert_eq!(
         events(&mut c),
         [
-            ReadyRead,
             Error(SocketError::PeerClosed),
             StateChanged(Closing),
             StateChanged(Unconnected),
@@ -526,10 +527,10 @@ fn eof_with_unread_data_keeps_it_readable_in_qt_order() {
 #[test]
 fn eof_is_idempotent() {
     let mut c = connected();
-    c.handle_eof(T0);
+    peer_closes(&mut c, T0);
     let first = events(&mut c);
     assert!(disconnected_once(&first));
-    c.handle_eof(T0);
+    peer_closes(&mut c, T0);
     c.handle_received(0, T0);
     c.handle_received_direct(0, T0);
     assert!(events(&mut c).is_empty());
@@ -539,6 +540,7 @@ fn eof_is_idempotent() {
 #[test]
 fn eof_with_no_data_skips_ready_read() {
     let mut c = connected();
+    c.handle_hangup(T0);
     c.handle_received(0, T0);
     assert_eq!(
         events(&mut c),
@@ -557,7 +559,7 @@ fn eof_with_no_data_skips_ready_read() {
 fn eof_drops_pending_writes() {
     let mut c = connected();
     c.write(&b"never sent"[..]).unwrap();
-    c.handle_eof(T0);
+    peer_closes(&mut c, T0);
     assert_eq!(c.bytes_to_write(), 0);
     assert!(!c.wants_write());
 }
@@ -565,7 +567,7 @@ fn eof_drops_pending_writes() {
 #[test]
 fn write_after_eof_is_not_connected() {
     let mut c = connected();
-    c.handle_eof(T0);
+    peer_closes(&mut c, T0);
     assert_eq!(c.write(&b"x"[..]), Err(DeviceError::NotConnected));
     assert_eq!(c.write_slice(b"x"), Err(DeviceError::NotConnected));
     assert!(events(&mut c).iter().all(|e| *e != BytesWritten(1)));
@@ -729,7 +731,7 @@ fn abort_while_connecting_gives_unconnected_and_read_channel_finished() {
 }
 
 #[test]
-fn abort_while_connected_drops_writes_and_reads_about_to_close_first() {
+fn abort_while_connected_drops_writes_and_emits_about_to_close_last() {
     let mut c = connected();
     feed(&mut c, b"unread", T0);
     c.write(&b"unsent"[..]).unwrap();
@@ -738,10 +740,10 @@ fn abort_while_connected_drops_writes_and_reads_about_to_close_first() {
     assert_eq!(
         events(&mut c),
         [
-            AboutToClose,
             StateChanged(Unconnected),
             ReadChannelFinished,
-            Disconnected
+            Disconnected,
+            AboutToClose,
         ]
     );
     assert_eq!(actions(&mut c), [Action::Close]);
@@ -762,10 +764,10 @@ fn abort_while_closing_drops_writes() {
     assert_eq!(
         events(&mut c),
         [
-            AboutToClose,
             StateChanged(Unconnected),
             ReadChannelFinished,
-            Disconnected
+            Disconnected,
+            AboutToClose,
         ]
     );
     assert_eq!(c.bytes_to_write(), 0);
@@ -775,7 +777,7 @@ fn abort_while_closing_drops_writes() {
 fn abort_after_eof_only_closes_the_device() {
     let mut c = connected();
     feed(&mut c, b"left", T0);
-    c.handle_eof(T0);
+    peer_closes(&mut c, T0);
     let _ = events(&mut c);
     let _ = actions(&mut c);
     c.abort();
@@ -899,7 +901,7 @@ fn close_while_closing_only_closes_the_device() {
 #[test]
 fn close_after_eof_emits_about_to_close_once() {
     let mut c = connected();
-    c.handle_eof(T0);
+    peer_closes(&mut c, T0);
     let _ = events(&mut c);
     c.close(T0);
     assert_eq!(events(&mut c), [AboutToClose]);
@@ -937,6 +939,7 @@ fn write_only_discards_incoming_bytes_but_sees_eof() {
     assert_eq!(c.bytes_available(), 0);
     assert!(!c.can_read_line());
     assert!(events(&mut c).is_empty(), "no ReadyRead");
+    c.handle_hangup(T0);
     c.handle_received(0, T0);
     assert_eq!(
         events(&mut c),
@@ -989,7 +992,7 @@ fn errors_stay_until_the_next_connect() {
 #[test]
 fn peer_closed_error_survives_abort_and_close() {
     let mut c = connected();
-    c.handle_eof(T0);
+    peer_closes(&mut c, T0);
     c.abort();
     c.close(T0);
     assert_eq!(c.error(), SocketError::PeerClosed);
@@ -1018,25 +1021,58 @@ fn report_wait_timeout_when_unconnected_is_silent() {
 }
 
 #[test]
-fn write_error_epipe_is_peer_closed_without_closing_state() {
+fn write_error_epipe_keeps_reading_what_the_peer_sent_then_ends_through_closing() {
     let mut c = connected();
     feed(&mut c, b"still here", T0);
     c.write(&b"lost"[..]).unwrap();
     let _ = events(&mut c);
     c.handle_io_error(Direction::Write, linux_err(EPIPE), T0);
+    assert!(events(&mut c).is_empty(), "nothing ends before end of stream");
+    assert_eq!(c.state(), ConnectedState);
+    assert_eq!(c.bytes_to_write(), 0, "the queue cannot be delivered");
+    assert!(!c.wants_write());
+    assert!(c.read_capacity() > 0, "what the peer sent is still read out");
+    assert_eq!(c.write(&b"more"[..]), Err(DeviceError::NotConnected));
+    assert!(matches!(c.flush_outcome(), Some(Err(_))), "the loss is reported");
+    // The peer's last bytes, then its end of stream.
+    feed(&mut c, b"!", T0);
+    c.handle_received(0, T0);
     assert_eq!(
         events(&mut c),
         [
+            ReadyRead,
             Error(SocketError::PeerClosed),
+            StateChanged(Closing),
             StateChanged(Unconnected),
             ReadChannelFinished,
             Disconnected
         ]
     );
-    assert_eq!(c.bytes_to_write(), 0);
-    assert_eq!(c.bytes_available(), 10, "buffered input stays readable");
+    assert_eq!(c.bytes_available(), 11, "buffered input stays readable");
     assert!(c.is_open());
     assert_eq!(actions(&mut c), [Action::Close]);
+    assert_eq!(c.read_outcome_when_empty(), None, "data first");
+    c.read_all().unwrap();
+    assert_eq!(c.read_outcome_when_empty(), Some(Ok(())), "then end of stream");
+    assert!(matches!(c.flush_outcome(), Some(Err(_))), "still reported");
+}
+
+#[test]
+fn write_error_after_a_half_close_ends_at_once_without_a_second_read_channel_finished() {
+    let mut c = connected();
+    c.handle_eof(T0);
+    assert_eq!(events(&mut c), [ReadChannelFinished]);
+    c.write(&b"reply"[..]).unwrap();
+    c.handle_io_error(Direction::Write, linux_err(EPIPE), T0);
+    assert_eq!(
+        events(&mut c),
+        [
+            Error(SocketError::PeerClosed),
+            StateChanged(Closing),
+            StateChanged(Unconnected),
+            Disconnected
+        ]
+    );
 }
 
 #[test]
@@ -1078,7 +1114,7 @@ fn other_read_error_is_connection_error() {
 #[test]
 fn io_error_after_the_end_is_ignored() {
     let mut c = connected();
-    c.handle_eof(T0);
+    peer_closes(&mut c, T0);
     let _ = events(&mut c);
     c.handle_io_error(Direction::Write, linux_err(EPIPE), T0);
     assert!(events(&mut c).is_empty());

@@ -87,6 +87,13 @@ pub fn feed(c: &mut Connection, data: &[u8], now: Duration) -> usize {
     off
 }
 
+/// The peer closed completely, as a Unix driver reports it: the hang-up
+/// seen with the end of stream, then the end of stream.
+pub fn peer_closes(c: &mut Connection, now: Duration) {
+    c.handle_hangup(now);
+    c.handle_eof(now);
+}
+
 /// The queued output, concatenated (without consuming it).
 pub fn pending_output(c: &Connection) -> Vec<u8> {
     let mut out = Vec::with_capacity(c.bytes_to_write());
@@ -143,6 +150,8 @@ pub struct Pair {
     pub pipes: [VecDeque<u8>; 2],
     /// Whether each side still holds its OS object (cleared by `Action::Close`).
     pub open: [bool; 2],
+    /// Whether each side shut down its writing (a half-close).
+    pub shut_write: [bool; 2],
     /// Every event each side emitted, in order.
     pub events: [Vec<Event>; 2],
     /// Every byte each side's core handed to the fake OS.
@@ -173,6 +182,7 @@ impl Pair {
             pipe_capacity: usize::MAX,
             pipes: [VecDeque::new(), VecDeque::new()],
             open: [true, true],
+            shut_write: [false, false],
             events: [Vec::new(), Vec::new()],
             wire: [Vec::new(), Vec::new()],
         };
@@ -253,6 +263,12 @@ impl Pair {
         }
         if self.pipes[i].is_empty() {
             if !self.open[peer] {
+                // A driver probes for the hang-up when it reads end of stream.
+                self.c[i].handle_hangup(self.now);
+                self.c[i].handle_received(0, self.now);
+                return true;
+            }
+            if self.shut_write[peer] {
                 self.c[i].handle_received(0, self.now);
                 return true;
             }
@@ -265,11 +281,27 @@ impl Pair {
         true
     }
 
+    /// Side `i` shuts down its writing: the peer reads end of stream once
+    /// the pipe is drained, and may keep writing to `i`.
+    pub fn shutdown_write(&mut self, i: usize) {
+        self.shut_write[i] = true;
+    }
+
+    /// A driver watching for the hang-up of a half-closed peer.
+    pub fn watch_hangup(&mut self, i: usize) -> bool {
+        if self.open[i] && self.c[i].wants_hangup_watch() && !self.open[1 - i] {
+            self.c[i].handle_hangup(self.now);
+            return true;
+        }
+        false
+    }
+
     /// One round of the driver loop on both sides. Returns whether anything
     /// happened.
     pub fn step(&mut self) -> bool {
         let mut progress = false;
         for i in 0..2 {
+            progress |= self.watch_hangup(i);
             progress |= self.do_actions(i);
             progress |= self.transmit(i);
             progress |= self.receive(i);
