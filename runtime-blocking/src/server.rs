@@ -254,23 +254,26 @@ impl LocalServer {
     }
 
     /// Qt's `close`: stops listening, drops queued connections (their clients
-    /// see the connection closed) and removes the socket file.
+    /// see the connection closed) and removes the socket file. Unlike Qt, the
+    /// file is removed only if it is still the one this server created: if
+    /// ours was deleted and another server has since listened on the name,
+    /// its file stays.
     pub fn close(&mut self) {
-        if let Some(path) = self.core.socket_file().map(str::to_string) {
-            self.listener = None;
-            Listener::remove_file(&path);
-        }
-        self.listener = None;
+        self.close_listener();
         drop(self.core.close());
     }
 
     fn fail(&mut self, err: ListenError) {
-        if let Some(path) = self.core.socket_file().map(str::to_string) {
-            self.listener = None;
-            Listener::remove_file(&path);
-        }
-        self.listener = None;
+        self.close_listener();
         drop(self.core.handle_fatal(err));
+    }
+
+    /// Closes the listener and removes the socket file, if it is still the
+    /// one this server created.
+    fn close_listener(&mut self) {
+        if let Some(listener) = self.listener.take() {
+            listener.close(self.core.socket_file());
+        }
     }
 
     /// Qt's static `removeServer`: removes the socket file of `name`, whatever

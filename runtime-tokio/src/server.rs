@@ -276,21 +276,25 @@ impl LocalServer {
     }
 
     /// Qt's `close`: stops listening, drops queued connections (their clients
-    /// see the connection closed) and removes the socket file.
+    /// see the connection closed) and removes the socket file. Unlike Qt, the
+    /// file is removed only if it is still the one this server created: if
+    /// ours was deleted and another server has since listened on the name,
+    /// its file stays.
     pub fn close(&mut self) {
-        self.remove_socket_file();
+        self.close_listener();
         drop(self.core.close());
     }
 
     fn fail(&mut self, err: ListenError) {
-        self.remove_socket_file();
+        self.close_listener();
         drop(self.core.handle_fatal(err));
     }
 
-    fn remove_socket_file(&mut self) {
-        self.listener = None;
-        if let Some(path) = self.core.socket_file() {
-            Listener::remove_file(path);
+    /// Closes the listener and removes the socket file, if it is still the
+    /// one this server created.
+    fn close_listener(&mut self) {
+        if let Some(listener) = self.listener.take() {
+            listener.close(self.core.socket_file());
         }
     }
 

@@ -64,6 +64,7 @@ macro_rules! for_each_scenario {
         $m!($rt, small_reads_keep_order_and_limit);
         $m!($rt, mixed_sizes_never_stall);
         $m!($rt, many_sequential_clients);
+        $m!($rt, server_close_spares_a_newer_servers_file);
     };
 }
 
@@ -1381,4 +1382,49 @@ pub fn many_sequential_clients<R: Runtime>() {
         peer.io_write_all(&line).unwrap();
     }
     clients.join().unwrap();
+}
+
+/// Our decision (Qt removes the path unconditionally): a server whose socket
+/// file was deleted behind its back (a tmp cleaner) and then taken by a newer
+/// server leaves the newer server's file alone when it closes. Both ways of
+/// creating the file: a plain bind, and access options (bound in a private
+/// directory, then linked into place).
+pub fn server_close_spares_a_newer_servers_file<R: Runtime>() {
+    if !cfg!(unix) {
+        // Platform limitation: pipes vanish with their server; no file stays.
+        return;
+    }
+    for access in [Access::DEFAULT, Access::USER] {
+        let options = ServerOptions {
+            access,
+            ..Default::default()
+        };
+        let name = unique_name("spare");
+        let mut old = R::server();
+        old.listen_with(&name, options.clone()).unwrap();
+        let full = old.full_server_name();
+        std::fs::remove_file(&full).expect("the cleaner removes the file");
+        let mut new = R::server();
+        new.listen_with(&name, options)
+            .expect("the name is free again");
+        drop(old);
+        assert!(new.is_listening());
+        assert!(
+            std::path::Path::new(&full).exists(),
+            "{access:?}: the old server removed the new server's file"
+        );
+        let mut c = R::socket();
+        c.connect_to_server(&name, OpenMode::ReadWrite);
+        assert!(
+            c.wait_for_connected(LONG),
+            "{access:?}: {}",
+            c.error_string()
+        );
+        let _peer = new.accept_one();
+        new.close();
+        assert!(
+            !std::path::Path::new(&full).exists(),
+            "{access:?}: its own file goes"
+        );
+    }
 }

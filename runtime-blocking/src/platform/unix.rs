@@ -155,6 +155,8 @@ impl Stream {
 #[derive(Debug)]
 pub(crate) struct Listener {
     inner: UnixListener,
+    /// The socket file `bind` created (`None` for an abstract name).
+    file: Option<sys::SocketFileId>,
     /// The descriptor is in blocking mode (switched the first time a
     /// thread waits forever, so that it waits inside `accept`, as a std
     /// listener does); attempts that must not block `poll` first.
@@ -163,9 +165,10 @@ pub(crate) struct Listener {
 
 impl Listener {
     pub(crate) fn bind(plan: &ListenPlan) -> Result<Listener, ListenError> {
-        let inner = sys::listen_plan(plan)?;
+        let bound = sys::listen_plan(plan)?;
         Ok(Listener {
-            inner,
+            inner: bound.listener,
+            file: bound.file,
             blocking: false,
         })
     }
@@ -222,9 +225,14 @@ impl Listener {
         Ok(r.readable || r.error || r.hangup)
     }
 
-    /// Removes the socket file when the server closes (not for abstract names).
-    pub(crate) fn remove_file(path: &str) {
-        let _ = sys::remove_socket_file(Path::new(path));
+    /// Closes the listener. The socket file at `socket_file` (the core's
+    /// [`socket_file`](localsock_core::Server::socket_file)) is removed
+    /// first, and only if it is still the file this listener created: never
+    /// a newer server's, after ours was deleted behind our back.
+    pub(crate) fn close(self, socket_file: Option<&str>) {
+        if let (Some(path), Some(id)) = (socket_file, self.file) {
+            let _ = sys::remove_if_same(Path::new(path), id);
+        }
     }
 }
 

@@ -232,8 +232,8 @@ impl Listener {
         }
     }
 
-    /// Pipes leave no file behind.
-    pub(crate) fn remove_file(_path: &str) {}
+    /// Closes the listener; pipes leave no file behind.
+    pub(crate) fn close(self, _socket_file: Option<&str>) {}
 }
 
 /// Qt's `removeServer` is a no-op on Windows.

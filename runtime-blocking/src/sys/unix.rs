@@ -14,7 +14,7 @@ use std::io::{self, IoSlice};
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -368,6 +368,42 @@ impl From<ListenError> for io::Error {
     }
 }
 
+/// What [`listen`] made: the listening socket and the identity of the
+/// socket file it created.
+#[derive(Debug)]
+pub struct BoundListener {
+    /// The listening socket.
+    pub listener: UnixListener,
+    /// The socket file at the requested path; `None` for an abstract name.
+    pub file: Option<SocketFileId>,
+}
+
+/// Which file a socket path named when a listener created it: its device
+/// and inode numbers. `link` and `rename` keep them, so they follow the
+/// file to its final path; a file created at that path later has others,
+/// at least while the listener is open (its socket holds on to its own
+/// inode, so the number cannot be reused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SocketFileId {
+    dev: u64,
+    ino: u64,
+}
+
+impl SocketFileId {
+    /// `lstat`s `path`: the identity of whatever is there now (not
+    /// following a symlink), `None` if nothing is.
+    pub fn of(path: &Path) -> io::Result<Option<SocketFileId>> {
+        match fs::symlink_metadata(path) {
+            Ok(m) => Ok(Some(SocketFileId {
+                dev: m.dev(),
+                ino: m.ino(),
+            })),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 /// Creates a close-on-exec, non-blocking listening socket at `addr`.
 ///
 /// With a path and a `mode`, the socket is bound inside a fresh private
@@ -380,7 +416,14 @@ impl From<ListenError> for io::Error {
 ///
 /// A name that is taken gives `EADDRINUSE` at [`ListenStage::Bind`]; see
 /// [`ListenOptions::reclaim_stale`].
-pub fn listen(addr: &SocketAddress<'_>, opts: &ListenOptions) -> Result<UnixListener, ListenError> {
+///
+/// The identity of the socket file is recorded right after `bind`, so that
+/// closing removes this file only ([`remove_if_same`]), never one another
+/// server created after ours was deleted.
+pub fn listen(
+    addr: &SocketAddress<'_>,
+    opts: &ListenOptions,
+) -> Result<BoundListener, ListenError> {
     match (*addr, opts.mode) {
         (SocketAddress::Path(path), Some(mode)) => listen_private(path, mode, opts),
         _ => listen_plain(*addr, opts),
@@ -390,7 +433,7 @@ pub fn listen(addr: &SocketAddress<'_>, opts: &ListenOptions) -> Result<UnixList
 fn listen_plain(
     addr: SocketAddress<'_>,
     opts: &ListenOptions,
-) -> Result<UnixListener, ListenError> {
+) -> Result<BoundListener, ListenError> {
     use ListenStage::*;
     let sa = addr.to_rustix().map_err(|e| ListenError::new(Bind, e))?;
     let fd = new_stream_socket().map_err(|e| ListenError::new(Socket, e))?;
@@ -405,21 +448,29 @@ fn listen_plain(
         },
         Err(e) => return Err(ListenError::new(Bind, os(e))),
     }
+    let file = match addr {
+        SocketAddress::Path(path) => {
+            SocketFileId::of(path).map_err(|e| ListenError::new(Bind, e))?
+        }
+        SocketAddress::Abstract(_) => None,
+    };
     if let Err(e) = rustix::net::listen(&fd, opts.backlog) {
-        if let SocketAddress::Path(path) = addr {
-            // The file is the one we just created.
-            let _ = fs::remove_file(path);
+        if let (SocketAddress::Path(path), Some(id)) = (addr, file) {
+            let _ = remove_if_same(path, id);
         }
         return Err(ListenError::new(Listen, os(e)));
     }
-    Ok(fd.into())
+    Ok(BoundListener {
+        listener: fd.into(),
+        file,
+    })
 }
 
 fn listen_private(
     path: &Path,
     mode: u32,
     opts: &ListenOptions,
-) -> Result<UnixListener, ListenError> {
+) -> Result<BoundListener, ListenError> {
     use ListenStage::*;
     let fd = new_stream_socket().map_err(|e| ListenError::new(Socket, e))?;
     let dir = match path.parent() {
@@ -431,6 +482,9 @@ fn listen_private(
     let sock = tmp.path.join("s");
     let sa = SocketAddrUnix::new(&sock).map_err(|e| ListenError::new(Bind, os(e)))?;
     rustix::net::bind(&fd, &sa).map_err(|e| ListenError::new(Bind, os(e)))?;
+    // Only we can reach into the private directory, so this is our file;
+    // `place` keeps its inode.
+    let file = SocketFileId::of(&sock).map_err(|e| ListenError::new(Bind, e))?;
     rustix::net::listen(&fd, opts.backlog).map_err(|e| ListenError::new(Listen, os(e)))?;
     fs::set_permissions(&sock, fs::Permissions::from_mode(mode & 0o7777))
         .map_err(|e| ListenError::new(Chmod, e))?;
@@ -452,7 +506,10 @@ fn listen_private(
         Err(e) => return Err(ListenError::new(Rename, e)),
     }
     drop(tmp);
-    Ok(fd.into())
+    Ok(BoundListener {
+        listener: fd.into(),
+        file,
+    })
 }
 
 /// Moves `src` to `dst` without ever replacing `dst` (`EEXIST` if taken):
@@ -614,6 +671,27 @@ pub fn remove_socket_file(path: &Path) -> io::Result<()> {
     }
 }
 
+/// Removes the file at `path` only if it is still the one `id` names (the
+/// socket file a listener created, see [`BoundListener::file`]): a server
+/// closing must not take away the file of a newer server that bound the
+/// same path after ours was deleted. `Ok(true)` if it was removed,
+/// `Ok(false)` if nothing or another file is there.
+///
+/// Call it before closing the listener: while the socket is open its inode
+/// cannot be freed, so no newer file can carry the same numbers. The check
+/// and the `unlink` are two steps; a file swapped in between them by
+/// someone else is removed (Unix has no conditional `unlink`).
+pub fn remove_if_same(path: &Path, id: SocketFileId) -> io::Result<bool> {
+    if SocketFileId::of(path)? != Some(id) {
+        return Ok(false);
+    }
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// `lstat`s `path` without following symlinks: `Some(true)` for a socket,
 /// `Some(false)` for anything else, `None` if nothing is there.
 pub fn is_socket_file(path: &Path) -> io::Result<Option<bool>> {
@@ -750,12 +828,13 @@ pub fn socket_address(address: &localsock_core::Address) -> SocketAddress<'_> {
 
 /// Creates the listener a core [`ListenPlan`](localsock_core::ListenPlan)
 /// describes (mode bits applied race-free, a stale socket reclaimed only
-/// after a refused probe) and maps a failure through the core's listen
+/// after a refused probe, the socket file's identity recorded for
+/// [`remove_if_same`]) and maps a failure through the core's listen
 /// table. Every runtime binds through this one function, so they cannot
 /// drift apart.
 pub fn listen_plan(
     plan: &localsock_core::ListenPlan,
-) -> Result<UnixListener, localsock_core::ListenError> {
+) -> Result<BoundListener, localsock_core::ListenError> {
     use localsock_core::{ErrorSource, OsError, ServerError};
     let opts = ListenOptions {
         mode: plan.unix_mode,
@@ -977,7 +1056,11 @@ mod tests {
     }
 
     fn stale_socket(path: &Path) {
-        drop(listen(&SocketAddress::Path(path), &opts(None, false)).unwrap());
+        drop(
+            listen(&SocketAddress::Path(path), &opts(None, false))
+                .unwrap()
+                .listener,
+        );
         assert_eq!(is_socket_file(path).unwrap(), Some(true));
     }
 
@@ -1006,7 +1089,9 @@ mod tests {
         for mode in [0o700, 0o777, 0o770] {
             let d = TestDir::new();
             let p = d.path("srv");
-            let l = listen(&SocketAddress::Path(&p), &opts(Some(mode), false)).unwrap();
+            let l = listen(&SocketAddress::Path(&p), &opts(Some(mode), false))
+                .unwrap()
+                .listener;
             assert_eq!(mode_of(&p), mode);
             assert_eq!(is_socket_file(&p).unwrap(), Some(true));
             assert_eq!(d.entries(), vec!["srv".to_string()]);
@@ -1021,7 +1106,9 @@ mod tests {
             let d = TestDir::new();
             let p = d.path("srv");
             stale_socket(&p);
-            let l = listen(&SocketAddress::Path(&p), &opts(mode, true)).unwrap();
+            let l = listen(&SocketAddress::Path(&p), &opts(mode, true))
+                .unwrap()
+                .listener;
             let _c = connected(SocketAddress::Path(&p));
             let _s = accept_one(&l);
             assert_eq!(d.entries(), vec!["srv".to_string()]);
@@ -1047,7 +1134,9 @@ mod tests {
         for mode in [None, Some(0o700)] {
             let d = TestDir::new();
             let p = d.path("srv");
-            let l = listen(&SocketAddress::Path(&p), &opts(None, false)).unwrap();
+            let l = listen(&SocketAddress::Path(&p), &opts(None, false))
+                .unwrap()
+                .listener;
             let e = listen(&SocketAddress::Path(&p), &opts(mode, true)).unwrap_err();
             assert_eq!(e.stage, ListenStage::Bind);
             assert_eq!(errno_of(&e.error), Errno::ADDRINUSE);
@@ -1086,6 +1175,32 @@ mod tests {
     }
 
     #[test]
+    fn closing_removes_only_our_own_file() {
+        for mode in [None, Some(0o700)] {
+            let d = TestDir::new();
+            let p = d.path("srv");
+            let ours = listen(&SocketAddress::Path(&p), &opts(mode, false)).unwrap();
+            let id = ours.file.expect("a path has a file");
+            assert_eq!(
+                SocketFileId::of(&p).unwrap(),
+                Some(id),
+                "link keeps the inode"
+            );
+            // A cleaner deletes our file; a newer server takes the path.
+            fs::remove_file(&p).unwrap();
+            assert!(!remove_if_same(&p, id).unwrap(), "nothing there");
+            let newer = listen(&SocketAddress::Path(&p), &opts(mode, false)).unwrap();
+            assert_ne!(newer.file, Some(id));
+            assert!(!remove_if_same(&p, id).unwrap(), "not ours");
+            drop(ours);
+            let _c = connected(SocketAddress::Path(&p));
+            let _s = accept_one(&newer.listener);
+            assert!(remove_if_same(&p, newer.file.unwrap()).unwrap());
+            assert_eq!(d.entries(), Vec::<String>::new());
+        }
+    }
+
+    #[test]
     fn remove_and_probe_files() {
         let d = TestDir::new();
         let p = d.path("x");
@@ -1101,7 +1216,9 @@ mod tests {
     fn accept_send_recv_addresses() {
         let d = TestDir::new();
         let p = d.path("srv");
-        let l = listen(&SocketAddress::Path(&p), &opts(None, false)).unwrap();
+        let l = listen(&SocketAddress::Path(&p), &opts(None, false))
+            .unwrap()
+            .listener;
         assert!(accept(&l).unwrap().is_none());
         assert_eq!(
             local_address(l.as_fd()).unwrap(),
@@ -1150,7 +1267,9 @@ mod tests {
     fn write_to_closed_peer_is_epipe_not_sigpipe() {
         let d = TestDir::new();
         let p = d.path("srv");
-        let l = listen(&SocketAddress::Path(&p), &opts(None, false)).unwrap();
+        let l = listen(&SocketAddress::Path(&p), &opts(None, false))
+            .unwrap()
+            .listener;
         let c = connected(SocketAddress::Path(&p));
         drop(accept_one(&l));
         let mut seen = None;
@@ -1172,7 +1291,9 @@ mod tests {
     fn peer_credentials_are_ours() {
         let d = TestDir::new();
         let p = d.path("srv");
-        let l = listen(&SocketAddress::Path(&p), &opts(None, false)).unwrap();
+        let l = listen(&SocketAddress::Path(&p), &opts(None, false))
+            .unwrap()
+            .listener;
         let c = connected(SocketAddress::Path(&p));
         let s = accept_one(&l);
         for fd in [c.as_fd(), s.as_fd()] {
@@ -1223,8 +1344,10 @@ mod tests {
         name0.push(0);
         let a = SocketAddress::Abstract(&name);
         let a0 = SocketAddress::Abstract(&name0);
-        let l = listen(&a, &opts(Some(0o700), true)).unwrap();
-        let l0 = listen(&a0, &opts(None, false)).unwrap();
+        let bound = listen(&a, &opts(Some(0o700), true)).unwrap();
+        assert_eq!(bound.file, None, "no file to remove");
+        let l = bound.listener;
+        let l0 = listen(&a0, &opts(None, false)).unwrap().listener;
         let e = listen(&a, &opts(None, true)).unwrap_err();
         assert_eq!(
             (e.stage, errno_of(&e.error)),

@@ -169,20 +169,25 @@ impl Stream {
 #[derive(Debug)]
 pub(crate) struct Listener {
     io: Async<UnixListener>,
+    /// The socket file `bind` created (`None` for an abstract name).
+    file: Option<sys::SocketFileId>,
 }
 
 impl Listener {
     /// Creates the listener the core planned (see
     /// `localsock_blocking::sys::unix::listen_plan`).
     pub(crate) fn bind(plan: &ListenPlan) -> Result<Listener, ListenError> {
-        let inner = sys::listen_plan(plan)?;
-        match Async::new_nonblocking(inner) {
-            Ok(io) => Ok(Listener { io }),
+        let bound = sys::listen_plan(plan)?;
+        match Async::new_nonblocking(bound.listener) {
+            Ok(io) => Ok(Listener {
+                io,
+                file: bound.file,
+            }),
             Err(e) => {
                 // The reactor refused the descriptor (out of memory): undo
                 // the bind so the name is not left taken.
-                if let Address::Path(p) = &plan.address {
-                    let _ = sys::remove_socket_file(Path::new(p));
+                if let (Address::Path(p), Some(id)) = (&plan.address, bound.file) {
+                    let _ = sys::remove_if_same(Path::new(p), id);
                 }
                 Err(ListenError::from_os(
                     localsock_core::ErrorSource::Listen,
@@ -206,8 +211,13 @@ impl Listener {
         self.io.poll_readable(cx)
     }
 
-    /// Removes the socket file when the server closes (not for abstract names).
-    pub(crate) fn remove_file(path: &str) {
-        let _ = sys::remove_socket_file(Path::new(path));
+    /// Closes the listener. The socket file at `socket_file` (the core's
+    /// [`socket_file`](localsock_core::Server::socket_file)) is removed
+    /// first, and only if it is still the file this listener created: never
+    /// a newer server's, after ours was deleted behind our back.
+    pub(crate) fn close(self, socket_file: Option<&str>) {
+        if let (Some(path), Some(id)) = (socket_file, self.file) {
+            let _ = sys::remove_if_same(Path::new(path), id);
+        }
     }
 }

@@ -302,6 +302,6 @@ impl Listener {
         self.ready.poll_ready(cx)
     }
 
-    /// Pipes leave no file behind.
-    pub(crate) fn remove_file(_path: &str) {}
+    /// Closes the listener; pipes leave no file behind.
+    pub(crate) fn close(self, _socket_file: Option<&str>) {}
 }

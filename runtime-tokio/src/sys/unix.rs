@@ -334,6 +334,8 @@ impl Stream {
 #[derive(Debug)]
 pub(crate) struct Listener {
     io: ListenerIo,
+    /// The socket file `bind` created (`None` for an abstract name).
+    file: Option<sys::SocketFileId>,
 }
 
 #[derive(Debug)]
@@ -350,8 +352,10 @@ impl Listener {
     /// Binds as the plan says, through the platform layer every runtime
     /// shares.
     pub(crate) fn bind(plan: &ListenPlan) -> Result<Listener, ListenError> {
+        let bound = sys::listen_plan(plan)?;
         Ok(Listener {
-            io: ListenerIo::Std(sys::listen_plan(plan)?),
+            io: ListenerIo::Std(bound.listener),
+            file: bound.file,
         })
     }
 
@@ -402,8 +406,13 @@ impl Listener {
         Poll::Ready(Ok(()))
     }
 
-    /// Removes the socket file when the server closes (not for abstract names).
-    pub(crate) fn remove_file(path: &str) {
-        let _ = sys::remove_socket_file(Path::new(path));
+    /// Closes the listener. The socket file at `socket_file` (the core's
+    /// [`socket_file`](localsock_core::Server::socket_file)) is removed
+    /// first, and only if it is still the file this listener created: never
+    /// a newer server's, after ours was deleted behind our back.
+    pub(crate) fn close(self, socket_file: Option<&str>) {
+        if let (Some(path), Some(id)) = (socket_file, self.file) {
+            let _ = sys::remove_if_same(Path::new(path), id);
+        }
     }
 }

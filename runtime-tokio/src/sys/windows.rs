@@ -715,6 +715,6 @@ impl Listener {
         Poll::Pending
     }
 
-    /// Pipes leave no file behind.
-    pub(crate) fn remove_file(_path: &str) {}
+    /// Closes the listener; pipes leave no file behind.
+    pub(crate) fn close(self, _socket_file: Option<&str>) {}
 }
