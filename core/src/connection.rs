@@ -387,6 +387,10 @@ impl Connection {
     /// closed, aborted), write-only, or the error that ended the connection.
     /// A wait's timeout is never reported here.
     pub fn read_outcome_when_empty(&self) -> Option<Result<(), StreamError>> {
+        if self.state == State::Connecting {
+            // The device opens when the connect succeeds: wait for it.
+            return None;
+        }
         match self.mode {
             None => return Some(Err(DeviceError::NotOpen.into())),
             Some(OpenMode::WriteOnly) => return Some(Err(DeviceError::WriteOnly.into())),
@@ -534,7 +538,10 @@ impl Connection {
             }
         };
         if outcome.is_none() && self.is_idle() {
-            return refuse(SocketError::Operation, "nothing can happen without a command");
+            return refuse(
+                SocketError::Operation,
+                "nothing can happen without a command",
+            );
         }
         outcome
     }
@@ -1076,8 +1083,11 @@ impl Connection {
             // end of stream, with its Closing step.
             IoVerdict::Fatal(SocketError::PeerClosed) if direction == Direction::Read => {
                 if self.peer_gone.is_none() {
-                    let e =
-                        LocalSocketError::from_os(SocketError::PeerClosed, ErrorSource::Socket, err);
+                    let e = LocalSocketError::from_os(
+                        SocketError::PeerClosed,
+                        ErrorSource::Socket,
+                        err,
+                    );
                     self.note_peer_gone(e);
                 }
                 if self.read_finished {
@@ -1088,15 +1098,22 @@ impl Connection {
             }
             IoVerdict::Fatal(SocketError::PeerClosed) => {
                 if self.peer_gone.is_none() {
-                    let e =
-                        LocalSocketError::from_os(SocketError::PeerClosed, ErrorSource::Socket, err);
+                    let e = LocalSocketError::from_os(
+                        SocketError::PeerClosed,
+                        ErrorSource::Socket,
+                        err,
+                    );
                     self.note_peer_gone(e);
                 }
                 self.settle_peer_gone();
             }
             IoVerdict::Fatal(kind) => {
                 let had_pending = !self.write.is_empty();
-                self.fatal = Some(Box::new(LocalSocketError::from_os(kind, ErrorSource::Socket, err)));
+                self.fatal = Some(Box::new(LocalSocketError::from_os(
+                    kind,
+                    ErrorSource::Socket,
+                    err,
+                )));
                 self.end_with_fatal(had_pending);
             }
         }

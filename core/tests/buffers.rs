@@ -63,7 +63,11 @@ fn a_ready_read_wait_reads_whenever_there_is_room() {
     c.read(&mut two).unwrap();
     assert_eq!(c.read_capacity(), 0, "paused until drained");
     let wait = c.begin_wait(localsock_core::WaitFor::ReadyRead);
-    assert_eq!(c.read_capacity(), 2, "Qt's waitForReadyRead reads into the room");
+    assert_eq!(
+        c.read_capacity(),
+        2,
+        "Qt's waitForReadyRead reads into the room"
+    );
     assert_eq!(feed(&mut c, b"45", T0), 2);
     assert_eq!(c.wait_outcome(&wait), Some(Ok(())));
 }

@@ -84,7 +84,10 @@ fn timed_out_waits_merge_and_never_push_out_transitions() {
         let w = c.begin_wait(localsock_core::WaitFor::ReadyRead);
         c.wait_timed_out(&w);
     }
-    assert_eq!(events(&mut c), [Event::Error(localsock_core::SocketError::SocketTimeout)]);
+    assert_eq!(
+        events(&mut c),
+        [Event::Error(localsock_core::SocketError::SocketTimeout)]
+    );
     // Fill the queue with data events and timeouts, then end the connection.
     for i in 0..3 * localsock_core::MAX_QUEUED_EVENTS {
         feed(&mut c, b"x", T0);

@@ -189,7 +189,11 @@ fn writing_to_a_closed_peer_is_peer_closed() {
     p.c[A].write_slice(b"into the void").unwrap();
     p.transmit(A);
     p.collect_events();
-    assert_eq!(p.c[A].state(), State::Connected, "end of stream is read first");
+    assert_eq!(
+        p.c[A].state(),
+        State::Connected,
+        "end of stream is read first"
+    );
     p.run();
     assert_eq!(p.c[A].error(), SocketError::PeerClosed);
     assert_eq!(p.c[A].state(), State::Unconnected);

@@ -496,7 +496,11 @@ fn eof_with_unread_data_keeps_it_readable_in_qt_order() {
     let mut c = connected();
     assert_eq!(feed(&mut c, b"hello", T0), 5);
     c.handle_hangup(T0);
-    assert_eq!(events(&mut c), [ReadyRead], "nothing ends before the data is read out");
+    assert_eq!(
+        events(&mut c),
+        [ReadyRead],
+        "nothing ends before the data is read out"
+    );
     c.handle_received(0, T0);
     assert_eq!(
         events(&mut c),
@@ -1027,13 +1031,22 @@ fn write_error_epipe_keeps_reading_what_the_peer_sent_then_ends_through_closing(
     c.write(&b"lost"[..]).unwrap();
     let _ = events(&mut c);
     c.handle_io_error(Direction::Write, linux_err(EPIPE), T0);
-    assert!(events(&mut c).is_empty(), "nothing ends before end of stream");
+    assert!(
+        events(&mut c).is_empty(),
+        "nothing ends before end of stream"
+    );
     assert_eq!(c.state(), ConnectedState);
     assert_eq!(c.bytes_to_write(), 0, "the queue cannot be delivered");
     assert!(!c.wants_write());
-    assert!(c.read_capacity() > 0, "what the peer sent is still read out");
+    assert!(
+        c.read_capacity() > 0,
+        "what the peer sent is still read out"
+    );
     assert_eq!(c.write(&b"more"[..]), Err(DeviceError::NotConnected));
-    assert!(matches!(c.flush_outcome(), Some(Err(_))), "the loss is reported");
+    assert!(
+        matches!(c.flush_outcome(), Some(Err(_))),
+        "the loss is reported"
+    );
     // The peer's last bytes, then its end of stream.
     feed(&mut c, b"!", T0);
     c.handle_received(0, T0);
@@ -1053,7 +1066,11 @@ fn write_error_epipe_keeps_reading_what_the_peer_sent_then_ends_through_closing(
     assert_eq!(actions(&mut c), [Action::Close]);
     assert_eq!(c.read_outcome_when_empty(), None, "data first");
     c.read_all().unwrap();
-    assert_eq!(c.read_outcome_when_empty(), Some(Ok(())), "then end of stream");
+    assert_eq!(
+        c.read_outcome_when_empty(),
+        Some(Ok(())),
+        "then end of stream"
+    );
     assert!(matches!(c.flush_outcome(), Some(Err(_))), "still reported");
 }
 

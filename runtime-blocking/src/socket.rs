@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use localsock_core::{
     AcceptedFrom, Action, Config, Connection, DeviceError, Direction, ErrorSource, Event,
-    LocalSocketError, OpenMode, OsError, PeerCredentials, SocketError, State, TRANSMIT_THRESHOLD,
+    LocalSocketError, OpenMode, OsError, PeerCredentials, SocketError, State, WaitFor,
+    TRANSMIT_THRESHOLD,
 };
 
 use crate::platform::{Connect, Stream};
@@ -46,9 +47,10 @@ use crate::{name_context, Timeout};
 /// }
 /// ```
 ///
-/// Dropping a socket aborts it (as Qt's destructor does): pending writes are
-/// discarded and nothing blocks. Call `disconnect_from_server` and
-/// `wait_for_disconnected` first to deliver them.
+/// Dropping a socket first hands the kernel whatever of the pending writes
+/// it takes without blocking, then closes; what does not fit is lost, as
+/// with Qt's destructor (which aborts). Call `disconnect_from_server` and
+/// `wait_for_disconnected` first to deliver everything.
 #[derive(Debug)]
 pub struct LocalSocket {
     conn: Connection,
@@ -57,8 +59,6 @@ pub struct LocalSocket {
     in_progress: bool,
     /// How a direct write waits for room (see [`SendMode`]).
     send_mode: SendMode,
-    /// Bytes the OS took over the socket's life (for `wait_for_bytes_written`).
-    sent_total: u64,
     origin: Instant,
 }
 
@@ -107,7 +107,6 @@ impl LocalSocket {
             stream: None,
             in_progress: false,
             send_mode: SendMode::Probe,
-            sent_total: 0,
             origin: Instant::now(),
         }
     }
@@ -134,7 +133,6 @@ impl LocalSocket {
             stream: Some(stream),
             in_progress: false,
             send_mode: SendMode::Probe,
-            sent_total: 0,
             origin: Instant::now(),
         }
     }
@@ -165,28 +163,18 @@ impl LocalSocket {
         self.run_actions();
     }
 
-    /// Sets how long a connect keeps retrying a full backlog or busy pipe.
+    /// Sets how long a connect keeps retrying a full backlog or busy pipe;
+    /// it applies from the next connect.
     pub fn set_connect_timeout(&mut self, timeout: Duration) {
-        let mut config = self.conn.config().clone();
-        config.connect_timeout = timeout;
-        self.replace_config(config);
+        self.conn.set_connect_timeout(timeout);
     }
 
     /// Sets how long a graceful disconnect may wait for pending writes to
-    /// drain (`None`, the default, waits as long as the peer is there).
+    /// drain (`None`, the default, waits as long as the peer is there). It
+    /// applies to the next disconnect, and at once (from now) while Closing.
     pub fn set_drain_timeout(&mut self, timeout: Option<Duration>) {
-        let mut config = self.conn.config().clone();
-        config.drain_timeout = timeout;
-        self.replace_config(config);
-    }
-
-    fn replace_config(&mut self, config: Config) {
-        if self.conn.state() == State::Unconnected && !self.conn.is_open() {
-            let mut fresh = Connection::new(config);
-            fresh.set_abstract_namespace(self.conn.abstract_namespace());
-            fresh.set_read_buffer_size(self.conn.read_buffer_size());
-            self.conn = fresh;
-        }
+        let now = self.now();
+        self.conn.set_drain_timeout(timeout, now);
     }
 
     /// Qt's `AbstractNamespaceOption` for the next connect (Linux). Ignored,
@@ -198,71 +186,40 @@ impl LocalSocket {
     /// Waits until connected. Returns at once unless Connecting. On
     /// timeout returns false with no error and stays Connecting (Qt).
     pub fn wait_for_connected(&mut self, timeout: impl Into<Timeout>) -> bool {
-        if self.conn.state() != State::Connecting {
-            return self.conn.state() == State::Connected;
-        }
-        self.drive(timeout.into(), |s| s.conn.state() != State::Connecting);
-        self.conn.state() == State::Connected
+        self.wait_for(WaitFor::Connected, timeout.into())
     }
 
     /// Waits until new data is buffered. False when Unconnected, when the
-    /// peer closed (the closing signals are queued), when the read buffer
-    /// is full (nothing can arrive), or on timeout (which emits
-    /// `SocketTimeout`, as in Qt; the socket stays connected).
+    /// peer closed or half-closed (no more data can come), when the read
+    /// buffer is full, or on timeout (which emits `SocketTimeout`, as in Qt;
+    /// the socket stays connected).
     pub fn wait_for_ready_read(&mut self, timeout: impl Into<Timeout>) -> bool {
-        if self.conn.state() == State::Unconnected {
-            return false;
-        }
-        let before = self.conn.bytes_available();
-        if self.conn.state() == State::Connected && self.conn.read_capacity() == 0 {
-            return false;
-        }
-        let done = self.drive(timeout.into(), |s| {
-            s.conn.bytes_available() > before
-                || !matches!(s.conn.state(), State::Connected | State::Connecting)
-                || (s.conn.state() == State::Connected && s.conn.read_capacity() == 0)
-        });
-        if !done {
-            self.conn.report_wait_timeout();
-            return false;
-        }
-        self.conn.bytes_available() > before
+        self.wait_for(WaitFor::ReadyRead, timeout.into())
     }
 
     /// Waits until at least one byte of pending data was written. False at
     /// once when nothing is pending or Unconnected; false when the
     /// connection ends first, or on timeout (emitting `SocketTimeout`).
     pub fn wait_for_bytes_written(&mut self, timeout: impl Into<Timeout>) -> bool {
-        if self.conn.state() == State::Unconnected || self.conn.bytes_to_write() == 0 {
-            return false;
-        }
-        let before = self.sent_total;
-        let done = self.drive(timeout.into(), |s| {
-            s.sent_total > before
-                || !matches!(
-                    s.conn.state(),
-                    State::Connected | State::Closing | State::Connecting
-                )
-        });
-        if !done {
-            self.conn.report_wait_timeout();
-            return false;
-        }
-        self.sent_total > before
+        self.wait_for(WaitFor::BytesWritten, timeout.into())
     }
 
     /// Waits until Unconnected: drains pending writes when Closing, or waits
     /// for the peer to close when Connected. False at once when already
     /// Unconnected (Qt warns), or on timeout (emitting `SocketTimeout`).
     pub fn wait_for_disconnected(&mut self, timeout: impl Into<Timeout>) -> bool {
-        if self.conn.state() == State::Unconnected {
-            return false;
+        self.wait_for(WaitFor::Disconnected, timeout.into())
+    }
+
+    /// One of Qt's waits: the core judges it, this drives the socket.
+    fn wait_for(&mut self, kind: WaitFor, timeout: Timeout) -> bool {
+        let wait = self.conn.begin_wait(kind);
+        let done = |s: &Self| s.conn.wait_outcome(&wait).is_some();
+        if self.drive(timeout, done) {
+            return self.conn.wait_outcome(&wait).is_some_and(|r| r.is_ok());
         }
-        let done = self.drive(timeout.into(), |s| s.conn.state() == State::Unconnected);
-        if !done {
-            self.conn.report_wait_timeout();
-        }
-        done
+        self.conn.wait_timed_out(&wait);
+        false
     }
 
     /// Writes what the OS takes now, without blocking. True if anything was
@@ -283,7 +240,6 @@ impl LocalSocket {
     pub fn disconnect_from_server(&mut self) {
         let now = self.now();
         self.conn.disconnect_from_server(now);
-        self.try_send();
         self.run_actions();
     }
 
@@ -292,7 +248,6 @@ impl LocalSocket {
     pub fn close(&mut self) {
         let now = self.now();
         self.conn.close(now);
-        self.try_send();
         self.run_actions();
     }
 
@@ -488,10 +443,7 @@ impl LocalSocket {
             };
             let now = self.origin.elapsed();
             match stream.send(&self.conn) {
-                Ok(n) => {
-                    self.sent_total += n as u64;
-                    self.conn.handle_sent(n, now);
-                }
+                Ok(n) => self.conn.handle_sent(n, now),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -514,6 +466,15 @@ impl LocalSocket {
         };
         let now = self.origin.elapsed();
         let progressed = match stream.recv_into(&mut self.conn) {
+            Ok(0) => {
+                // Qt's order for a peer that closed completely needs the
+                // hang-up before the end of stream; without it, a half-close.
+                if stream.hung_up() {
+                    self.conn.handle_hangup(now);
+                }
+                self.conn.handle_received(0, now);
+                true
+            }
             Ok(n) => {
                 self.conn.handle_received(n, now);
                 true
@@ -563,7 +524,7 @@ impl LocalSocket {
                         self.in_progress = false;
                         self.conn.handle_connected(now);
                     }
-                    Err(e) if e.raw_os_error() == Some(ENOTCONN) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
                     Err(e) => {
                         self.in_progress = false;
                         self.conn.handle_connect_error(os_error(&e), now);
@@ -610,15 +571,26 @@ impl LocalSocket {
             (a, b) => a.or(b),
         };
         let wait = wake.map(|w| w.saturating_duration_since(now));
-        let want_read = self.conn.read_capacity() > 0;
+        let want_read = self.conn.wants_read();
         let want_write = self.conn.wants_write() || self.in_progress;
+        // A half-closed peer may still go away: `poll` reports the hang-up
+        // with any interest, even none.
+        let watch_hangup = self.conn.wants_hangup_watch();
         match self.stream.as_mut() {
-            Some(s) if want_read || want_write => {
-                if let Err(e) = s.wait(want_read, want_write, wait) {
-                    let now = self.origin.elapsed();
-                    self.conn
-                        .handle_io_error(Direction::Read, os_error(&e), now);
-                    self.run_actions();
+            Some(s) if want_read || want_write || watch_hangup => {
+                match s.wait(want_read, want_write, wait) {
+                    Ok(_) if watch_hangup && s.hung_up() => {
+                        let now = self.origin.elapsed();
+                        self.conn.handle_hangup(now);
+                        self.run_actions();
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        let now = self.origin.elapsed();
+                        self.conn
+                            .handle_io_error(Direction::Read, os_error(&e), now);
+                        self.run_actions();
+                    }
                 }
             }
             _ => match wait {
@@ -632,49 +604,33 @@ impl LocalSocket {
         true
     }
 
-    /// Blocks until at least one byte is buffered or no more can come.
+    /// Blocks until at least one byte is buffered, or the core says what a
+    /// read of an empty buffer comes to (end of stream or an error). A read
+    /// while Connecting waits for the connect, as a write does.
     fn fill(&mut self) -> io::Result<()> {
         self.try_send();
         loop {
-            if self.conn.bytes_available() > 0 || self.conn.read_exhausted() {
+            if self.conn.bytes_available() > 0 {
                 return Ok(());
             }
-            if self.conn.state() == State::Connecting {
-                if !self.wait_for_connected(Timeout::FOREVER) {
-                    return Err(self.io_error());
-                }
-                continue;
+            if let Some(outcome) = self.conn.read_outcome_when_empty() {
+                return outcome.map_err(Into::into);
             }
-            self.drive(Timeout::FOREVER, |s| {
-                s.conn.bytes_available() > 0 || s.conn.read_exhausted()
-            });
-        }
-    }
-
-    /// The error a Read/Write call reports once the connection is over.
-    fn io_error(&self) -> io::Error {
-        match self.conn.last_error() {
-            Some(e) => e.clone().into(),
-            None => DeviceError::NotOpen.into(),
-        }
-    }
-
-    fn read_result_when_empty(&self) -> io::Result<usize> {
-        match self.conn.last_error() {
-            // A graceful end (or our own disconnect) is end of stream.
-            None => Ok(0),
-            Some(e) if e.kind() == SocketError::PeerClosed => Ok(0),
-            Some(e) if e.source() != ErrorSource::Socket => Ok(0),
-            Some(e) if e.kind() == SocketError::SocketTimeout && self.conn.is_valid() => Ok(0),
-            Some(e) => Err(e.clone().into()),
+            if !self.drive(Timeout::FOREVER, |s| {
+                s.conn.bytes_available() > 0 || s.conn.read_outcome_when_empty().is_some()
+            }) {
+                // Nothing can arrive (the read buffer is full and nothing
+                // else can happen): the core's view of the wait says why.
+                let wait = self.conn.begin_wait(WaitFor::ReadyRead);
+                let err = match self.conn.wait_outcome(&wait) {
+                    Some(Err(e)) => e.into(),
+                    _ => io::Error::from(io::ErrorKind::WouldBlock),
+                };
+                return Err(err);
+            }
         }
     }
 }
-
-#[cfg(unix)]
-const ENOTCONN: i32 = 107;
-#[cfg(windows)]
-const ENOTCONN: i32 = -1;
 
 fn os_error(e: &io::Error) -> OsError {
     match e.raw_os_error() {
@@ -696,16 +652,13 @@ impl Read for LocalSocket {
         if buf.is_empty() {
             return Ok(0);
         }
-        if !self.conn.is_open() {
-            return Err(self.io_error());
-        }
         self.try_send();
         loop {
             if self.conn.bytes_available() > 0 {
                 return self.conn.read(buf).map_err(Into::into);
             }
-            if self.conn.read_exhausted() {
-                return self.read_result_when_empty();
+            if let Some(outcome) = self.conn.read_outcome_when_empty() {
+                return outcome.map(|()| 0).map_err(Into::into);
             }
             if Stream::DIRECT_READS
                 && self.conn.can_read_direct(buf.len())
@@ -715,6 +668,9 @@ impl Read for LocalSocket {
                     let now = self.origin.elapsed();
                     match stream.recv_direct(buf, true) {
                         Ok(n) => {
+                            if n == 0 && stream.hung_up() {
+                                self.conn.handle_hangup(now);
+                            }
                             self.conn.handle_received_direct(n, now);
                             self.run_actions();
                             if n > 0 {
@@ -741,9 +697,6 @@ impl Read for LocalSocket {
                 }
             }
             self.fill()?;
-            if self.conn.bytes_available() == 0 && !self.conn.read_exhausted() {
-                continue;
-            }
         }
     }
 }
@@ -755,7 +708,7 @@ impl Write for LocalSocket {
     /// OS takes some of it.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if self.conn.state() == State::Connecting && !self.wait_for_connected(Timeout::FOREVER) {
-            return Err(self.io_error());
+            return Err(self.conn.write_refusal().into());
         }
         if Stream::DIRECT_WRITES
             && buf.len() >= TRANSMIT_THRESHOLD
@@ -778,7 +731,6 @@ impl Write for LocalSocket {
             };
             match sent {
                 Ok(n) => {
-                    self.sent_total += n as u64;
                     self.conn.handle_sent_direct(n, buf.len(), now);
                     return Ok(n);
                 }
@@ -806,7 +758,7 @@ impl Write for LocalSocket {
                     self.conn
                         .handle_io_error(Direction::Write, os_error(&e), now);
                     self.run_actions();
-                    return Err(self.io_error());
+                    return Err(self.conn.write_refusal().into());
                 }
             }
         }
@@ -817,7 +769,7 @@ impl Write for LocalSocket {
                 }
                 Ok(n)
             }
-            Err(DeviceError::NotConnected) => Err(self.io_error()),
+            Err(DeviceError::NotConnected) => Err(self.conn.write_refusal().into()),
             Err(e) => Err(e.into()),
         }
     }
@@ -825,30 +777,21 @@ impl Write for LocalSocket {
     /// Blocks until everything queued is written. Fails if the connection
     /// ended first (the queued bytes were lost), not just when bytes remain.
     fn flush(&mut self) -> io::Result<()> {
-        let queued = self.conn.bytes_to_write() as u64;
-        if queued == 0 {
-            return Ok(());
-        }
-        let target = self.sent_total + queued;
-        self.drive(Timeout::FOREVER, |s| !s.conn.wants_write());
-        if self.sent_total >= target {
-            Ok(())
-        } else {
-            Err(self.io_error())
+        loop {
+            if let Some(outcome) = self.conn.flush_outcome() {
+                return outcome.map_err(Into::into);
+            }
+            if !self.drive(Timeout::FOREVER, |s| s.conn.flush_outcome().is_some()) {
+                return Err(self.conn.write_refusal().into());
+            }
         }
     }
 }
 
 impl BufRead for LocalSocket {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        if !self.conn.is_open() {
-            return Err(self.io_error());
-        }
         if self.conn.bytes_available() == 0 {
             self.fill()?;
-            if self.conn.bytes_available() == 0 {
-                self.read_result_when_empty()?;
-            }
         }
         Ok(self.conn.buffered())
     }
@@ -860,7 +803,9 @@ impl BufRead for LocalSocket {
 
 impl Drop for LocalSocket {
     fn drop(&mut self) {
-        // Qt's destructor aborts; nothing here blocks or can panic.
+        // Hand the kernel what it takes without blocking (`try_send` never
+        // waits), then Qt's destructor: abort. Nothing here can panic.
+        self.try_send();
         self.conn.abort();
         self.stream = None;
     }

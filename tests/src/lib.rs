@@ -72,6 +72,10 @@ pub trait TestSocket: Send + 'static {
     fn close(&mut self);
     /// Qt's `setReadBufferSize`.
     fn set_read_buffer_size(&mut self, size: usize);
+    /// How long a connect retries a full backlog or busy pipe.
+    fn set_connect_timeout(&mut self, timeout: Duration);
+    /// How long a graceful disconnect may drain.
+    fn set_drain_timeout(&mut self, timeout: Option<Duration>);
     /// Qt's `readBufferSize`.
     fn read_buffer_size(&self) -> usize;
     /// Qt's `state`.

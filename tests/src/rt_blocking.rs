@@ -87,6 +87,12 @@ impl TestSocket for LocalSocket {
     fn close(&mut self) {
         LocalSocket::close(self)
     }
+    fn set_connect_timeout(&mut self, timeout: std::time::Duration) {
+        LocalSocket::set_connect_timeout(self, timeout)
+    }
+    fn set_drain_timeout(&mut self, timeout: Option<std::time::Duration>) {
+        LocalSocket::set_drain_timeout(self, timeout)
+    }
     fn set_read_buffer_size(&mut self, size: usize) {
         LocalSocket::set_read_buffer_size(self, size)
     }

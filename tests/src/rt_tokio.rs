@@ -230,6 +230,12 @@ impl TestSocket for TokioSocket {
     fn close(&mut self) {
         self.socket.close()
     }
+    fn set_connect_timeout(&mut self, timeout: std::time::Duration) {
+        self.socket.set_connect_timeout(timeout)
+    }
+    fn set_drain_timeout(&mut self, timeout: Option<std::time::Duration>) {
+        self.socket.set_drain_timeout(timeout)
+    }
     fn set_read_buffer_size(&mut self, size: usize) {
         self.socket.set_read_buffer_size(size)
     }

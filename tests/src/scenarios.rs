@@ -11,6 +11,9 @@ use localsock_core::{Access, DeviceError};
 use crate::harness::*;
 use crate::*;
 
+mod lifecycle;
+pub use lifecycle::*;
+
 /// Lists every scenario; `conformance_suite!` expands one test per entry.
 #[macro_export]
 macro_rules! for_each_scenario {
@@ -64,6 +67,18 @@ macro_rules! for_each_scenario {
         $m!($rt, small_reads_keep_order_and_limit);
         $m!($rt, mixed_sizes_never_stall);
         $m!($rt, many_sequential_clients);
+        $m!($rt, half_close_delivers_the_whole_reply);
+        $m!($rt, half_closed_peer_leaving_ends_an_idle_wait);
+        $m!($rt, failed_send_keeps_what_the_peer_sent);
+        $m!($rt, drop_sends_what_the_kernel_takes);
+        $m!($rt, disconnect_with_pending_writes_is_closing);
+        $m!($rt, abort_emits_about_to_close_last);
+        $m!($rt, peer_gone_with_writes_pending_goes_through_closing);
+        $m!($rt, error_string_is_qts_exact_text);
+        $m!($rt, timed_out_waits_keep_the_queue_bounded);
+        $m!($rt, drain_timeout_applies_to_accepted_sockets);
+        $m!($rt, connect_timeout_applies_to_reused_sockets);
+        $m!($rt, reads_wait_for_the_connect_and_fail_after_abort);
         $m!($rt, server_close_spares_a_newer_servers_file);
     };
 }
@@ -662,9 +677,8 @@ pub fn delayed_disconnect_drains<R: Runtime>() {
     let (_server, mut c, mut peer) = connected_pair::<R>("dd");
     c.write(b"z").unwrap();
     c.disconnect_from_server();
-    if c.state() == State::Closing {
-        assert!(c.wait_for_disconnected(LONG));
-    }
+    assert_eq!(c.state(), State::Closing, "Qt: Closing until drained");
+    assert!(c.wait_for_disconnected(LONG));
     assert_eq!(c.state(), State::Unconnected);
     assert!(c.is_open(), "a graceful disconnect leaves the device open");
     while peer.bytes_available() < 1 {
@@ -1022,10 +1036,10 @@ pub fn abort_drops_pending_writes<R: Runtime>() {
     assert_eq!(
         events,
         vec![
-            Event::AboutToClose,
             Event::StateChanged(State::Unconnected),
             Event::ReadChannelFinished,
-            Event::Disconnected
+            Event::Disconnected,
+            Event::AboutToClose,
         ]
     );
 }

@@ -137,6 +137,12 @@ impl Stream {
         Ok(r.readable || r.hangup || r.error)
     }
 
+    /// Whether the peer is gone for good (`POLLHUP`), as opposed to having
+    /// only shut down its writing. Does not wait.
+    pub(crate) fn hung_up(&self) -> bool {
+        sys::hung_up(self.inner.as_fd()).unwrap_or(false)
+    }
+
     pub(crate) fn peer_credentials(&self) -> io::Result<PeerCredentials> {
         let c = sys::peer_credentials(self.inner.as_fd())?;
         Ok(PeerCredentials {

@@ -176,6 +176,12 @@ impl Stream {
         Err(io::ErrorKind::Unsupported.into())
     }
 
+    /// Pipes have no half-close: the core treats their end of stream as the
+    /// peer gone, so there is nothing to probe.
+    pub(crate) fn hung_up(&self) -> bool {
+        false
+    }
+
     pub(crate) fn peer_credentials(&self) -> io::Result<PeerCredentials> {
         let pid = if self.pipe.is_server() {
             self.pipe.client_process_id()?

@@ -266,6 +266,14 @@ pub fn poll(
     }
 }
 
+/// Whether the peer of `fd` is gone for good: the socket polls `POLLHUP`
+/// (both directions shut). A peer that only shut down its writing (a
+/// half-close) polls `POLLIN | POLLRDHUP` without `POLLHUP`. Does not wait.
+/// The core decides what a hang-up means; this only reports it.
+pub fn hung_up(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    Ok(poll(fd, false, false, Some(Duration::ZERO))?.hangup)
+}
+
 fn readiness(r: PollFlags) -> Readiness {
     Readiness {
         readable: r.contains(PollFlags::IN),
