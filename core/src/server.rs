@@ -189,7 +189,7 @@ pub fn plan_listen(
     let platform = ctx.platform;
     // Qt: on Linux the option means only the abstract namespace (access
     // bits dropped); on other Unix it becomes WorldAccess; on Windows it has
-    // no effect at all (qt-semantics §8).
+    // no effect at all (docs/semantics.md §8).
     let (abstract_ns, access) = if !options.abstract_namespace || platform.is_windows() {
         (false, options.access)
     } else if platform.supports_abstract_namespace() {

@@ -1,7 +1,7 @@
 //! One test per row of every error table: the per-platform OS code tables,
 //! the connect / live-I/O / listen classifications, Qt's texts, Qt's numeric
 //! values and the `io::ErrorKind` mapping. The expected values are written
-//! out here from the platforms' headers and qt-semantics §2, not copied from
+//! out here from the platforms' headers and docs/semantics.md §2, not copied from
 //! the code.
 
 use std::io::ErrorKind as K;

@@ -1,4 +1,4 @@
-//! One test per name rule of qt-semantics §1.
+//! One test per name rule of docs/semantics.md §1.
 
 use localsock_core::name::{clean_path, MAX_PIPE_NAME};
 use localsock_core::{

@@ -1,5 +1,5 @@
 //! Server policy: listen plans, access bits, the stale-socket rule and the
-//! `Server<T>` bookkeeping (qt-semantics §7 and the decisions).
+//! `Server<T>` bookkeeping (docs/semantics.md §7 and the decisions).
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! Transcript tests: for every transition of qt-semantics §3 (and the
+//! Transcript tests: for every transition of docs/semantics.md §3 (and the
 //! decisions at the top of that file), the exact event sequence, the actions
 //! and the getters afterwards.
 

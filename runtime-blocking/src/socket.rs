@@ -449,11 +449,20 @@ impl LocalSocket {
                 Err(e) => {
                     self.conn
                         .handle_io_error(Direction::Write, os_error(&e), now);
+                    self.run_actions();
+                    self.drain_gone_peer();
                     break;
                 }
             }
         }
         self.run_actions();
+    }
+
+    /// After a failing send: the peer's last bytes and its end of stream
+    /// are already in our kernel buffer, so take them now (never blocks),
+    /// and the connection ends as soon as nothing is left unread.
+    fn drain_gone_peer(&mut self) {
+        while self.conn.wants_read() && self.try_recv() {}
     }
 
     /// Reads once into the core's buffer; true if progress was made.
@@ -758,6 +767,7 @@ impl Write for LocalSocket {
                     self.conn
                         .handle_io_error(Direction::Write, os_error(&e), now);
                     self.run_actions();
+                    self.drain_gone_peer();
                     return Err(self.conn.write_refusal().into());
                 }
             }

@@ -1,5 +1,5 @@
 //! The scenarios, each a generic function over a [`Runtime`]. Derived from
-//! the behaviours Qt's own `tst_qlocalsocket` checks (qt-semantics §9) and
+//! the behaviours Qt's own `tst_qlocalsocket` checks (docs/semantics.md §9) and
 //! from our decisions where Qt errs (§10). Every scenario is listed in
 //! [`for_each_scenario!`](crate::for_each_scenario), which instantiates it
 //! for every runtime.
@@ -97,7 +97,7 @@ fn connected_pair<R: Runtime>(
     (server, client, peer)
 }
 
-/// qt §9.1: defaults of a fresh server.
+/// docs/semantics.md §9.1: defaults of a fresh server.
 pub fn server_basic<R: Runtime>() {
     let mut server = R::server();
     server.close();
@@ -120,7 +120,7 @@ pub fn server_basic<R: Runtime>() {
     assert_eq!(server.max_pending_connections(), 10);
 }
 
-/// qt §9.3: defaults of a fresh socket; harmless calls emit nothing.
+/// docs/semantics.md §9.3: defaults of a fresh socket; harmless calls emit nothing.
 pub fn socket_basic<R: Runtime>() {
     let mut s = R::socket();
     assert_eq!(s.server_name(), "");
@@ -146,7 +146,7 @@ pub fn socket_basic<R: Runtime>() {
     assert_eq!(s.take_events(), vec![], "no signals at all");
 }
 
-/// qt §9.4 and §7: names while listening, cleared by close.
+/// docs/semantics.md §9.4 and §7: names while listening, cleared by close.
 pub fn listen_names_and_errors<R: Runtime>() {
     let name = unique_name("names");
     let mut server = R::server();
@@ -166,7 +166,7 @@ pub fn listen_names_and_errors<R: Runtime>() {
     assert_eq!(server.full_server_name(), "");
 }
 
-/// qt §9.4: a second listen on the same object fails and keeps listening.
+/// docs/semantics.md §9.4: a second listen on the same object fails and keeps listening.
 pub fn listen_twice_fails<R: Runtime>() {
     let name = unique_name("twice");
     let mut server = R::server();
@@ -176,7 +176,7 @@ pub fn listen_twice_fails<R: Runtime>() {
     assert_eq!(server.server_name(), name);
 }
 
-/// qt §9.5: 0, 1 and 5 clients; exactly two state changes each.
+/// docs/semantics.md §9.5: 0, 1 and 5 clients; exactly two state changes each.
 pub fn listen_and_connect_clients<R: Runtime>() {
     for clients in [0usize, 1, 5] {
         let name = unique_name("lac");
@@ -216,7 +216,7 @@ pub fn listen_and_connect_clients<R: Runtime>() {
     }
 }
 
-/// qt §3 failure: Connecting, error, Unconnected; names cleared.
+/// docs/semantics.md §3 failure: Connecting, error, Unconnected; names cleared.
 pub fn connect_to_missing_server<R: Runtime>() {
     let mut c = R::socket();
     c.connect_to_server(&unique_name("missing"), OpenMode::ReadWrite);
@@ -310,7 +310,7 @@ pub fn connect_bad_names<R: Runtime>() {
     }
 }
 
-/// qt §9.6 (Linux): abstract on both sides connects; mixed does not.
+/// docs/semantics.md §9.6 (Linux): abstract on both sides connects; mixed does not.
 pub fn abstract_namespace<R: Runtime>() {
     if !is_linux() {
         // Platform limitation: only Linux has an abstract namespace; the
@@ -344,7 +344,7 @@ pub fn abstract_namespace<R: Runtime>() {
     assert_eq!(plain.error(), SocketError::ServerNotFound);
 }
 
-/// qt §9.7 (Linux): a trailing NUL is part of an abstract name.
+/// docs/semantics.md §9.7 (Linux): a trailing NUL is part of an abstract name.
 pub fn abstract_namespace_trailing_zeros<R: Runtime>() {
     if !is_linux() {
         // Platform limitation: abstract namespace is Linux-only.
@@ -375,7 +375,7 @@ pub fn abstract_namespace_trailing_zeros<R: Runtime>() {
     assert_eq!(right.full_server_name(), with_nul);
 }
 
-/// qt §9.10: a 50,004-byte line from server to client, then the client's
+/// docs/semantics.md §9.10: a 50,004-byte line from server to client, then the client's
 /// disconnect: four state changes in all and no error.
 pub fn send_data_line_and_disconnect_signals<R: Runtime>() {
     let name = unique_name("send");
@@ -425,7 +425,7 @@ pub fn send_data_line_and_disconnect_signals<R: Runtime>() {
     assert!(!events.iter().any(|e| matches!(e, Event::Error(_))));
 }
 
-/// qt §9.11: readLine with various limits over chunked input; 0 bytes
+/// docs/semantics.md §9.11: readLine with various limits over chunked input; 0 bytes
 /// while connected, an error once the peer closed and nothing is left.
 pub fn read_line_rows<R: Runtime>() {
     let (_server, mut c, mut peer) = connected_pair::<R>("rl");
@@ -451,7 +451,7 @@ pub fn read_line_rows<R: Runtime>() {
     assert_eq!(c.read_line(0).unwrap(), b"");
 }
 
-/// qt §9.12: skip works on data buffered before the peer disconnected.
+/// docs/semantics.md §9.12: skip works on data buffered before the peer disconnected.
 pub fn skip_after_disconnect<R: Runtime>() {
     let (_server, mut c, mut peer) = connected_pair::<R>("skip");
     let data = payload(20_000, 1);
@@ -465,7 +465,7 @@ pub fn skip_after_disconnect<R: Runtime>() {
     assert_eq!(c.skip(5).unwrap(), 0, "past the end returns what was there");
 }
 
-/// qt §9.13: limit 128, 256 bytes arrive as two rounds of 128.
+/// docs/semantics.md §9.13: limit 128, 256 bytes arrive as two rounds of 128.
 pub fn read_buffer_limit<R: Runtime>() {
     let (_server, mut c, mut peer) = connected_pair::<R>("rbl");
     c.set_read_buffer_size(128);
@@ -513,7 +513,7 @@ pub fn read_buffer_limit_changed_while_full<R: Runtime>() {
     writer.join().unwrap();
 }
 
-/// qt §9.14: request/response round trips with the blocking waits.
+/// docs/semantics.md §9.14: request/response round trips with the blocking waits.
 pub fn simple_command_protocol<R: Runtime>() {
     let (_server, mut c, mut peer) = connected_pair::<R>("cmd");
     let echo = spawn(move || {
@@ -535,7 +535,7 @@ pub fn simple_command_protocol<R: Runtime>() {
     echo.join().unwrap();
 }
 
-/// qt §9.16: absolute paths (or full pipe names) as names.
+/// docs/semantics.md §9.16: absolute paths (or full pipe names) as names.
 pub fn full_path<R: Runtime>() {
     let name = if cfg!(windows) {
         format!(r"\\.\pipe\{}", unique_name("fp"))
@@ -557,7 +557,7 @@ pub fn full_path<R: Runtime>() {
     assert_eq!(c.full_server_name(), "");
 }
 
-/// qt §9.17: with max 0, 1, 3 pending, max+1 clients are all served.
+/// docs/semantics.md §9.17: with max 0, 1, 3 pending, max+1 clients are all served.
 pub fn hit_maximum_connections<R: Runtime>() {
     for max in [0usize, 1, 3] {
         let name = unique_name("max");
@@ -584,7 +584,7 @@ pub fn hit_maximum_connections<R: Runtime>() {
     }
 }
 
-/// qt §9.19: clients in their own threads against one server, each
+/// docs/semantics.md §9.19: clients in their own threads against one server, each
 /// getting its own line back.
 pub fn concurrent_clients_threads<R: Runtime>() {
     let name = unique_name("thr");
@@ -620,7 +620,7 @@ pub fn concurrent_clients_threads<R: Runtime>() {
     }
 }
 
-/// qt §9.21: an over-long name fails to listen and leaves clients Unconnected.
+/// docs/semantics.md §9.21: an over-long name fails to listen and leaves clients Unconnected.
 pub fn long_path<R: Runtime>() {
     let name = "a".repeat(256);
     let mut server = R::server();
@@ -631,7 +631,7 @@ pub fn long_path<R: Runtime>() {
     assert_eq!(c.state(), State::Unconnected);
 }
 
-/// qt §9.22: the server side sees the client's disconnect.
+/// docs/semantics.md §9.22: the server side sees the client's disconnect.
 pub fn wait_for_disconnect_by_client<R: Runtime>() {
     let (_server, mut c, mut peer) = connected_pair::<R>("wfd");
     c.disconnect_from_server();
@@ -640,7 +640,7 @@ pub fn wait_for_disconnect_by_client<R: Runtime>() {
     assert_eq!(peer.state(), State::Unconnected);
 }
 
-/// qt §9.23: the client sees the server side's close; one `Disconnected`.
+/// docs/semantics.md §9.23: the client sees the server side's close; one `Disconnected`.
 pub fn wait_for_disconnect_by_server<R: Runtime>() {
     let (_server, mut c, mut peer) = connected_pair::<R>("wfds");
     peer.close();
@@ -654,7 +654,7 @@ pub fn wait_for_disconnect_by_server<R: Runtime>() {
     assert_eq!(c.state(), State::Unconnected);
 }
 
-/// qt §9.24: one byte then close; the byte is readable, then no more waits.
+/// docs/semantics.md §9.24: one byte then close; the byte is readable, then no more waits.
 pub fn wait_for_ready_read_on_disconnected<R: Runtime>() {
     let (_server, mut c, mut peer) = connected_pair::<R>("wrrd");
     peer.write(b"x").unwrap();
@@ -671,7 +671,7 @@ pub fn wait_for_ready_read_on_disconnected<R: Runtime>() {
     );
 }
 
-/// qt §9.25: disconnect with a pending byte → Closing, drained, Unconnected;
+/// docs/semantics.md §9.25: disconnect with a pending byte → Closing, drained, Unconnected;
 /// the server side reads it, and close() on it empties its buffer.
 pub fn delayed_disconnect_drains<R: Runtime>() {
     let (_server, mut c, mut peer) = connected_pair::<R>("dd");
@@ -742,7 +742,7 @@ pub fn closing_drains_megabytes_to_slow_reader<R: Runtime>() {
     assert_eq!(checksum(&got), sum);
 }
 
-/// qt §9.26 with our decision: a live name cannot be taken (even with
+/// docs/semantics.md §9.26 with our decision: a live name cannot be taken (even with
 /// access options); Qt's removeServer removes it anyway.
 pub fn remove_server_and_live_name<R: Runtime>() {
     let name = unique_name("rm");
@@ -832,7 +832,7 @@ pub fn non_socket_file_not_removed<R: Runtime>() {
     std::fs::remove_file(&path).unwrap();
 }
 
-/// qt §9.27: a closed server listens again under a new name; the same
+/// docs/semantics.md §9.27: a closed server listens again under a new name; the same
 /// client object reconnects.
 pub fn recycle_server<R: Runtime>() {
     let mut server = R::server();
@@ -852,7 +852,7 @@ pub fn recycle_server<R: Runtime>() {
     }
 }
 
-/// qt §9.28: abort, connect, receive — three times on one client object.
+/// docs/semantics.md §9.28: abort, connect, receive — three times on one client object.
 pub fn recycle_client_socket<R: Runtime>() {
     let name = unique_name("rcs");
     let mut server = R::server();
@@ -872,7 +872,7 @@ pub fn recycle_client_socket<R: Runtime>() {
     }
 }
 
-/// qt §9.29: three clients connect before any accept.
+/// docs/semantics.md §9.29: three clients connect before any accept.
 pub fn multi_connect<R: Runtime>() {
     let name = unique_name("multi");
     let mut server = R::server();
@@ -889,7 +889,7 @@ pub fn multi_connect<R: Runtime>() {
     }
 }
 
-/// qt §9.30: a write-only client still notices the peer's abort.
+/// docs/semantics.md §9.30: a write-only client still notices the peer's abort.
 pub fn write_only_socket<R: Runtime>() {
     let name = unique_name("wo");
     let mut server = R::server();
@@ -929,7 +929,7 @@ pub fn read_only_socket_refuses_writes<R: Runtime>() {
     assert_eq!(&got, b"down");
 }
 
-/// qt §9.31: the server writes chunks and closes; everything is readable
+/// docs/semantics.md §9.31: the server writes chunks and closes; everything is readable
 /// after the client sees the end.
 pub fn write_to_client_and_disconnect<R: Runtime>() {
     for chunks in [1usize, 20] {
@@ -960,7 +960,7 @@ pub fn write_to_client_and_disconnect<R: Runtime>() {
     }
 }
 
-/// qt §9.32: writing to an aborted peer: queued, then one error and Unconnected.
+/// docs/semantics.md §9.32: writing to an aborted peer: queued, then one error and Unconnected.
 pub fn write_to_disconnected<R: Runtime>() {
     let (_server, mut c, mut peer) = connected_pair::<R>("wtd");
     peer.abort();
@@ -1091,7 +1091,7 @@ pub fn wait_calls_with_zero_timeout<R: Runtime>() {
     assert_eq!(c.state(), State::Connected);
 }
 
-/// qt §5: a finite wait times out with SocketTimeout; still connected.
+/// docs/semantics.md §5: a finite wait times out with SocketTimeout; still connected.
 pub fn wait_for_ready_read_times_out<R: Runtime>() {
     let (_server, mut c, _peer) = connected_pair::<R>("wto");
     assert!(!c.wait_for_ready_read(Some(Duration::from_millis(30))));
@@ -1103,7 +1103,7 @@ pub fn wait_for_ready_read_times_out<R: Runtime>() {
         .contains(&Event::Error(SocketError::SocketTimeout)));
 }
 
-/// qt §7 close(): the socket file goes; queued clients see the end.
+/// docs/semantics.md §7 close(): the socket file goes; queued clients see the end.
 pub fn server_close_removes_file_and_drops_queued<R: Runtime>() {
     let name = unique_name("close");
     let mut server = R::server();
@@ -1124,7 +1124,7 @@ pub fn server_close_removes_file_and_drops_queued<R: Runtime>() {
     assert!(!late.wait_for_connected(Some(Duration::from_secs(5))));
 }
 
-/// qt §9.37: access options give exactly Qt's modes, from the first instant.
+/// docs/semantics.md §9.37: access options give exactly Qt's modes, from the first instant.
 pub fn socket_access_options<R: Runtime>() {
     #[cfg(unix)]
     {
