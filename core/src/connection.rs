@@ -130,15 +130,36 @@ struct Names {
 ///
 /// # The driver's loop
 /// After every command or input, drain the outputs in this order:
-/// 1. [`poll_action`](Self::poll_action) until `None`: perform each (`Connect`, `Close`).
-/// 2. If [`read_capacity`](Self::read_capacity) > 0, wait for readability; when readable,
-///    read into [`recv_buf`](Self::recv_buf) and report with [`handle_received`](Self::handle_received)
-///    (0 bytes = end of stream).
+/// 1. [`poll_action`](Self::poll_action) until `None`: perform each (`Connect`, `Close`);
+///    report a connect's outcome with [`handle_connected`](Self::handle_connected) or
+///    [`handle_connect_error`](Self::handle_connect_error).
+/// 2. If [`wants_read`](Self::wants_read), wait for readability; when readable,
+///    read into [`recv_buf`](Self::recv_buf) and report with [`handle_received`](Self::handle_received).
+///    At end of stream (a read of 0 bytes) a Unix driver first asks the OS whether the
+///    peer is gone for good (`POLLHUP`) and if so reports [`handle_hangup`](Self::handle_hangup),
+///    then `handle_received(0, now)`.
 /// 3. If [`wants_write`](Self::wants_write), write [`transmit_chunks`](Self::transmit_chunks)
-///    (vectored) and report with [`handle_sent`](Self::handle_sent).
-/// 4. Wait no later than [`poll_timeout`](Self::poll_timeout); then call
+///    (vectored) and report with [`handle_sent`](Self::handle_sent); errors of either
+///    direction go to [`handle_io_error`](Self::handle_io_error). After a failing send,
+///    read without waiting while `wants_read`: a dead peer's last bytes are already here.
+/// 4. While [`wants_hangup_watch`](Self::wants_hangup_watch) (a half-closed peer), watch
+///    the socket for the hang-up and report it with `handle_hangup`.
+/// 5. Wait no later than [`poll_timeout`](Self::poll_timeout); then call
 ///    [`handle_timeout`](Self::handle_timeout).
-/// 5. [`poll_event`](Self::poll_event) until `None`: deliver Qt's signals to the user.
+/// 6. [`poll_event`](Self::poll_event) until `None`: deliver Qt's signals to the user.
+///
+/// Fast paths skip the buffers without changing the rules: a large write may go
+/// straight from the user's buffer when [`can_write_direct`](Self::can_write_direct)
+/// (report with [`handle_sent_direct`](Self::handle_sent_direct)), and a read may go
+/// straight into the user's buffer when [`can_read_direct`](Self::can_read_direct)
+/// (report with [`handle_received_direct`](Self::handle_received_direct)).
+///
+/// The user's side asks the core, never the state: Qt's waits are
+/// [`begin_wait`](Self::begin_wait), [`wait_outcome`](Self::wait_outcome) and
+/// [`wait_timed_out`](Self::wait_timed_out); what a read of an empty buffer, a flush
+/// or a refused write comes to is [`read_outcome_when_empty`](Self::read_outcome_when_empty),
+/// [`flush_outcome`](Self::flush_outcome) and [`write_refusal`](Self::write_refusal);
+/// a bounded write queues at most [`write_room`](Self::write_room).
 ///
 /// Time is a [`Duration`] since any origin the driver picks; the core never
 /// reads a clock.

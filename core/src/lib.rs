@@ -47,8 +47,13 @@
 //! assert!(conn.can_read_line());
 //! assert_eq!(&conn.read_line(0).unwrap()[..], b"ping\n");
 //!
-//! // 4. End of stream: Qt's signal order, data stays readable meanwhile.
+//! // 4. End of stream without a hang-up is a half-close: the peer may
+//! //    still read, so this side stays Connected and can still write.
 //! conn.handle_received(0, now);
+//! assert_eq!(conn.state(), State::Connected);
+//! assert!(conn.wants_hangup_watch());
+//! // 5. When the peer goes away for good, Qt's closing signals follow.
+//! conn.handle_hangup(now);
 //! let events: Vec<Event> = std::iter::from_fn(|| conn.poll_event()).collect();
 //! assert_eq!(events.last(), Some(&Event::Disconnected));
 //! assert_eq!(conn.state(), State::Unconnected);

@@ -67,6 +67,27 @@ impl OsError {
     pub fn from_code(platform: Platform, code: OsCode) -> Option<Self> {
         Self::raw_for(platform, code).map(|raw| OsError::new(platform, raw))
     }
+
+    /// The OS error behind a `std::io::Error` on this platform. An error
+    /// without an OS code (std's own `WouldBlock`, a custom error) becomes
+    /// `EAGAIN` for would-block and code 0 (unknown) otherwise, so every
+    /// runtime converts the same way.
+    ///
+    /// ```
+    /// use localsock_core::{OsCode, OsError};
+    /// let e = std::io::Error::from(std::io::ErrorKind::WouldBlock);
+    /// assert_eq!(OsError::from_io(&e).code(), Some(OsCode::Again));
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn from_io(e: &std::io::Error) -> Self {
+        match e.raw_os_error() {
+            Some(raw) => OsError::native(raw),
+            None if e.kind() == std::io::ErrorKind::WouldBlock => {
+                OsError::from_code(Platform::CURRENT, OsCode::Again).unwrap_or(OsError::native(0))
+            }
+            None => OsError::native(0),
+        }
+    }
 }
 
 /// The OS error conditions the core makes decisions on. Unix names follow

@@ -642,15 +642,7 @@ impl LocalSocket {
 }
 
 fn os_error(e: &io::Error) -> OsError {
-    match e.raw_os_error() {
-        Some(raw) => OsError::native(raw),
-        None if e.kind() == io::ErrorKind::WouldBlock => OsError::from_code(
-            localsock_core::Platform::CURRENT,
-            localsock_core::OsCode::Again,
-        )
-        .unwrap_or(OsError::native(0)),
-        None => OsError::native(0),
-    }
+    OsError::from_io(e)
 }
 
 impl Read for LocalSocket {
