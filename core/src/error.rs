@@ -220,6 +220,18 @@ pub fn classify_listen_error(err: OsError) -> ServerError {
     }
 }
 
+/// The step of a listen an OS error came from: some codes mean something
+/// else at some steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ListenStage {
+    /// Creating the first instance of a Windows pipe with
+    /// `FILE_FLAG_FIRST_PIPE_INSTANCE`: "access denied" there means another
+    /// server owns the name.
+    FirstPipeInstance,
+    /// Any other step (bind, listen, further pipe instances, permissions).
+    Other,
+}
+
 /// The Qt function an error is attributed to; it becomes the prefix of
 /// `LocalSocketError`'s text (its `Display`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -408,6 +420,27 @@ impl ListenError {
         ListenError {
             os: Some(os),
             ..Self::new(classify_listen_error(os), source)
+        }
+    }
+
+    /// An error of `stage` mapped from the OS code `os`: Qt's listen table,
+    /// except where the stage changes a code's meaning.
+    ///
+    /// ```
+    /// use localsock_core::{ErrorSource, ListenError, ListenStage, OsError, Platform, ServerError};
+    /// let denied = OsError::new(Platform::Windows, 5); // ERROR_ACCESS_DENIED
+    /// let e = ListenError::from_os_at(ListenStage::FirstPipeInstance, denied);
+    /// assert_eq!(e.kind(), ServerError::AddressInUse);
+    /// let e = ListenError::from_os_at(ListenStage::Other, denied);
+    /// assert_eq!(e.kind(), ServerError::SocketAccess);
+    /// ```
+    pub fn from_os_at(stage: ListenStage, os: OsError) -> Self {
+        let e = Self::from_os(ErrorSource::Listen, os);
+        match (stage, os.code()) {
+            (ListenStage::FirstPipeInstance, Some(OsCode::AccessDenied)) => e
+                .with_detail("another server owns this pipe name")
+                .into_kind(ServerError::AddressInUse),
+            _ => e,
         }
     }
 

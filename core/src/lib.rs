@@ -88,8 +88,8 @@ pub use connection::{
 };
 pub use error::{
     classify_connect_error, classify_io_error, classify_listen_error, ConnectVerdict, DeviceError,
-    Direction, ErrorSource, IoVerdict, ListenError, LocalSocketError, ServerError, SocketError,
-    StreamError,
+    Direction, ErrorSource, IoVerdict, ListenError, ListenStage, LocalSocketError, ServerError,
+    SocketError, StreamError,
 };
 pub use event::{Action, Event, OpenMode, State};
 pub use name::{

@@ -1388,14 +1388,8 @@ pub fn is_wine() -> bool {
 pub fn listen_plan(
     plan: &localsock_core::ListenPlan,
 ) -> Result<PipeListener, localsock_core::ListenError> {
-    use localsock_core::{ErrorSource, ListenError, OsError, ServerError};
-    use windows_sys::Win32::Foundation::ERROR_ACCESS_DENIED as ACCESS_DENIED;
-    let os_err = |e: io::Error| {
-        ListenError::from_os(
-            ErrorSource::Listen,
-            OsError::native(e.raw_os_error().unwrap_or(0)),
-        )
-    };
+    use localsock_core::{ListenError, ListenStage, OsError};
+    let os_err = |e: io::Error| ListenError::from_os_at(ListenStage::Other, OsError::from_io(&e));
     let sddl = if plan.access.is_restricted() {
         let (user, group) = current_user_and_group_sids().map_err(os_err)?;
         plan.access.windows_sddl(&user, &group)
@@ -1407,18 +1401,8 @@ pub fn listen_plan(
         security_descriptor_sddl: sddl,
         first_pipe_instance: true,
     };
-    match PipeListener::bind(plan.address.as_str(), &opts) {
-        Ok(listener) => Ok(listener),
-        // With FILE_FLAG_FIRST_PIPE_INSTANCE, "access denied" means another
-        // server owns the name.
-        Err(e) if e.raw_os_error() == Some(ACCESS_DENIED as i32) => Err(ListenError::from_os(
-            ErrorSource::Listen,
-            OsError::native(ACCESS_DENIED as i32),
-        )
-        .with_detail("another server owns this pipe name")
-        .into_kind(ServerError::AddressInUse)),
-        Err(e) => Err(os_err(e)),
-    }
+    PipeListener::bind(plan.address.as_str(), &opts)
+        .map_err(|e| ListenError::from_os_at(ListenStage::FirstPipeInstance, OsError::from_io(&e)))
 }
 
 #[cfg(test)]
