@@ -390,7 +390,7 @@ pub fn bad_names_give_clean_errors<R: Reliability>(_exe: &PeerExe) {
 #[cfg(windows)]
 pub fn second_listen_on_live_pipe_name_refused<R: Reliability>(_exe: &PeerExe) {
     use localsock_core::Access;
-    let wine = localsock_blocking::sys::windows::is_wine();
+    let wine = localsock_os::windows::is_wine();
     let name = unique_name("squat");
     let mut first = R::server();
     first.listen(&name).unwrap();

@@ -213,7 +213,7 @@ mod tests {
 
     use windows_sys::Win32::System::Threading::{ResetEvent, SetEvent};
 
-    use crate::sys::windows::new_event;
+    use crate::windows::new_event;
 
     /// Unparks a thread and counts wake-ups.
     struct Unpark {

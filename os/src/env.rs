@@ -1,0 +1,84 @@
+//! What the runtimes share besides system calls: Qt's wait timeouts and
+//! where names resolve on this machine.
+
+use std::time::{Duration, Instant};
+
+use localsock_core::{NameContext, Platform};
+
+/// How long a `wait_for_*` call may block: Qt's milliseconds, where -1
+/// means forever and 0 means "don't wait".
+///
+/// ```
+/// use localsock_os::Timeout;
+/// use std::time::Duration;
+/// let _: Timeout = Duration::from_secs(3).into();
+/// let _ = Timeout::FOREVER; // Qt's -1
+/// let _ = Timeout::NONE;    // Qt's 0
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Timeout(Option<Duration>);
+
+impl Timeout {
+    /// Wait as long as it takes (Qt's -1).
+    pub const FOREVER: Timeout = Timeout(None);
+    /// Do not wait: make what progress is possible now (Qt's 0).
+    pub const NONE: Timeout = Timeout(Some(Duration::ZERO));
+
+    /// Qt's spelling: milliseconds, negative = forever.
+    pub fn from_millis(ms: i64) -> Timeout {
+        if ms < 0 {
+            Timeout::FOREVER
+        } else {
+            Timeout(Some(Duration::from_millis(ms as u64)))
+        }
+    }
+
+    /// The duration, or `None` for forever.
+    pub fn duration(self) -> Option<Duration> {
+        self.0
+    }
+
+    /// When a wait starting now must give up, or `None` for never (also
+    /// when the deadline is beyond `Instant`'s range).
+    pub fn deadline(self) -> Option<Instant> {
+        self.0.and_then(|d| Instant::now().checked_add(d))
+    }
+}
+
+impl From<Duration> for Timeout {
+    fn from(d: Duration) -> Self {
+        Timeout(Some(d))
+    }
+}
+
+impl From<Option<Duration>> for Timeout {
+    fn from(d: Option<Duration>) -> Self {
+        Timeout(d)
+    }
+}
+
+/// Where names resolve on this machine, as Qt does it: `$TMPDIR` (made
+/// absolute, trailing `/` removed) or `/tmp` on Unix; pipes on Windows.
+pub fn name_context() -> NameContext {
+    #[cfg(windows)]
+    {
+        NameContext::new(Platform::CURRENT, String::new())
+    }
+    #[cfg(not(windows))]
+    {
+        let dir = std::env::var_os("TMPDIR")
+            .map(std::path::PathBuf::from)
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(|p| {
+                if p.is_absolute() {
+                    p
+                } else {
+                    std::env::current_dir().unwrap_or_default().join(p)
+                }
+            })
+            .and_then(|p| p.to_str().map(|s| s.trim_end_matches('/').to_string()))
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "/tmp".to_string());
+        NameContext::new(Platform::CURRENT, dir)
+    }
+}

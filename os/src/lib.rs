@@ -1,0 +1,32 @@
+//! The platform layer of localsock: thin, policy-free wrappers over the OS
+//! objects every runtime uses — Unix domain sockets (non-blocking,
+//! close-on-exec, no `SIGPIPE`), listeners with exact permissions and the
+//! stale-socket probe, peer credentials, `poll(2)`; on Windows, overlapped
+//! named pipes, their security descriptors and the thread-pool waker.
+//!
+//! Policy-free: every function performs its system calls and returns the
+//! OS's own result (an [`std::io::Error`] with the raw code). What a code
+//! means — a Qt error, a retry, the end of a connection — is decided by
+//! `localsock-core`, never here. The runtimes (`localsock-blocking`,
+//! `localsock-smol`, `localsock-tokio`) drive the core with what this crate
+//! reports.
+//!
+//! ```
+//! # #[cfg(unix)] {
+//! use localsock_os::unix::hung_up;
+//! use std::os::fd::AsFd;
+//! let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+//! assert!(!hung_up(a.as_fd()).unwrap());
+//! drop(b);
+//! assert!(hung_up(a.as_fd()).unwrap(), "the peer is gone for good");
+//! # }
+//! ```
+#![warn(missing_docs)]
+
+mod env;
+#[cfg(unix)]
+pub mod unix;
+#[cfg(windows)]
+pub mod windows;
+
+pub use env::{name_context, Timeout};
