@@ -220,16 +220,32 @@ pub fn classify_listen_error(err: OsError) -> ServerError {
     }
 }
 
-/// The step of a listen an OS error came from: some codes mean something
-/// else at some steps.
+/// The step of a listen an OS error came from. The OS layer reports it
+/// with the raw error; the core classifies the pair, since some codes mean
+/// something else at some steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ListenStage {
+    /// Creating the socket (`socket(2)`).
+    Socket,
+    /// Binding the name: `bind(2)`, the private temp directory, or the name
+    /// being taken (`EADDRINUSE`).
+    Bind,
+    /// `listen(2)`.
+    Listen,
+    /// Giving the socket its access: `chmod(2)`, or a pipe's security
+    /// descriptor.
+    Permissions,
+    /// Moving the socket file into place (`link` / `rename`).
+    Rename,
+    /// The liveness probe of an existing socket failed in an unexpected way
+    /// (neither refused nor accepted), so it was left alone.
+    Probe,
     /// Creating the first instance of a Windows pipe with
     /// `FILE_FLAG_FIRST_PIPE_INSTANCE`: "access denied" there means another
     /// server owns the name.
     FirstPipeInstance,
-    /// Any other step (bind, listen, further pipe instances, permissions).
-    Other,
+    /// Creating a further instance of a Windows pipe.
+    PipeInstance,
 }
 
 /// The Qt function an error is attributed to; it becomes the prefix of
@@ -431,7 +447,7 @@ impl ListenError {
     /// let denied = OsError::new(Platform::Windows, 5); // ERROR_ACCESS_DENIED
     /// let e = ListenError::from_os_at(ListenStage::FirstPipeInstance, denied);
     /// assert_eq!(e.kind(), ServerError::AddressInUse);
-    /// let e = ListenError::from_os_at(ListenStage::Other, denied);
+    /// let e = ListenError::from_os_at(ListenStage::PipeInstance, denied);
     /// assert_eq!(e.kind(), ServerError::SocketAccess);
     /// ```
     pub fn from_os_at(stage: ListenStage, os: OsError) -> Self {

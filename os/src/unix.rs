@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+pub use localsock_core::ListenStage;
 use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketAddrAny, SocketAddrUnix, SocketType};
@@ -320,35 +321,17 @@ impl Default for ListenOptions {
     }
 }
 
-/// The step of [`listen`] that failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListenStage {
-    /// `socket(2)`.
-    Socket,
-    /// Binding the name: `bind(2)`, the private temp directory, or the name
-    /// being taken (`EADDRINUSE`).
-    Bind,
-    /// `listen(2)`.
-    Listen,
-    /// `chmod(2)` of the socket file.
-    Chmod,
-    /// Moving the socket file into place (`link`/`rename`).
-    Rename,
-    /// The liveness probe of an existing socket failed in an unexpected way
-    /// (neither refused nor accepted), so it was left alone.
-    Probe,
-}
-
-/// A failed [`listen`]: which step, and the raw OS error.
+/// A failed [`listen`]: which step, and the raw OS error. The core
+/// classifies the pair ([`localsock_core::ListenError::from_os_at`]).
 #[derive(Debug)]
-pub struct ListenError {
+pub struct BindError {
     /// The failing step.
     pub stage: ListenStage,
     /// The OS error of that step.
     pub error: io::Error,
 }
 
-impl ListenError {
+impl BindError {
     fn new(stage: ListenStage, error: io::Error) -> Self {
         Self { stage, error }
     }
@@ -358,20 +341,20 @@ impl ListenError {
     }
 }
 
-impl fmt::Display for ListenError {
+impl fmt::Display for BindError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:?}: {}", self.stage, self.error)
     }
 }
 
-impl std::error::Error for ListenError {
+impl std::error::Error for BindError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&self.error)
     }
 }
 
-impl From<ListenError> for io::Error {
-    fn from(e: ListenError) -> Self {
+impl From<BindError> for io::Error {
+    fn from(e: BindError) -> Self {
         e.error
     }
 }
@@ -428,45 +411,37 @@ impl SocketFileId {
 /// The identity of the socket file is recorded right after `bind`, so that
 /// closing removes this file only ([`remove_if_same`]), never one another
 /// server created after ours was deleted.
-pub fn listen(
-    addr: &SocketAddress<'_>,
-    opts: &ListenOptions,
-) -> Result<BoundListener, ListenError> {
+pub fn listen(addr: &SocketAddress<'_>, opts: &ListenOptions) -> Result<BoundListener, BindError> {
     match (*addr, opts.mode) {
         (SocketAddress::Path(path), Some(mode)) => listen_private(path, mode, opts),
         _ => listen_plain(*addr, opts),
     }
 }
 
-fn listen_plain(
-    addr: SocketAddress<'_>,
-    opts: &ListenOptions,
-) -> Result<BoundListener, ListenError> {
+fn listen_plain(addr: SocketAddress<'_>, opts: &ListenOptions) -> Result<BoundListener, BindError> {
     use ListenStage::*;
-    let sa = addr.to_rustix().map_err(|e| ListenError::new(Bind, e))?;
-    let fd = new_stream_socket().map_err(|e| ListenError::new(Socket, e))?;
+    let sa = addr.to_rustix().map_err(|e| BindError::new(Bind, e))?;
+    let fd = new_stream_socket().map_err(|e| BindError::new(Socket, e))?;
     match rustix::net::bind(&fd, &sa) {
         Ok(()) => {}
         Err(Errno::ADDRINUSE) => match addr {
             SocketAddress::Path(path) if opts.reclaim_stale => {
                 reclaim_stale(path)?;
-                rustix::net::bind(&fd, &sa).map_err(|e| ListenError::new(Bind, os(e)))?;
+                rustix::net::bind(&fd, &sa).map_err(|e| BindError::new(Bind, os(e)))?;
             }
-            _ => return Err(ListenError::in_use()),
+            _ => return Err(BindError::in_use()),
         },
-        Err(e) => return Err(ListenError::new(Bind, os(e))),
+        Err(e) => return Err(BindError::new(Bind, os(e))),
     }
     let file = match addr {
-        SocketAddress::Path(path) => {
-            SocketFileId::of(path).map_err(|e| ListenError::new(Bind, e))?
-        }
+        SocketAddress::Path(path) => SocketFileId::of(path).map_err(|e| BindError::new(Bind, e))?,
         SocketAddress::Abstract(_) => None,
     };
     if let Err(e) = rustix::net::listen(&fd, opts.backlog) {
         if let (SocketAddress::Path(path), Some(id)) = (addr, file) {
             let _ = remove_if_same(path, id);
         }
-        return Err(ListenError::new(Listen, os(e)));
+        return Err(BindError::new(Listen, os(e)));
     }
     Ok(BoundListener {
         listener: fd.into(),
@@ -478,40 +453,40 @@ fn listen_private(
     path: &Path,
     mode: u32,
     opts: &ListenOptions,
-) -> Result<BoundListener, ListenError> {
+) -> Result<BoundListener, BindError> {
     use ListenStage::*;
-    let fd = new_stream_socket().map_err(|e| ListenError::new(Socket, e))?;
+    let fd = new_stream_socket().map_err(|e| BindError::new(Socket, e))?;
     let dir = match path.parent() {
         Some(p) if p.as_os_str().is_empty() => Path::new("."),
         Some(p) => p,
         None => Path::new("/"),
     };
-    let tmp = PrivateDir::create(dir).map_err(|e| ListenError::new(Bind, e))?;
+    let tmp = PrivateDir::create(dir).map_err(|e| BindError::new(Bind, e))?;
     let sock = tmp.path.join("s");
-    let sa = SocketAddrUnix::new(&sock).map_err(|e| ListenError::new(Bind, os(e)))?;
-    rustix::net::bind(&fd, &sa).map_err(|e| ListenError::new(Bind, os(e)))?;
+    let sa = SocketAddrUnix::new(&sock).map_err(|e| BindError::new(Bind, os(e)))?;
+    rustix::net::bind(&fd, &sa).map_err(|e| BindError::new(Bind, os(e)))?;
     // Only we can reach into the private directory, so this is our file;
     // `place` keeps its inode.
-    let file = SocketFileId::of(&sock).map_err(|e| ListenError::new(Bind, e))?;
-    rustix::net::listen(&fd, opts.backlog).map_err(|e| ListenError::new(Listen, os(e)))?;
+    let file = SocketFileId::of(&sock).map_err(|e| BindError::new(Bind, e))?;
+    rustix::net::listen(&fd, opts.backlog).map_err(|e| BindError::new(Listen, os(e)))?;
     fs::set_permissions(&sock, fs::Permissions::from_mode(mode & 0o7777))
-        .map_err(|e| ListenError::new(Chmod, e))?;
+        .map_err(|e| BindError::new(Permissions, e))?;
     match place(&sock, path) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
             if !opts.reclaim_stale {
-                return Err(ListenError::in_use());
+                return Err(BindError::in_use());
             }
             reclaim_stale(path)?;
             match place(&sock, path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    return Err(ListenError::in_use())
+                    return Err(BindError::in_use())
                 }
-                Err(e) => return Err(ListenError::new(Rename, e)),
+                Err(e) => return Err(BindError::new(Rename, e)),
             }
         }
-        Err(e) => return Err(ListenError::new(Rename, e)),
+        Err(e) => return Err(BindError::new(Rename, e)),
     }
     drop(tmp);
     Ok(BoundListener {
@@ -555,14 +530,14 @@ fn rename_noreplace(_src: &Path, _dst: &Path) -> io::Result<()> {
 /// Removes the socket at `path` if the core's stale-socket rule allows it
 /// (only a socket, only after a refused probe); any other case is an error
 /// and leaves the file alone. `Ok` means "retry the bind".
-fn reclaim_stale(path: &Path) -> Result<(), ListenError> {
+fn reclaim_stale(path: &Path) -> Result<(), BindError> {
     use localsock_core::{reclaim_decision, ExistingPath, ProbeOutcome, ReclaimDecision};
     use ListenStage::*;
     let existing = match is_socket_file(path) {
         Ok(None) => ExistingPath::Missing,
         Ok(Some(true)) => ExistingPath::Socket,
         Ok(Some(false)) => ExistingPath::Other,
-        Err(e) => return Err(ListenError::new(Bind, e)),
+        Err(e) => return Err(BindError::new(Bind, e)),
     };
     let probe = if existing == ExistingPath::Socket {
         match connect(&SocketAddress::Path(path)) {
@@ -570,18 +545,18 @@ fn reclaim_stale(path: &Path) -> Result<(), ListenError> {
             Err(e) if is_errno(&e, Errno::CONNREFUSED) => ProbeOutcome::Refused,
             Err(e) if is_errno(&e, Errno::AGAIN) => ProbeOutcome::Live,
             Err(e) if is_errno(&e, Errno::NOENT) => return Ok(()),
-            Err(e) => return Err(ListenError::new(Probe, e)),
+            Err(e) => return Err(BindError::new(Probe, e)),
         }
     } else {
         ProbeOutcome::Inconclusive
     };
     match reclaim_decision(true, existing, probe) {
         ReclaimDecision::Retry => Ok(()),
-        ReclaimDecision::AddressInUse => Err(ListenError::in_use()),
+        ReclaimDecision::AddressInUse => Err(BindError::in_use()),
         ReclaimDecision::Reclaim => match fs::remove_file(path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(ListenError::new(Bind, e)),
+            Err(e) => Err(BindError::new(Bind, e)),
         },
     }
 }
@@ -843,18 +818,14 @@ pub fn socket_address(address: &localsock_core::Address) -> SocketAddress<'_> {
 pub fn listen_plan(
     plan: &localsock_core::ListenPlan,
 ) -> Result<BoundListener, localsock_core::ListenError> {
-    use localsock_core::{ErrorSource, OsError, ServerError};
+    use localsock_core::OsError;
     let opts = ListenOptions {
         mode: plan.unix_mode,
         backlog: plan.backlog.min(i32::MAX as u32) as i32,
         reclaim_stale: plan.reclaim_stale_socket,
     };
-    listen(&socket_address(&plan.address), &opts).map_err(|e| match e.error.raw_os_error() {
-        Some(raw) => {
-            localsock_core::ListenError::from_os(ErrorSource::Listen, OsError::native(raw))
-        }
-        None => localsock_core::ListenError::new(ServerError::Unknown, ErrorSource::Listen),
-    })
+    listen(&socket_address(&plan.address), &opts)
+        .map_err(|e| localsock_core::ListenError::from_os_at(e.stage, OsError::from_io(&e.error)))
 }
 
 // ---------------------------------------------------------------------------

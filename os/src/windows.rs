@@ -1389,7 +1389,8 @@ pub fn listen_plan(
     plan: &localsock_core::ListenPlan,
 ) -> Result<PipeListener, localsock_core::ListenError> {
     use localsock_core::{ListenError, ListenStage, OsError};
-    let os_err = |e: io::Error| ListenError::from_os_at(ListenStage::Other, OsError::from_io(&e));
+    let os_err =
+        |e: io::Error| ListenError::from_os_at(ListenStage::Permissions, OsError::from_io(&e));
     let sddl = if plan.access.is_restricted() {
         let (user, group) = current_user_and_group_sids().map_err(os_err)?;
         plan.access.windows_sddl(&user, &group)
