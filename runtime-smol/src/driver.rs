@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use async_io::Timer;
 use futures_lite::FutureExt;
 use localsock_core::{
-    AcceptedFrom, Action, Config, Connection, DeviceError, Direction, ErrorSource, OpenMode,
-    OsCode, OsError, Platform, SocketError, State,
+    AcceptedFrom, Action, Config, Connection, DeviceError, Direction, OpenMode, OsCode, OsError,
+    Platform, State, Wait,
 };
 
 use crate::sys::{Connect, Stream};
@@ -105,11 +105,6 @@ pub(crate) struct Driver {
     stream: Option<Stream>,
     /// A connect is under way on `stream` (`EINPROGRESS`).
     in_progress: bool,
-    /// Bytes the OS took over the socket's life (for `wait_for_bytes_written`).
-    pub(crate) sent_total: u64,
-    /// The connection failed with bytes still queued: `flush` and `close`
-    /// report the error instead of success. Cleared by a new connect.
-    dropped_unsent: bool,
     /// The core's clock: time is `origin.elapsed()`.
     origin: Instant,
     /// The time of the last clock read. The data-path inputs (bytes in,
@@ -125,8 +120,6 @@ impl Driver {
             conn: Connection::new(config),
             stream: None,
             in_progress: false,
-            sent_total: 0,
-            dropped_unsent: false,
             origin: Instant::now(),
             last_now: Duration::ZERO,
         }
@@ -137,8 +130,6 @@ impl Driver {
             conn: Connection::accepted_from(from),
             stream: Some(stream),
             in_progress: false,
-            sent_total: 0,
-            dropped_unsent: false,
             origin: Instant::now(),
             last_now: Duration::ZERO,
         }
@@ -165,28 +156,41 @@ impl Driver {
 
     pub(crate) fn connect_to_server(&mut self, name: &str, mode: OpenMode) {
         let now = self.now();
-        self.dropped_unsent = false;
         self.conn.connect_to_server(name, mode, now);
         self.run_actions();
     }
 
-    /// The core's graceful disconnect, plus a first non-blocking send.
+    /// The core's graceful disconnect. Nothing is sent inside the call: with
+    /// writes pending the caller sees Closing, and the drain happens in
+    /// later waits and polls (as in Qt).
     pub(crate) fn start_disconnect(&mut self) {
         let now = self.now();
         self.conn.disconnect_from_server(now);
-        self.send_now();
+        self.run_actions();
     }
 
+    /// Qt's `close`; like [`start_disconnect`](Self::start_disconnect),
+    /// nothing is sent inside the call.
     pub(crate) fn close(&mut self) {
         let now = self.now();
         self.conn.close(now);
-        self.send_now();
+        self.run_actions();
     }
 
     pub(crate) fn abort(&mut self) {
         self.conn.abort();
-        self.dropped_unsent = false;
         self.run_actions();
+    }
+
+    /// Applies from the next connect (on any socket, used or accepted).
+    pub(crate) fn set_connect_timeout(&mut self, timeout: Duration) {
+        self.conn.set_connect_timeout(timeout);
+    }
+
+    /// Applies from the next disconnect, or at once while Closing.
+    pub(crate) fn set_drain_timeout(&mut self, timeout: Option<Duration>) {
+        let now = self.now();
+        self.conn.set_drain_timeout(timeout, now);
     }
 
     /// Qt's `flush`: writes what the OS takes now; true if anything left.
@@ -238,24 +242,57 @@ impl Driver {
         self.in_progress = false;
     }
 
-    /// Feeds an input that may end the connection, noting whether queued
-    /// bytes were lost with it.
+    /// Feeds an input that may end the connection, then runs its actions.
     fn input(&mut self, f: impl FnOnce(&mut Connection, Duration)) {
         let now = self.now();
-        self.input_at(now, f);
+        f(&mut self.conn, now);
+        self.run_actions();
     }
 
     /// Feeds a data-path input (see `last_now`).
     fn input_data(&mut self, f: impl FnOnce(&mut Connection, Duration)) {
-        self.input_at(self.last_now, f);
+        f(&mut self.conn, self.last_now);
+        self.run_actions();
     }
 
-    fn input_at(&mut self, now: Duration, f: impl FnOnce(&mut Connection, Duration)) {
-        let queued = self.conn.bytes_to_write();
-        f(&mut self.conn, now);
-        if queued > 0 && self.conn.bytes_to_write() == 0 && self.conn.state() == State::Unconnected
-        {
-            self.dropped_unsent = true;
+    /// A send failed. If that is because the peer is gone, the core keeps
+    /// the connection open for reading until end of stream, and what the
+    /// peer sent before it went is already in the kernel: it is read out
+    /// now, without waiting, so the connection ends (or its data is
+    /// readable) without another wait.
+    fn input_send_error(&mut self, e: &io::Error) {
+        self.input_data(|c, now| c.handle_io_error(Direction::Write, os_error(e), now));
+        while self.conn.wants_read() {
+            let Some(stream) = self.stream.as_mut() else {
+                return;
+            };
+            match stream.recv_now(&mut self.conn) {
+                Ok(0) => self.input_eof(false),
+                Ok(n) => self.input_data(|c, now| c.handle_received(n, now)),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    self.input_data(|c, now| c.handle_io_error(Direction::Read, os_error(&e), now))
+                }
+            }
+        }
+    }
+
+    /// A read returned 0: end of stream. If the peer is gone for good (a
+    /// hang-up, not a half-close), the core hears that first, which gives
+    /// Qt's signal order for a peer that closed completely; otherwise the
+    /// core takes it as a half-close. `direct`: the read went to the
+    /// user's buffer.
+    fn input_eof(&mut self, direct: bool) {
+        let hung_up = self.stream.as_ref().is_some_and(|s| s.hung_up());
+        let now = self.last_now;
+        if hung_up {
+            self.conn.handle_hangup(now);
+        }
+        if direct {
+            self.conn.handle_received_direct(0, now);
+        } else {
+            self.conn.handle_received(0, now);
         }
         self.run_actions();
     }
@@ -275,7 +312,6 @@ impl Driver {
             };
             match stream.send(&self.conn) {
                 Ok(n) => {
-                    self.sent_total += n as u64;
                     let now = self.last_now;
                     self.conn.handle_sent(n, now);
                     self.run_actions();
@@ -288,9 +324,7 @@ impl Driver {
                     match stream.poll_writable(cx) {
                         Poll::Ready(Ok(())) => continue,
                         Poll::Ready(Err(e)) => {
-                            self.input_data(|c, now| {
-                                c.handle_io_error(Direction::Write, os_error(&e), now)
-                            });
+                            self.input_send_error(&e);
                             return Poll::Ready(true);
                         }
                         Poll::Pending if progressed => return Poll::Ready(true),
@@ -299,9 +333,7 @@ impl Driver {
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    self.input_data(|c, now| {
-                        c.handle_io_error(Direction::Write, os_error(&e), now)
-                    });
+                    self.input_send_error(&e);
                     return Poll::Ready(true);
                 }
             }
@@ -320,6 +352,10 @@ impl Driver {
                 return Poll::Ready(false);
             };
             match stream.recv_into(&mut self.conn) {
+                Ok(0) => {
+                    self.input_eof(false);
+                    return Poll::Ready(true);
+                }
                 Ok(n) => {
                     self.input_data(|c, now| c.handle_received(n, now));
                     return Poll::Ready(true);
@@ -343,11 +379,31 @@ impl Driver {
         }
     }
 
+    /// Waits for the peer to hang up while the connection is half-closed
+    /// and idle (see `sys`'s `poll_hangup`). Ready(true) once reported.
+    fn poll_hangup(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
+        let Some(stream) = self.stream.as_mut() else {
+            return Poll::Ready(false);
+        };
+        match stream.poll_hangup(cx) {
+            Poll::Ready(Ok(())) => {
+                self.input(|c, now| c.handle_hangup(now));
+                Poll::Ready(true)
+            }
+            Poll::Ready(Err(e)) => {
+                self.input(|c, now| c.handle_io_error(Direction::Read, os_error(&e), now));
+                Poll::Ready(true)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
     /// One round of the driver loop: make what progress the OS allows
     /// without blocking, and otherwise register the task for everything the
     /// core waits on (a connect finishing, writability while data is
     /// queued, readability while the read buffer has room, the core's next
-    /// deadline).
+    /// deadline, and, when nothing else is left, the hang-up of a
+    /// half-closed connection).
     ///
     /// - `Ready(true)`: something changed; the caller re-checks its
     ///   condition and calls again if it still waits.
@@ -428,10 +484,47 @@ impl Driver {
             }
         }
 
+        // 5. The peer half-closed and nothing else is left to wait for:
+        // watch for it going away (so a wait for the disconnect ends
+        // without this side writing). A write under way already notices
+        // it: a hung-up socket polls writable and the send fails.
+        if !waiting && self.conn.wants_hangup_watch() {
+            match self.poll_hangup(cx) {
+                Poll::Ready(true) => return Poll::Ready(true),
+                Poll::Ready(false) => {}
+                Poll::Pending => waiting = true,
+            }
+        }
+
         if waiting {
             Poll::Pending
         } else {
             Poll::Ready(false)
+        }
+    }
+
+    /// Drives one of Qt's waits until the core judges it (`wait_outcome`):
+    /// Ready(true) when its condition holds, Ready(false) when it cannot
+    /// (the caller's deadline is the caller's business).
+    pub(crate) fn poll_wait(
+        &mut self,
+        cx: &mut Context<'_>,
+        timer: &mut CoreTimer,
+        interest: Interest,
+        wait: &Wait,
+    ) -> Poll<bool> {
+        loop {
+            if let Some(r) = self.conn.wait_outcome(wait) {
+                return Poll::Ready(r.is_ok());
+            }
+            match self.poll_drive(cx, timer, interest, false) {
+                Poll::Ready(true) => {}
+                // Nothing can happen (the core normally says so first).
+                Poll::Ready(false) => {
+                    return Poll::Ready(self.conn.wait_outcome(wait).is_some_and(|r| r.is_ok()))
+                }
+                Poll::Pending => return Poll::Pending,
+            }
         }
     }
 
@@ -454,40 +547,28 @@ impl Driver {
 
     // ----- the I/O traits ----------------------------------------------------
 
-    /// The error a read or write reports once the connection is over.
-    pub(crate) fn io_error(&self) -> io::Error {
-        match self.conn.last_error() {
+    /// What a read reports when the driver finds nothing at all to wait
+    /// for although the core expects more (which the core's rules should
+    /// rule out): the connection's error, else "not open".
+    fn stuck_error(&self) -> io::Error {
+        match self.conn.fatal_error().or(self.conn.last_error()) {
             Some(e) => e.clone().into(),
             None => DeviceError::NotOpen.into(),
         }
     }
 
-    /// What a read returns when nothing is buffered and nothing more can
-    /// come: end of stream, unless the connection failed.
-    fn read_result_when_empty(&self) -> io::Result<usize> {
-        match self.conn.last_error() {
-            // A graceful end (or our own disconnect) is end of stream.
-            None => Ok(0),
-            Some(e) if e.kind() == SocketError::PeerClosed => Ok(0),
-            Some(e) if e.source() != ErrorSource::Socket => Ok(0),
-            Some(e) if e.kind() == SocketError::SocketTimeout && self.conn.is_valid() => Ok(0),
-            Some(e) => Err(e.clone().into()),
-        }
-    }
-
-    /// Refusals that hold before any I/O: not open, or write-only.
-    fn check_readable(&self) -> io::Result<()> {
-        match self.conn.open_mode() {
-            None => Err(self.io_error()),
-            Some(OpenMode::WriteOnly) => Err(DeviceError::WriteOnly.into()),
-            Some(_) => Ok(()),
-        }
+    /// The error a write reports when writing is impossible (the core's
+    /// `write_refusal`).
+    fn write_error(&self) -> io::Error {
+        self.conn.write_refusal().into()
     }
 
     /// `AsyncRead::poll_read`: buffered data first; with nothing buffered a
     /// read goes straight into `buf` (one `read(2)`, as raw async-io
     /// does). Pending writes are sent first, so request/response needs no
-    /// explicit flush.
+    /// explicit flush. While Connecting it waits for the connect. What a
+    /// read with nothing buffered comes to is the core's
+    /// `read_outcome_when_empty`.
     pub(crate) fn poll_read(
         &mut self,
         cx: &mut Context<'_>,
@@ -498,8 +579,6 @@ impl Driver {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        std::task::ready!(self.poll_connected(cx, timer, interest));
-        self.check_readable()?;
         if self.conn.wants_write() {
             self.send_now();
         }
@@ -507,8 +586,10 @@ impl Driver {
             if self.conn.bytes_available() > 0 {
                 return Poll::Ready(self.conn.read(buf).map_err(Into::into));
             }
-            if self.conn.read_exhausted() {
-                return Poll::Ready(self.read_result_when_empty());
+            match self.conn.read_outcome_when_empty() {
+                Some(Ok(())) => return Poll::Ready(Ok(0)),
+                Some(Err(e)) => return Poll::Ready(Err(e.into())),
+                None => {}
             }
             if !self.conn.wants_write() && self.conn.can_read_direct(buf.len()) {
                 if let Some(stream) = self.stream.as_mut() {
@@ -522,7 +603,7 @@ impl Driver {
                             return Poll::Ready(Ok(n));
                         }
                         Ok(_) => {
-                            self.input_data(|c, now| c.handle_received_direct(0, now));
+                            self.input_eof(true);
                             continue;
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -551,7 +632,7 @@ impl Driver {
             }
             match self.poll_drive(cx, timer, interest, false) {
                 Poll::Ready(true) => {}
-                Poll::Ready(false) => return Poll::Ready(Err(self.io_error())),
+                Poll::Ready(false) => return Poll::Ready(Err(self.stuck_error())),
                 Poll::Pending => return Poll::Pending,
             }
         }
@@ -565,8 +646,6 @@ impl Driver {
         timer: &mut CoreTimer,
         interest: Interest,
     ) -> Poll<io::Result<()>> {
-        std::task::ready!(self.poll_connected(cx, timer, interest));
-        self.check_readable()?;
         if self.conn.wants_write() {
             self.send_now();
         }
@@ -574,21 +653,21 @@ impl Driver {
             if self.conn.bytes_available() > 0 {
                 return Poll::Ready(Ok(()));
             }
-            if self.conn.read_exhausted() {
-                return Poll::Ready(self.read_result_when_empty().map(|_| ()));
+            if let Some(r) = self.conn.read_outcome_when_empty() {
+                return Poll::Ready(r.map_err(Into::into));
             }
             match self.poll_drive(cx, timer, interest, false) {
                 Poll::Ready(true) => {}
-                Poll::Ready(false) => return Poll::Ready(Err(self.io_error())),
+                Poll::Ready(false) => return Poll::Ready(Err(self.stuck_error())),
                 Poll::Pending => return Poll::Pending,
             }
         }
     }
 
     /// `AsyncWrite::poll_write`: queues `buf` (one copy), at most up to
-    /// 64 KiB queued; a large write with nothing queued goes straight to
-    /// the OS. Pending only while 64 KiB are queued and the socket is full,
-    /// so the queue stays bounded.
+    /// 64 KiB queued (the core's `write_room`); a large write with nothing
+    /// queued goes straight to the OS. Pending only while 64 KiB are queued
+    /// and the socket is full, so the queue stays bounded.
     pub(crate) fn poll_write(
         &mut self,
         cx: &mut Context<'_>,
@@ -606,7 +685,7 @@ impl Driver {
             if self.conn.wants_transmit_now() || (large && self.conn.wants_write()) {
                 match self.poll_drive(cx, timer, interest, false) {
                     Poll::Ready(true) => continue,
-                    Poll::Ready(false) => return Poll::Ready(Err(self.io_error())),
+                    Poll::Ready(false) => return Poll::Ready(Err(self.write_error())),
                     Poll::Pending => return Poll::Pending,
                 }
             }
@@ -618,7 +697,6 @@ impl Driver {
                 if let Some(stream) = self.stream.as_mut() {
                     match stream.send_direct(buf) {
                         Ok(n) => {
-                            self.sent_total += n as u64;
                             let now = self.last_now;
                             self.conn.handle_sent_direct(n, buf.len(), now);
                             return Poll::Ready(Ok(n));
@@ -628,25 +706,21 @@ impl Driver {
                             // the interest allows).
                             match self.poll_drive(cx, timer, interest, true) {
                                 Poll::Ready(true) => continue,
-                                Poll::Ready(false) => return Poll::Ready(Err(self.io_error())),
+                                Poll::Ready(false) => return Poll::Ready(Err(self.write_error())),
                                 Poll::Pending => return Poll::Pending,
                             }
                         }
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                         Err(e) => {
-                            self.input_data(|c, now| {
-                                c.handle_io_error(Direction::Write, os_error(&e), now)
-                            });
-                            return Poll::Ready(Err(self.io_error()));
+                            self.input_send_error(&e);
+                            return Poll::Ready(Err(self.write_error()));
                         }
                     }
                 }
             }
             // Queue what fits under the threshold; the caller's `write_all`
             // comes back for the rest (often straight to the OS then).
-            let room =
-                localsock_core::TRANSMIT_THRESHOLD.saturating_sub(self.conn.bytes_to_write());
-            let take = buf.len().min(room);
+            let take = buf.len().min(self.conn.write_room());
             return match self.conn.write_slice(&buf[..take]) {
                 Ok(n) => {
                     if self.conn.wants_transmit_now() {
@@ -654,35 +728,30 @@ impl Driver {
                     }
                     Poll::Ready(Ok(n))
                 }
-                Err(DeviceError::NotConnected) => Poll::Ready(Err(self.io_error())),
-                Err(e) => Poll::Ready(Err(e.into())),
+                Err(_) => Poll::Ready(Err(self.write_error())),
             };
         }
     }
 
     /// `AsyncWrite::poll_flush`: Ready once everything queued was taken by
-    /// the OS; an error if the connection ended with bytes still queued.
+    /// the OS; the connection's error, every time until the next connect,
+    /// if queued bytes were lost (the core's `flush_outcome`).
     pub(crate) fn poll_flush(
         &mut self,
         cx: &mut Context<'_>,
         timer: &mut CoreTimer,
         interest: Interest,
     ) -> Poll<io::Result<()>> {
-        std::task::ready!(self.poll_connected(cx, timer, interest));
         if self.conn.wants_write() {
             self.send_now();
         }
         loop {
-            if !self.conn.wants_write() {
-                return Poll::Ready(if self.dropped_unsent {
-                    Err(self.io_error())
-                } else {
-                    Ok(())
-                });
+            if let Some(r) = self.conn.flush_outcome() {
+                return Poll::Ready(r.map_err(Into::into));
             }
             match self.poll_drive(cx, timer, interest, false) {
                 Poll::Ready(true) => {}
-                Poll::Ready(false) => return Poll::Ready(Err(self.io_error())),
+                Poll::Ready(false) => return Poll::Ready(Err(self.write_error())),
                 Poll::Pending => return Poll::Pending,
             }
         }
@@ -702,15 +771,14 @@ impl Driver {
         }
         loop {
             if self.conn.state() == State::Unconnected {
-                return Poll::Ready(if self.dropped_unsent {
-                    Err(self.io_error())
-                } else {
-                    Ok(())
+                return Poll::Ready(match self.conn.flush_outcome() {
+                    Some(Err(e)) => Err(e.into()),
+                    _ => Ok(()),
                 });
             }
             match self.poll_drive(cx, timer, interest, false) {
                 Poll::Ready(true) => {}
-                Poll::Ready(false) => return Poll::Ready(Err(self.io_error())),
+                Poll::Ready(false) => return Poll::Ready(Err(self.write_error())),
                 Poll::Pending => return Poll::Pending,
             }
         }
@@ -718,10 +786,27 @@ impl Driver {
 }
 
 impl Drop for Driver {
+    /// Qt's destructor aborts; first, the kernel gets whatever it takes of
+    /// the queued bytes without blocking (one non-blocking send loop, no
+    /// waker, no waiting), so a `write` right before a drop usually
+    /// arrives. The rest is lost. Nothing here blocks, waits for a runtime
+    /// or can panic: the core drops its queues and the stream is
+    /// deregistered from the reactor and closed. (Windows: a write that
+    /// cannot complete at once stays pending and is cancelled and collected
+    /// by the pipe's own drop before its buffer is freed.)
     fn drop(&mut self) {
-        // Qt's destructor aborts. Nothing here blocks, waits for a runtime
-        // or can panic: the core drops its queues and the stream is
-        // deregistered from the (global) reactor and closed.
+        if !self.in_progress {
+            if let Some(stream) = self.stream.as_mut() {
+                while self.conn.wants_write() {
+                    match stream.send(&self.conn) {
+                        Ok(0) => break,
+                        Ok(n) => self.conn.handle_sent(n, self.last_now),
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(_) => break,
+                    }
+                }
+            }
+        }
         self.conn.abort();
         self.set_stream(None);
     }

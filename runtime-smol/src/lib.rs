@@ -64,7 +64,12 @@
 //!
 //! # Platforms
 //! - **Unix** (Linux, macOS, BSD): `AF_UNIX` stream sockets registered with
-//!   async-io's reactor (`Async<UnixStream>`).
+//!   async-io's reactor (`Async<UnixStream>`). A peer that half-closes
+//!   (`shutdown(SHUT_WR)`) leaves the socket Connected: reads end, writes
+//!   go on, and the socket is watched for the peer's hang-up (Linux: a
+//!   nested epoll that reports only the hang-up; macOS and BSD: a re-probe
+//!   on a timer, 10 ms doubling to 1 s, so the end may be seen up to a
+//!   second late).
 //! - **Windows**: named pipes opened for overlapped I/O (a read and a write
 //!   in flight at once). A task waiting for a completion registers a
 //!   one-shot wait for its event on the Win32 thread pool, whose callback

@@ -12,7 +12,7 @@ use futures_core::Stream as FuturesStream;
 use futures_io::{AsyncBufRead, AsyncRead, AsyncWrite};
 use localsock_core::{
     AcceptedFrom, Config, Connection, DeviceError, ErrorSource, Event, LocalSocketError, OpenMode,
-    PeerCredentials, SocketError, State,
+    PeerCredentials, SocketError, State, WaitFor,
 };
 
 use crate::driver::{CoreTimer, Driver, Interest};
@@ -22,6 +22,14 @@ use crate::{name_context, Timeout};
 
 /// A local socket: a client of a [`LocalServer`](crate::LocalServer) (or of
 /// a Qt `QLocalServer`), or the server side of an accepted connection.
+///
+/// Dropping a socket hands the kernel whatever of the pending writes it
+/// takes without blocking; the rest is lost (as with Qt's destructor,
+/// which aborts). To deliver everything, await
+/// [`disconnect_from_server`](Self::disconnect_from_server) (or
+/// [`start_disconnect`](Self::start_disconnect) then
+/// [`wait_for_disconnected`](Self::wait_for_disconnected), or
+/// `AsyncWriteExt::close`) before dropping it.
 ///
 /// Three ways to use it, all on the same state machine:
 /// - **futures-io streams**: [`AsyncRead`], [`AsyncBufRead`] and
@@ -46,11 +54,6 @@ use crate::{name_context, Timeout};
 /// `bool`), `write` (Qt's queueing write), `read_line(max)` (Qt's) and
 /// `close` (Qt's, synchronous). Call the trait versions as
 /// `AsyncWriteExt::flush(&mut socket).await` and so on.
-///
-/// Dropping a socket aborts it (as Qt's destructor does): pending writes
-/// are discarded and nothing blocks. Call
-/// [`disconnect_from_server`](Self::disconnect_from_server) (or
-/// `AsyncWriteExt::close`) first to deliver them.
 ///
 /// Works on any executor: the I/O is driven by async-io's reactor.
 #[derive(Debug)]
@@ -122,30 +125,18 @@ impl LocalSocket {
         self.driver.connect_to_server(name, mode);
     }
 
-    /// Sets how long a connect keeps retrying a full backlog or busy pipe
-    /// (only while Unconnected and closed, like every configuration change).
+    /// Sets how long a connect keeps retrying a full backlog or busy pipe.
+    /// It applies from the next connect, on any socket (a used one too).
     pub fn set_connect_timeout(&mut self, timeout: Duration) {
-        let mut config = self.driver.conn.config().clone();
-        config.connect_timeout = timeout;
-        self.replace_config(config);
+        self.driver.set_connect_timeout(timeout);
     }
 
     /// Sets how long a graceful disconnect may wait for pending writes to
-    /// drain (`None`, the default, waits as long as the peer is there).
+    /// drain (`None`, the default, waits as long as the peer is there). It
+    /// applies to the next disconnect, on any socket (an accepted one too);
+    /// while Closing it applies at once, counted from now.
     pub fn set_drain_timeout(&mut self, timeout: Option<Duration>) {
-        let mut config = self.driver.conn.config().clone();
-        config.drain_timeout = timeout;
-        self.replace_config(config);
-    }
-
-    fn replace_config(&mut self, config: Config) {
-        let conn = &self.driver.conn;
-        if conn.state() == State::Unconnected && !conn.is_open() {
-            let mut fresh = Connection::new(config);
-            fresh.set_abstract_namespace(conn.abstract_namespace());
-            fresh.set_read_buffer_size(conn.read_buffer_size());
-            self.driver.conn = fresh;
-        }
+        self.driver.set_drain_timeout(timeout);
     }
 
     /// Qt's `AbstractNamespaceOption` for the next connect (Linux). Ignored,
@@ -160,43 +151,18 @@ impl LocalSocket {
     /// Cancel safety: cancel-safe; the connect carries on and a later call
     /// picks it up.
     pub async fn wait_for_connected(&mut self, timeout: impl Into<Timeout>) -> bool {
-        if self.driver.conn.state() != State::Connecting {
-            return self.driver.conn.state() == State::Connected;
-        }
-        self.drive_until(timeout.into(), |d| d.conn.state() != State::Connecting)
-            .await;
-        self.driver.conn.state() == State::Connected
+        self.wait(WaitFor::Connected, timeout.into()).await
     }
 
     /// Waits until new data is buffered. False when Unconnected, when the
-    /// peer closed (the closing signals are queued), when the read buffer is
-    /// full (nothing can arrive), or on timeout (which emits
-    /// `SocketTimeout`, as in Qt; the socket stays connected). Pending
-    /// writes are sent meanwhile.
+    /// peer closed or half-closed (no more data can come), when the read
+    /// buffer is full, or on timeout (which emits `SocketTimeout`, as in
+    /// Qt; the socket stays connected). Pending writes are sent meanwhile.
     ///
     /// Cancel safety: cancel-safe; data read meanwhile stays buffered and a
     /// cancelled wait reports no timeout.
     pub async fn wait_for_ready_read(&mut self, timeout: impl Into<Timeout>) -> bool {
-        let conn = &self.driver.conn;
-        if conn.state() == State::Unconnected {
-            return false;
-        }
-        let before = conn.bytes_available();
-        if conn.state() == State::Connected && conn.read_capacity() == 0 {
-            return false;
-        }
-        let done = self
-            .drive_until(timeout.into(), |d| {
-                d.conn.bytes_available() > before
-                    || !matches!(d.conn.state(), State::Connected | State::Connecting)
-                    || (d.conn.state() == State::Connected && d.conn.read_capacity() == 0)
-            })
-            .await;
-        if !done {
-            self.driver.conn.report_wait_timeout();
-            return false;
-        }
-        self.driver.conn.bytes_available() > before
+        self.wait(WaitFor::ReadyRead, timeout.into()).await
     }
 
     /// Waits until at least one byte of pending data was written. False at
@@ -205,96 +171,74 @@ impl LocalSocket {
     ///
     /// Cancel safety: cancel-safe; queued data stays queued.
     pub async fn wait_for_bytes_written(&mut self, timeout: impl Into<Timeout>) -> bool {
-        let conn = &self.driver.conn;
-        if conn.state() == State::Unconnected || conn.bytes_to_write() == 0 {
-            return false;
-        }
-        let before = self.driver.sent_total;
-        let done = self
-            .drive_until(timeout.into(), |d| {
-                d.sent_total > before
-                    || !matches!(
-                        d.conn.state(),
-                        State::Connected | State::Closing | State::Connecting
-                    )
-            })
-            .await;
-        if !done {
-            self.driver.conn.report_wait_timeout();
-            return false;
-        }
-        self.driver.sent_total > before
+        self.wait(WaitFor::BytesWritten, timeout.into()).await
     }
 
     /// Waits until Unconnected: drains pending writes when Closing, or
-    /// waits for the peer to close when Connected. False at once when
+    /// waits for the peer to close when Connected (after a half-close too:
+    /// the socket is watched for the peer's hang-up). False at once when
     /// already Unconnected (as in Qt), or on timeout (emitting
     /// `SocketTimeout`).
     ///
     /// Cancel safety: cancel-safe; a drain under way carries on in later
     /// calls.
     pub async fn wait_for_disconnected(&mut self, timeout: impl Into<Timeout>) -> bool {
-        if self.driver.conn.state() == State::Unconnected {
-            return false;
-        }
-        let done = self
-            .drive_until(timeout.into(), |d| d.conn.state() == State::Unconnected)
-            .await;
-        if !done {
-            self.driver.conn.report_wait_timeout();
-        }
-        done
+        self.wait(WaitFor::Disconnected, timeout.into()).await
     }
 
-    /// Drives the socket until `done` holds (true) or `timeout` passes
-    /// (false). Also false, at once, when nothing could make `done` true.
-    async fn drive_until(&mut self, timeout: Timeout, done: impl Fn(&Driver) -> bool) -> bool {
+    /// One of Qt's waits: the core sets its baseline and judges it; this
+    /// drives the socket until then, or gives up at `timeout` (which the
+    /// core records where Qt does).
+    async fn wait(&mut self, kind: WaitFor, timeout: Timeout) -> bool {
+        let wait = self.driver.conn.begin_wait(kind);
         let driver = &mut self.driver;
         let timer = &mut self.timer;
-        let op = poll_fn(move |cx| loop {
-            if done(driver) {
-                return Poll::Ready(true);
+        let op = poll_fn(|cx| driver.poll_wait(cx, timer, Interest::BOTH, &wait).map(Some));
+        match with_timeout(timeout, op, None).await {
+            Some(done) => done,
+            None => {
+                self.driver.conn.wait_timed_out(&wait);
+                false
             }
-            match driver.poll_drive(cx, timer, Interest::BOTH, false) {
-                Poll::Ready(true) => {}
-                Poll::Ready(false) => return Poll::Ready(done(driver)),
-                Poll::Pending => return Poll::Pending,
-            }
-        });
-        with_timeout(timeout, op, false).await
+        }
     }
 
-    /// Qt's graceful close, awaited: Closing until every pending byte was
-    /// taken by the OS, then Unconnected. If the peer goes away first the
+    /// Qt's graceful close, awaited (`disconnectFromServer` followed by
+    /// `waitForDisconnected`): Closing until every pending byte was taken
+    /// by the OS, then Unconnected. If the peer goes away first the
     /// socket ends with the core's error (see [`error`](Self::error)).
     /// Buffered input stays readable. While Connecting, the connect is
     /// cancelled.
     ///
     /// Cancel safety: cancel-safe; the socket stays Closing and any later
     /// wait (or another call of this) continues the drain. Dropping the
-    /// socket aborts it instead.
+    /// socket instead sends only what the kernel takes at once (see the
+    /// type's docs).
     pub async fn disconnect_from_server(&mut self) {
         let driver = &mut self.driver;
         let timer = &mut self.timer;
         let _ = poll_fn(|cx| driver.poll_close(cx, timer, Interest::BOTH)).await;
     }
 
-    /// Starts Qt's graceful disconnect and returns at once: Closing while
-    /// pending writes drain (in any later wait, read or write call), then
-    /// Unconnected. What the non-blocking `QLocalSocket::disconnectFromServer`
-    /// does without an event loop.
+    /// Starts Qt's graceful disconnect and returns at once, writing
+    /// nothing: with writes pending the socket is Closing until they drain
+    /// (in any later wait, read, write or `next_event`), then Unconnected;
+    /// with none it is Unconnected at once. What the non-blocking
+    /// `QLocalSocket::disconnectFromServer` does.
     pub fn start_disconnect(&mut self) {
         self.driver.start_disconnect();
     }
 
     /// Qt's `close`: `AboutToClose`, buffered input dropped, then a graceful
     /// disconnect that drains in later waits (see
-    /// [`start_disconnect`](Self::start_disconnect)).
+    /// [`start_disconnect`](Self::start_disconnect)); nothing is written
+    /// inside the call.
     pub fn close(&mut self) {
         self.driver.close();
     }
 
-    /// Ends the connection now, discarding pending writes.
+    /// Ends the connection now, discarding pending writes (`AboutToClose`
+    /// comes last, as in Qt).
     pub fn abort(&mut self) {
         self.driver.abort();
     }
@@ -430,7 +374,8 @@ impl LocalSocket {
     }
 
     /// Drives I/O (reads while the read buffer has room, writes what is
-    /// queued, acts on the core's deadlines) until a Qt signal is queued,
+    /// queued, acts on the core's deadlines, watches a half-closed
+    /// connection for the peer's hang-up) until a Qt signal is queued,
     /// and returns it. `None` once Unconnected with no signal left. While
     /// the read buffer is full and nothing is queued no signal can arrive:
     /// the future stays pending until you read.
@@ -507,8 +452,8 @@ impl LocalSocket {
     /// direction.
     ///
     /// Dropping one half leaves the connection to the other. Dropping the
-    /// last one aborts, like dropping the socket; to deliver pending bytes
-    /// first, `close` the write half (Qt's graceful disconnect, which ends
+    /// last one is like dropping the socket (what the kernel takes at once
+    /// is sent, the rest is lost); to deliver pending bytes first, `close` the write half (Qt's graceful disconnect, which ends
     /// both directions). [`OwnedReadHalf::reunite`] puts the socket back
     /// together.
     pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {

@@ -77,13 +77,13 @@ fn poll_shared<R>(
     let mut guard = lock(shared);
     let g = &mut *guard;
     let before = (g.driver.conn.state(), g.driver.has_stream());
-    let sent_before = g.driver.sent_total;
+    let sent_before = g.driver.conn.bytes_sent();
     let r = f(&mut g.driver, cx);
     // The halves have no event API: drop Qt's signals so the core's queue
     // stays empty however long the connection lives.
     while g.driver.conn.poll_event().is_some() {}
     let after = (g.driver.conn.state(), g.driver.has_stream());
-    let sent_for_writer = side == Side::Read && g.driver.sent_total != sent_before;
+    let sent_for_writer = side == Side::Read && g.driver.conn.bytes_sent() != sent_before;
     let (mine, other) = match side {
         Side::Read => (&mut g.read_waker, &mut g.write_waker),
         Side::Write => (&mut g.write_waker, &mut g.read_waker),

@@ -725,10 +725,14 @@ fn shutdown_write_half_closes() {
         let mut req = Vec::new();
         peer.read_to_end(&mut req).await.unwrap();
         assert_eq!(req, b"request");
-        // The peer saw end of stream, so it is Unconnected now; its reply
-        // was not possible. Our side still reads the end cleanly.
+        // A half-close: the peer stays connected and can answer.
+        assert_eq!(peer.state(), State::Connected);
+        assert!(!peer.wait_for_ready_read(Duration::from_secs(5)).await);
+        peer.write_all(b"response").await.unwrap();
+        peer.disconnect_from_server().await;
         let mut rest = Vec::new();
-        assert_eq!(c.read_to_end(&mut rest).await.unwrap(), 0);
+        c.read_to_end(&mut rest).await.unwrap();
+        assert_eq!(rest, b"response");
     });
 }
 
@@ -790,4 +794,319 @@ fn awaited_disconnect_drains_then_signals() {
         let got = reader.await;
         assert!(got == data);
     }));
+}
+
+/// A raw Unix socket connected to `server`, for peers that do what a
+/// `LocalSocket` never does (half-close, die without reading).
+#[cfg(unix)]
+async fn raw_pair(tag: &str) -> (LocalServer, std::os::unix::net::UnixStream, LocalSocket) {
+    let name = unique_name(tag);
+    let mut server = LocalServer::new();
+    server.listen(&name).expect("listen");
+    let raw = std::os::unix::net::UnixStream::connect(server.full_server_name()).expect("connect");
+    let ours = server.accept().await.expect("accept");
+    (server, raw, ours)
+}
+
+/// `events` without the data signals (`ReadyRead`, `BytesWritten`).
+#[cfg(unix)]
+fn closing_signals(events: &[Event]) -> Vec<Event> {
+    events
+        .iter()
+        .filter(|e| !matches!(e, Event::ReadyRead | Event::BytesWritten(_)))
+        .cloned()
+        .collect()
+}
+
+/// A half-close: the peer sends its request and shuts down its writing,
+/// then reads. Our reads end (Ok(0)), writes keep working (8 MiB arrive),
+/// `wait_for_ready_read` fails at once; when the peer then closes, the
+/// hang-up watch ends `wait_for_disconnected` without our side writing,
+/// and the signals end Qt's way, with one `ReadChannelFinished`.
+#[cfg(unix)]
+#[test]
+fn half_close_then_hang_up() {
+    use std::io::{Read, Write};
+    smol::block_on(async {
+        let (_server, mut raw, mut ours) = raw_pair("halfclose").await;
+        let data = payload(8 << 20, 21);
+        let expect = data.clone();
+        let peer = std::thread::spawn(move || {
+            raw.write_all(b"request").unwrap();
+            raw.shutdown(std::net::Shutdown::Write).unwrap();
+            let mut got = Vec::new();
+            let mut buf = vec![0u8; 64 * 1024];
+            while got.len() < expect.len() {
+                let n = raw.read(&mut buf).unwrap();
+                assert!(n > 0, "early end of stream");
+                got.extend_from_slice(&buf[..n]);
+            }
+            assert!(got == expect, "the reply arrived changed");
+            // Hang up only after a pause, so our side is idle, waiting.
+            std::thread::sleep(Duration::from_millis(200));
+            drop(raw);
+        });
+        let mut req = Vec::new();
+        ours.read_to_end(&mut req).await.unwrap();
+        assert_eq!(req, b"request");
+        assert_eq!(ours.state(), State::Connected);
+        assert!(ours.connection().is_half_closed());
+        let t = std::time::Instant::now();
+        assert!(!ours.wait_for_ready_read(Duration::from_secs(10)).await);
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "the wait did not fail at once"
+        );
+        ours.write_all(&data).await.unwrap();
+        AsyncWriteExt::flush(&mut ours).await.unwrap();
+        assert!(ours.wait_for_disconnected(Duration::from_secs(30)).await);
+        peer.join().unwrap();
+        let signals = closing_signals(&ours.take_events());
+        assert_eq!(
+            signals,
+            [
+                Event::ReadChannelFinished,
+                Event::Error(SocketError::PeerClosed),
+                Event::StateChanged(State::Unconnected),
+                Event::Disconnected,
+            ],
+        );
+    });
+}
+
+/// The same, with our reply still queued when the peer hangs up: the
+/// closing signals show Closing, and the event stream ends by itself.
+#[cfg(unix)]
+#[test]
+fn half_close_then_hang_up_with_writes_pending() {
+    use std::io::{Read, Write};
+    smol::block_on(async {
+        let (_server, mut raw, mut ours) = raw_pair("halfclose2").await;
+        raw.write_all(b"request").unwrap();
+        raw.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut req = Vec::new();
+        ours.read_to_end(&mut req).await.unwrap();
+        assert_eq!(req, b"request");
+        ours.write(payload(8 << 20, 22)).unwrap();
+        let peer = std::thread::spawn(move || {
+            let mut buf = [0u8; 1024];
+            let _ = raw.read(&mut buf).unwrap();
+            drop(raw);
+        });
+        let mut events = Vec::new();
+        while let Some(e) = ours.next_event().await {
+            events.push(e);
+        }
+        peer.join().unwrap();
+        assert_eq!(
+            closing_signals(&events),
+            [
+                Event::ReadChannelFinished,
+                Event::Error(SocketError::PeerClosed),
+                Event::StateChanged(State::Closing),
+                Event::StateChanged(State::Unconnected),
+                Event::Disconnected,
+            ],
+        );
+    });
+}
+
+/// Idle and half-closed, with nothing else to wait for: the event stream
+/// waits for the hang-up alone (no busy loop), then ends.
+#[cfg(unix)]
+#[test]
+fn events_of_a_half_closed_socket_end_at_the_hang_up() {
+    smol::block_on(async {
+        let (_server, raw, mut ours) = raw_pair("halfclose3").await;
+        raw.shutdown(std::net::Shutdown::Write).unwrap();
+        assert_eq!(ours.next_event().await, Some(Event::ReadChannelFinished));
+        // Nothing happens while the peer stays, and the wait costs no CPU.
+        let cpu = thread_cpu_time();
+        let early = future::or(async { Some(ours.next_event().await) }, async {
+            Timer::after(Duration::from_millis(300)).await;
+            None
+        })
+        .await;
+        assert_eq!(early, None);
+        if let (Some(before), Some(after)) = (cpu, thread_cpu_time()) {
+            assert!(
+                after - before < Duration::from_millis(100),
+                "an idle wait took {:?} of CPU",
+                after - before
+            );
+        }
+        let peer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            drop(raw);
+        });
+        let mut rest = Vec::new();
+        while let Some(e) = ours.next_event().await {
+            rest.push(e);
+        }
+        peer.join().unwrap();
+        assert_eq!(
+            rest,
+            [
+                Event::Error(SocketError::PeerClosed),
+                Event::StateChanged(State::Unconnected),
+                Event::Disconnected,
+            ],
+        );
+    });
+}
+
+/// The calling thread's CPU time (user and system) on Linux, from
+/// `/proc/thread-self/stat` (tests run in parallel: the process's would
+/// count theirs); `None` elsewhere. `block_on` polls on this thread, so a
+/// busy loop shows here.
+#[cfg(unix)]
+fn thread_cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    let after_name = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line (1-based), in
+    // clock ticks (100 per second on Linux).
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// A peer writes and closes without reading while our side has 4 MiB
+/// queued: our send fails, and reading still gets every byte it sent.
+#[cfg(unix)]
+#[test]
+fn data_of_a_peer_that_died_is_read_to_the_end() {
+    use std::io::Write;
+    smol::block_on(async {
+        let (_server, mut raw, mut ours) = raw_pair("died").await;
+        ours.write(payload(4 << 20, 23)).unwrap();
+        let sent = payload(100_000, 24);
+        let expect = sent.clone();
+        std::thread::spawn(move || {
+            raw.write_all(&sent).unwrap();
+            drop(raw);
+        })
+        .join()
+        .unwrap();
+        let mut got = Vec::new();
+        ours.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got.len(), expect.len());
+        assert!(got == expect);
+        assert_eq!(ours.state(), State::Unconnected);
+        // The queued bytes were lost: a flush says so, every time.
+        assert!(AsyncWriteExt::flush(&mut ours).await.is_err());
+        assert!(AsyncWriteExt::flush(&mut ours).await.is_err());
+    });
+}
+
+/// `write_all` then drop: the kernel takes the bytes before the socket
+/// goes, so the peer reads them.
+#[test]
+fn drop_sends_what_the_kernel_takes() {
+    smol::block_on(async {
+        let (_server, mut c, mut peer) = pair("dropsend").await;
+        c.write_all(b"bye\n").await.unwrap();
+        drop(c);
+        let mut got = Vec::new();
+        peer.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"bye\n");
+    });
+}
+
+/// The non-waiting disconnect writes nothing inside the call: with writes
+/// pending the socket is Closing, and a wait drains it.
+#[test]
+fn start_disconnect_leaves_the_drain_to_later_waits() {
+    smol::block_on(async {
+        let (_server, mut c, mut peer) = pair("startdisc").await;
+        c.write(&b"hello"[..]).unwrap();
+        c.start_disconnect();
+        assert_eq!(c.state(), State::Closing);
+        assert_eq!(c.bytes_to_write(), 5);
+        assert!(c.wait_for_disconnected(Duration::from_secs(30)).await);
+        let mut got = Vec::new();
+        peer.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"hello");
+    });
+}
+
+/// `next_event` keeps Qt's refill rule: once a read limit paused reading,
+/// nothing more is read until the application drained the buffer.
+#[test]
+fn next_event_does_not_refill_a_paused_buffer() {
+    smol::block_on(async {
+        let (_server, mut c, mut peer) = pair("refill").await;
+        c.set_read_buffer_size(1024);
+        c.take_events();
+        peer.write_all(&payload(4096, 25)).await.unwrap();
+        AsyncWriteExt::flush(&mut peer).await.unwrap();
+        assert_eq!(c.next_event().await, Some(Event::ReadyRead));
+        assert_eq!(c.bytes_available(), 1024);
+        assert_eq!(c.read_bytes(512).unwrap().len(), 512);
+        let more = future::or(async { Some(c.next_event().await) }, async {
+            Timer::after(Duration::from_millis(200)).await;
+            None
+        })
+        .await;
+        assert_eq!(more, None);
+        assert_eq!(c.bytes_available(), 512);
+        c.read_all().unwrap();
+        assert_eq!(c.next_event().await, Some(Event::ReadyRead));
+        assert_eq!(c.bytes_available(), 1024);
+    });
+}
+
+/// A read while Connecting waits for the connect; after `abort` a read
+/// fails: the device is not open.
+#[test]
+fn reads_wait_for_the_connect_and_fail_after_abort() {
+    smol::block_on(async {
+        let name = unique_name("readconn");
+        let mut server = LocalServer::new();
+        server.listen(&name).unwrap();
+        let mut c = LocalSocket::new();
+        c.connect_to_server(&name);
+        let mut peer = server.accept().await.unwrap();
+        peer.write_all(b"x").await.unwrap();
+        AsyncWriteExt::flush(&mut peer).await.unwrap();
+        let mut buf = [0u8; 1];
+        c.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"x");
+        c.abort();
+        let e = c.read(&mut buf).await.unwrap_err();
+        assert!(e.to_string().contains("device not open"), "{e}");
+    });
+}
+
+/// The configuration setters work on used and accepted sockets.
+#[test]
+fn timeouts_can_be_set_on_any_socket() {
+    smol::block_on(async {
+        let (_server, mut c, mut peer) = pair("config").await;
+        c.set_connect_timeout(Duration::from_millis(1234));
+        assert_eq!(
+            c.connection().config().connect_timeout,
+            Duration::from_millis(1234)
+        );
+        // An accepted socket's drain timeout ends a drain to a peer that
+        // never reads.
+        peer.set_drain_timeout(Some(Duration::from_millis(100)));
+        peer.write(payload(16 << 20, 26)).unwrap();
+        peer.start_disconnect();
+        assert_eq!(peer.state(), State::Closing);
+        assert!(peer.wait_for_disconnected(Duration::from_secs(30)).await);
+        assert_eq!(peer.error(), SocketError::SocketTimeout);
+    });
+}
+
+/// A million zero-timeout waits leave a bounded event queue.
+#[test]
+fn zero_timeout_waits_keep_the_queue_bounded() {
+    smol::block_on(async {
+        let (_server, mut c, _peer) = pair("zerowait").await;
+        for _ in 0..1_000_000 {
+            assert!(!c.wait_for_ready_read(Duration::ZERO).await);
+        }
+        assert!(c.take_events().len() <= 1024);
+        assert_eq!(c.error(), SocketError::SocketTimeout);
+    });
 }

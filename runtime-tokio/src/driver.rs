@@ -12,8 +12,8 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use localsock_core::{
-    AcceptedFrom, Action, Config, Connection, DeviceError, Direction, ErrorSource, Event, OsCode,
-    OsError, Platform, SocketError, State, TRANSMIT_THRESHOLD,
+    AcceptedFrom, Action, Config, Connection, DeviceError, Direction, Event, OsCode, OsError,
+    Platform, State, Wait, WaitFor, TRANSMIT_THRESHOLD,
 };
 use tokio::io::ReadBuf;
 use tokio::time::Sleep;
@@ -77,11 +77,6 @@ pub(crate) struct Driver {
     stream: Option<Stream>,
     /// A connect is under way on `stream`.
     in_progress: bool,
-    /// Bytes the OS took over the socket's life (for `wait_for_bytes_written`).
-    sent_total: u64,
-    /// Queued bytes were dropped by a connection error since the last
-    /// flush/shutdown reported it.
-    write_lost: bool,
     /// The core's clock: time is `origin.elapsed()`.
     origin: Instant,
     /// The time of the last clock read. The data-path inputs (bytes in,
@@ -119,8 +114,6 @@ impl Driver {
             conn,
             stream,
             in_progress: false,
-            sent_total: 0,
-            write_lost: false,
             origin: Instant::now(),
             last_now: Duration::ZERO,
             timer: None,
@@ -136,22 +129,22 @@ impl Driver {
 
     pub(crate) fn connect_to_server(&mut self, name: &str, mode: localsock_core::OpenMode) {
         let now = self.now();
-        self.write_lost = false;
         self.conn.connect_to_server(name, mode, now);
         self.run_actions();
     }
 
+    /// Qt's `disconnectFromServer`: nothing is sent inside the call, so
+    /// with writes pending the caller sees Closing; later polls drain.
     pub(crate) fn start_disconnect(&mut self) {
         let now = self.now();
         self.conn.disconnect_from_server(now);
-        self.try_send();
         self.run_actions();
     }
 
+    /// Qt's `close`: as [`start_disconnect`](Self::start_disconnect).
     pub(crate) fn close(&mut self) {
         let now = self.now();
         self.conn.close(now);
-        self.try_send();
         self.run_actions();
     }
 
@@ -160,13 +153,13 @@ impl Driver {
         self.run_actions();
     }
 
-    pub(crate) fn replace_config(&mut self, config: Config) {
-        if self.conn.state() == State::Unconnected && !self.conn.is_open() {
-            let mut fresh = Connection::new(config);
-            fresh.set_abstract_namespace(self.conn.abstract_namespace());
-            fresh.set_read_buffer_size(self.conn.read_buffer_size());
-            self.conn = fresh;
-        }
+    pub(crate) fn set_connect_timeout(&mut self, timeout: Duration) {
+        self.conn.set_connect_timeout(timeout);
+    }
+
+    pub(crate) fn set_drain_timeout(&mut self, timeout: Option<Duration>) {
+        let now = self.now();
+        self.conn.set_drain_timeout(timeout, now);
     }
 
     pub(crate) fn write(&mut self, data: impl Into<bytes::Bytes>) -> Result<usize, DeviceError> {
@@ -233,14 +226,9 @@ impl Driver {
         }
     }
 
-    /// Feeds an input to the core at time `now`, noting queued bytes it
-    /// dropped (a connection error), then performs its actions.
+    /// Feeds an input to the core at time `now`, then performs its actions.
     fn feed_at(&mut self, now: Duration, input: impl FnOnce(&mut Connection, Duration)) {
-        let queued = self.conn.bytes_to_write();
         input(&mut self.conn, now);
-        if self.conn.bytes_to_write() < queued {
-            self.write_lost = true;
-        }
         self.run_actions();
     }
 
@@ -256,19 +244,69 @@ impl Driver {
     }
 
     fn sent(&mut self, n: usize) {
-        self.sent_total += n as u64;
         self.conn.handle_sent(n, self.last_now);
         self.run_actions();
     }
 
     fn sent_direct(&mut self, n: usize, offered: usize) {
-        self.sent_total += n as u64;
         self.conn.handle_sent_direct(n, offered, self.last_now);
+    }
+
+    /// A read into the core's buffer returned `n` bytes (0: end of stream).
+    fn received(&mut self, n: usize) {
+        if n == 0 {
+            self.end_of_stream(false);
+        } else {
+            self.feed_data(|c, now| c.handle_received(n, now));
+        }
+    }
+
+    /// A read returned end of stream (`direct`: one into the user's
+    /// buffer). A peer that is gone for good (Unix: the socket polls
+    /// `POLLHUP`) is reported first, for Qt's signals of a peer that
+    /// closed; without it the core takes the end of stream for a
+    /// half-close.
+    fn end_of_stream(&mut self, direct: bool) {
+        if self.stream.as_ref().is_some_and(Stream::hung_up) {
+            self.feed_data(|c, now| c.handle_hangup(now));
+        }
+        self.feed_data(|c, now| {
+            if direct {
+                c.handle_received_direct(0, now);
+            } else {
+                c.handle_received(0, now);
+            }
+        });
     }
 
     fn io_failed(&mut self, direction: Direction, e: &io::Error) {
         let os = os_error(e);
         self.feed_data(|c, now| c.handle_io_error(direction, os, now));
+        if direction == Direction::Write {
+            self.drain_gone_peer();
+        }
+    }
+
+    /// After a failing send the core reads the gone peer out to its end of
+    /// stream (docs/semantics.md). Its last bytes and the end of stream are
+    /// already in our kernel buffer: take them now, without waiting, so the
+    /// connection ends at once when nothing is left unread (as Qt's write
+    /// to a dead peer does), here too in the synchronous calls.
+    fn drain_gone_peer(&mut self) {
+        while self.conn.read_capacity() > 0 {
+            let Some(stream) = self.stream.as_ref() else {
+                return;
+            };
+            match stream.try_recv(&mut self.conn) {
+                Ok(n) => self.received(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    self.io_failed(Direction::Read, &e);
+                    return;
+                }
+            }
+        }
     }
 
     /// Sends queued data until the OS would block, without waiting (the
@@ -302,20 +340,12 @@ impl Driver {
         }
     }
 
-    /// Reports (once) that a connection error dropped queued bytes.
-    fn take_write_loss(&mut self) -> io::Result<()> {
-        if std::mem::take(&mut self.write_lost) {
-            Err(self.io_error())
-        } else {
-            Ok(())
-        }
-    }
-
     // ----- the driver loop ----------------------------------------------------
 
     /// One round of non-blocking progress, in the core's order: a connect
     /// under way, pending writes, reads (only while `read_capacity() > 0`:
-    /// a full read buffer is back-pressure), the core's deadline.
+    /// a full read buffer is back-pressure), the core's deadline, and the
+    /// hang-up of a peer that half-closed.
     fn poll_progress(&mut self, w: &Wakers<'_>, role: Role) -> Progress {
         let mut moved = false;
         let mut waiting = false;
@@ -358,9 +388,9 @@ impl Driver {
                     }
                 }
             } else {
-                let before = self.sent_total;
+                let before = self.conn.bytes_sent();
                 self.try_send_ready();
-                moved |= self.sent_total != before || !self.conn.wants_write();
+                moved |= self.conn.bytes_sent() != before || !self.conn.wants_write();
             }
         }
 
@@ -378,7 +408,7 @@ impl Driver {
             if let Some(stream) = self.stream.as_mut() {
                 match stream.poll_recv(&mut Context::from_waker(w.own), &mut self.conn) {
                     Poll::Ready(Ok(n)) => {
-                        self.feed_data(|c, now| c.handle_received(n, now));
+                        self.received(n);
                         moved = true;
                     }
                     Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {
@@ -396,13 +426,38 @@ impl Driver {
         if let Some(at) = self.conn.poll_timeout() {
             match self.poll_deadline(at, w.shared) {
                 Poll::Ready(()) => {
-                    // The timer fired, so the deadline has passed, whatever
-                    // rounding the two clocks did.
+                    // The core acts only once its clock reached the
+                    // deadline. The timer fired by tokio's clock, which
+                    // can run apart from ours (a paused test clock); left
+                    // behind, the core would do nothing and the fired
+                    // timer would spin.
                     let now = self.now().max(at);
                     self.feed_at(now, |c, now| c.handle_timeout(now));
                     moved = true;
                 }
                 Poll::Pending => waiting = true,
+            }
+        }
+
+        // The peer half-closed and nothing else is left to wait for: watch
+        // for its hang-up, so waits and the event stream end when it goes.
+        // (With writes pending, the send above sees it: tokio reports a
+        // hung-up socket writable and the send fails.) Writability is this
+        // role's direction; the read half never waits here, since its
+        // reads are at end of stream.
+        if role.writes() && self.conn.wants_hangup_watch() && !self.conn.wants_write() {
+            if let Some(stream) = self.stream.as_mut() {
+                match stream.poll_hangup(&mut Context::from_waker(w.own)) {
+                    Poll::Ready(Ok(())) => {
+                        self.feed_data(|c, now| c.handle_hangup(now));
+                        moved = true;
+                    }
+                    Poll::Ready(Err(e)) => {
+                        self.io_failed(Direction::Write, &e);
+                        moved = true;
+                    }
+                    Poll::Pending => waiting = true,
+                }
             }
         }
 
@@ -440,13 +495,13 @@ impl Driver {
         timer.as_mut().poll(&mut Context::from_waker(waker))
     }
 
-    /// Makes progress until `done` holds (true), or nothing can happen any
-    /// more (false).
-    fn poll_until(&mut self, cx: &mut Context<'_>, done: &impl Fn(&Driver) -> bool) -> Poll<bool> {
+    /// Makes progress until the core decides `wait`: true if its
+    /// condition holds, false if it can no longer hold.
+    fn poll_wait(&mut self, cx: &mut Context<'_>, wait: &Wait) -> Poll<bool> {
         let w = Wakers::single(cx.waker());
         loop {
-            if done(self) {
-                return Poll::Ready(true);
+            if let Some(r) = self.conn.wait_outcome(wait) {
+                return Poll::Ready(r.is_ok());
             }
             match self.poll_progress(&w, Role::Both) {
                 Progress::Moved => {}
@@ -456,87 +511,53 @@ impl Driver {
         }
     }
 
-    /// Makes progress until `done` holds or `timeout` passes; true if done.
-    /// Cancel-safe: all state is in `self`.
-    async fn drive(&mut self, timeout: Timeout, done: impl Fn(&Driver) -> bool) -> bool {
-        let until = poll_fn(|cx| self.poll_until(cx, &done));
-        match timeout.duration() {
-            None => until.await,
-            Some(d) => tokio::time::timeout(d, until).await.unwrap_or(false),
-        }
+    /// One of Qt's `waitFor*` calls, decided by the core; on `timeout` the
+    /// core records Qt's `SocketTimeout` where Qt does. Cancel-safe: all
+    /// state is in `self`.
+    async fn wait(&mut self, kind: WaitFor, timeout: Timeout) -> bool {
+        let wait = self.conn.begin_wait(kind);
+        let outcome = match timeout.duration() {
+            None => Some(poll_fn(|cx| self.poll_wait(cx, &wait)).await),
+            // One round, without a timer: tokio's timer would round a zero
+            // timeout up to its next millisecond tick.
+            Some(d) if d.is_zero() => {
+                poll_fn(|cx| match self.poll_wait(cx, &wait) {
+                    Poll::Ready(r) => Poll::Ready(Some(r)),
+                    Poll::Pending => Poll::Ready(None),
+                })
+                .await
+            }
+            Some(d) => tokio::time::timeout(d, poll_fn(|cx| self.poll_wait(cx, &wait)))
+                .await
+                .ok(),
+        };
+        outcome.unwrap_or_else(|| {
+            self.conn.wait_timed_out(&wait);
+            false
+        })
     }
 
     // ----- Qt's waits ---------------------------------------------------------
 
     pub(crate) async fn wait_for_connected(&mut self, timeout: Timeout) -> bool {
-        if self.conn.state() != State::Connecting {
-            return self.conn.state() == State::Connected;
-        }
-        self.drive(timeout, |d| d.conn.state() != State::Connecting)
-            .await;
-        self.conn.state() == State::Connected
+        self.wait(WaitFor::Connected, timeout).await
     }
 
     pub(crate) async fn wait_for_ready_read(&mut self, timeout: Timeout) -> bool {
-        if self.conn.state() == State::Unconnected {
-            return false;
-        }
-        let before = self.conn.bytes_available();
-        if self.conn.state() == State::Connected && self.conn.read_capacity() == 0 {
-            return false;
-        }
-        let done = self
-            .drive(timeout, |d| {
-                d.conn.bytes_available() > before
-                    || !matches!(d.conn.state(), State::Connected | State::Connecting)
-                    || (d.conn.state() == State::Connected && d.conn.read_capacity() == 0)
-            })
-            .await;
-        if !done {
-            self.conn.report_wait_timeout();
-            return false;
-        }
-        self.conn.bytes_available() > before
+        self.wait(WaitFor::ReadyRead, timeout).await
     }
 
     pub(crate) async fn wait_for_bytes_written(&mut self, timeout: Timeout) -> bool {
-        if self.conn.state() == State::Unconnected || self.conn.bytes_to_write() == 0 {
-            return false;
-        }
-        let before = self.sent_total;
-        let done = self
-            .drive(timeout, |d| {
-                d.sent_total > before
-                    || !matches!(
-                        d.conn.state(),
-                        State::Connected | State::Closing | State::Connecting
-                    )
-            })
-            .await;
-        if !done {
-            self.conn.report_wait_timeout();
-            return false;
-        }
-        self.sent_total > before
+        self.wait(WaitFor::BytesWritten, timeout).await
     }
 
     pub(crate) async fn wait_for_disconnected(&mut self, timeout: Timeout) -> bool {
-        if self.conn.state() == State::Unconnected {
-            return false;
-        }
-        let done = self
-            .drive(timeout, |d| d.conn.state() == State::Unconnected)
-            .await;
-        if !done {
-            self.conn.report_wait_timeout();
-        }
-        done
+        self.wait(WaitFor::Disconnected, timeout).await
     }
 
     pub(crate) async fn disconnect(&mut self) {
         self.start_disconnect();
-        self.drive(Timeout::FOREVER, |d| d.conn.state() == State::Unconnected)
-            .await;
+        self.wait(WaitFor::Disconnected, Timeout::FOREVER).await;
     }
 
     pub(crate) fn poll_next_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<Event>> {
@@ -559,32 +580,12 @@ impl Driver {
 
     // ----- the I/O traits -------------------------------------------------------
 
-    /// The error a read or write reports once the connection is over.
-    pub(crate) fn io_error(&self) -> io::Error {
-        match self.conn.last_error() {
+    /// The error of an I/O call that can make no progress: the error that
+    /// ended the connection, else "not connected".
+    fn stalled(&self) -> io::Error {
+        match self.conn.fatal_error() {
             Some(e) => e.clone().into(),
-            None => DeviceError::NotOpen.into(),
-        }
-    }
-
-    fn read_result_when_empty(&self) -> io::Result<()> {
-        match self.conn.last_error() {
-            // A graceful end (or our own disconnect) is end of stream.
-            None => Ok(()),
-            Some(e) if e.kind() == SocketError::PeerClosed => Ok(()),
-            Some(e) if e.source() != ErrorSource::Socket => Ok(()),
-            Some(e) if e.kind() == SocketError::SocketTimeout && self.conn.is_valid() => Ok(()),
-            Some(e) => Err(e.clone().into()),
-        }
-    }
-
-    /// Whether the device may be read: the core's verdict (not open, or
-    /// write-only), with a failed connection's own error.
-    fn readable(&self) -> io::Result<()> {
-        match self.conn.peek(&mut []) {
-            Ok(_) => Ok(()),
-            Err(DeviceError::NotOpen) => Err(self.io_error()),
-            Err(e) => Err(e.into()),
+            None => DeviceError::NotConnected.into(),
         }
     }
 
@@ -594,7 +595,7 @@ impl Driver {
             match self.poll_progress(w, role) {
                 Progress::Moved => {}
                 Progress::Waiting => return Some(Poll::Pending),
-                Progress::Idle => return Some(Poll::Ready(Err(self.io_error()))),
+                Progress::Idle => return Some(Poll::Ready(Err(self.stalled()))),
             }
         }
         None
@@ -615,12 +616,6 @@ impl Driver {
             self.try_send_ready();
         }
         loop {
-            if let Some(r) = self.poll_connecting(w, role) {
-                return r;
-            }
-            if let Err(e) = self.readable() {
-                return Poll::Ready(Err(e));
-            }
             let available = self.conn.bytes_available();
             if available > 0 {
                 let n = available.min(buf.remaining());
@@ -628,8 +623,10 @@ impl Driver {
                 let _ = self.conn.skip(n);
                 return Poll::Ready(Ok(()));
             }
-            if self.conn.read_exhausted() {
-                return Poll::Ready(self.read_result_when_empty());
+            // End of stream, a refusal, or more may come (also while
+            // Connecting: the connect is driven below).
+            if let Some(r) = self.conn.read_outcome_when_empty() {
+                return Poll::Ready(r.map_err(Into::into));
             }
             // Nothing buffered and nothing to send: the bytes come straight
             // from the OS into the caller's buffer, as on a raw stream (one
@@ -642,14 +639,15 @@ impl Driver {
                     match stream.poll_recv_direct(cx, buf, &mut self.conn) {
                         Poll::Ready(Ok(spilled)) => {
                             let n = buf.filled().len() - before;
+                            if n == 0 {
+                                self.end_of_stream(true);
+                                continue;
+                            }
                             self.feed_data(|c, now| c.handle_received_direct(n, now));
                             if spilled > 0 {
                                 self.feed_data(|c, now| c.handle_received(spilled, now));
                             }
-                            if n > 0 {
-                                return Poll::Ready(Ok(()));
-                            }
-                            continue;
+                            return Poll::Ready(Ok(()));
                         }
                         Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
                         Poll::Ready(Err(e)) => {
@@ -665,7 +663,7 @@ impl Driver {
             match self.poll_progress(w, role) {
                 Progress::Moved => {}
                 Progress::Waiting => return Poll::Pending,
-                Progress::Idle => return Poll::Ready(Err(self.io_error())),
+                Progress::Idle => return Poll::Ready(Err(self.stalled())),
             }
         }
     }
@@ -677,22 +675,16 @@ impl Driver {
             self.try_send_ready();
         }
         loop {
-            if let Some(r) = self.poll_connecting(w, role) {
-                return r;
-            }
-            if let Err(e) = self.readable() {
-                return Poll::Ready(Err(e));
-            }
             if self.conn.bytes_available() > 0 {
                 return Poll::Ready(Ok(()));
             }
-            if self.conn.read_exhausted() {
-                return Poll::Ready(self.read_result_when_empty());
+            if let Some(r) = self.conn.read_outcome_when_empty() {
+                return Poll::Ready(r.map_err(Into::into));
             }
             match self.poll_progress(w, role) {
                 Progress::Moved => {}
                 Progress::Waiting => return Poll::Pending,
-                Progress::Idle => return Poll::Ready(Err(self.io_error())),
+                Progress::Idle => return Poll::Ready(Err(self.stalled())),
             }
         }
     }
@@ -721,7 +713,7 @@ impl Driver {
                 match self.poll_progress(w, role) {
                     Progress::Moved => continue,
                     Progress::Waiting => return Poll::Pending,
-                    Progress::Idle => return Poll::Ready(Err(self.io_error())),
+                    Progress::Idle => return Poll::Ready(Err(self.conn.write_refusal().into())),
                 }
             }
             if self.conn.can_write_direct(len) {
@@ -734,7 +726,7 @@ impl Driver {
                         Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
                         Poll::Ready(Err(e)) => {
                             self.io_failed(Direction::Write, &e);
-                            return Poll::Ready(Err(self.io_error()));
+                            return Poll::Ready(Err(self.conn.write_refusal().into()));
                         }
                         Poll::Pending => {
                             // Writability is registered; keep reading.
@@ -749,9 +741,7 @@ impl Driver {
             // Qt's buffered write: copy into the queue, at most up to the
             // transmit threshold (so a large write behind a small queued one
             // is not copied whole; the rest goes direct next time).
-            let room = TRANSMIT_THRESHOLD
-                .saturating_sub(self.conn.bytes_to_write())
-                .max(1);
+            let room = self.conn.write_room().max(1);
             let mut queued = 0;
             for b in bufs {
                 let take = b.len().min(room - queued);
@@ -761,10 +751,7 @@ impl Driver {
                 match self.conn.write_slice(&b[..take]) {
                     Ok(n) => queued += n,
                     Err(_) if queued > 0 => break,
-                    Err(DeviceError::NotConnected | DeviceError::NotOpen) => {
-                        return Poll::Ready(Err(self.io_error()))
-                    }
-                    Err(e) => return Poll::Ready(Err(e.into())),
+                    Err(_) => return Poll::Ready(Err(self.conn.write_refusal().into())),
                 }
                 if queued == room {
                     break;
@@ -778,14 +765,16 @@ impl Driver {
     }
 
     pub(crate) fn poll_flush(&mut self, w: &Wakers<'_>, role: Role) -> Poll<io::Result<()>> {
-        while self.conn.wants_write() {
+        loop {
+            if let Some(r) = self.conn.flush_outcome() {
+                return Poll::Ready(r.map_err(Into::into));
+            }
             match self.poll_progress(w, role) {
                 Progress::Moved => {}
                 Progress::Waiting => return Poll::Pending,
-                Progress::Idle => return Poll::Ready(Err(self.io_error())),
+                Progress::Idle => return Poll::Ready(Err(self.conn.write_refusal().into())),
             }
         }
-        Poll::Ready(self.take_write_loss())
     }
 
     pub(crate) fn poll_shutdown(&mut self, w: &Wakers<'_>, role: Role) -> Poll<io::Result<()>> {
@@ -796,17 +785,35 @@ impl Driver {
             match self.poll_progress(w, role) {
                 Progress::Moved => {}
                 Progress::Waiting => return Poll::Pending,
-                Progress::Idle => return Poll::Ready(Err(self.io_error())),
+                Progress::Idle => return Poll::Ready(Err(self.conn.write_refusal().into())),
             }
         }
-        Poll::Ready(self.take_write_loss())
+        Poll::Ready(match self.conn.flush_outcome() {
+            Some(Err(e)) => Err(e.into()),
+            _ => Ok(()),
+        })
     }
 }
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        // Qt's destructor aborts; nothing here blocks, panics or needs a
-        // runtime (the stream and timer deregister themselves).
+        // Hands the kernel what it takes now, without waiting (one
+        // non-blocking send loop), then aborts as Qt's destructor does:
+        // the rest is lost. Nothing here blocks, panics or needs a runtime
+        // (the stream and timer deregister themselves; a Windows write
+        // tokio has taken completes on its own).
+        while self.conn.wants_write() {
+            let Some(stream) = self.stream.as_ref() else {
+                break;
+            };
+            match stream.send_without_waiting(&self.conn) {
+                Ok(0) => break,
+                Ok(n) => self.sent(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // Full, or failed: the rest is lost.
+                Err(_) => break,
+            }
+        }
         self.conn.abort();
         self.stream = None;
     }

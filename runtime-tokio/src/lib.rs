@@ -91,7 +91,8 @@
 //! - tokio does a pipe's I/O through the runtime's completion port, so a
 //!   pipe reads and writes only once a runtime has polled it: a synchronous
 //!   [`flush`](LocalSocket::flush) before that writes nothing (the next
-//!   wait or read sends).
+//!   wait or read sends). A drop still hands such a pipe what it takes at
+//!   once, with one overlapped write of its own.
 //! - A dropped or closed pipe is released by the runtime's driver at its
 //!   next turn (tokio keeps the handle until the cancelled read's completion
 //!   is collected); only then does the peer see the end of the stream. On a

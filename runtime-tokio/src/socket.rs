@@ -73,10 +73,21 @@ use crate::{name_context, Timeout};
 /// `AsyncWriteExt::flush(&mut socket).await`.
 ///
 /// # Drop
-/// Dropping a socket aborts it (as Qt's destructor does): pending writes are
-/// discarded, nothing blocks, nothing panics, and no runtime needs to be
-/// running. Call [`disconnect_from_server`](Self::disconnect_from_server) (or
-/// `AsyncWriteExt::shutdown`) first to deliver them.
+/// Dropping a socket hands the kernel whatever pending writes it takes at
+/// once, without blocking; the rest is lost, and the connection is aborted
+/// (as Qt's destructor aborts). Nothing blocks, nothing panics, and no
+/// runtime needs to be running. To deliver everything, call
+/// [`disconnect_from_server`](Self::disconnect_from_server) (or
+/// [`start_disconnect`](Self::start_disconnect) then
+/// [`wait_for_disconnected`](Self::wait_for_disconnected), or
+/// `AsyncWriteExt::shutdown`) first.
+///
+/// # Half-close
+/// A peer that shuts down only its writing (Unix) ends this side's reads:
+/// they return end of stream, `ReadChannelFinished` is signalled once, and
+/// the socket stays Connected with writes working. The socket then watches
+/// for the peer's hang-up, so [`wait_for_disconnected`](Self::wait_for_disconnected)
+/// and [`next_event`](Self::next_event) end when the peer closes.
 ///
 /// # Runtime
 /// The OS socket registers with the tokio runtime that first polls it; the
@@ -161,19 +172,17 @@ impl LocalSocket {
     }
 
     /// Sets how long a connect keeps retrying a full backlog (Qt: 30 s).
-    /// Takes effect for the next connect; ignored while connected.
+    /// Takes effect from the next connect, on any socket (a used one too).
     pub fn set_connect_timeout(&mut self, timeout: Duration) {
-        let mut config = self.d.conn.config().clone();
-        config.connect_timeout = timeout;
-        self.d.replace_config(config);
+        self.d.set_connect_timeout(timeout);
     }
 
     /// Sets how long a graceful disconnect may wait for pending writes to
     /// drain (`None`, the default, waits as long as the peer is there).
+    /// Takes effect for the next disconnect, on any socket (an accepted
+    /// one too); while Closing, at once, counted from now.
     pub fn set_drain_timeout(&mut self, timeout: Option<Duration>) {
-        let mut config = self.d.conn.config().clone();
-        config.drain_timeout = timeout;
-        self.d.replace_config(config);
+        self.d.set_drain_timeout(timeout);
     }
 
     /// Qt's `AbstractNamespaceOption` for the next connect (Linux). Ignored,
@@ -184,6 +193,7 @@ impl LocalSocket {
 
     /// Waits until connected. Returns at once unless Connecting. On
     /// timeout returns false with no error and stays Connecting (Qt).
+    /// Qt's `waitFor*` semantics, decided by the core, for all four waits.
     ///
     /// # Cancel safety
     /// Cancel-safe: the connect carries on when the socket is driven again.
@@ -192,9 +202,10 @@ impl LocalSocket {
     }
 
     /// Waits until new data is buffered. False when Unconnected, when the
-    /// peer closed (the closing signals are queued), when the read buffer
-    /// is full (nothing can arrive), or on timeout (which emits
-    /// `SocketTimeout`, as in Qt; the socket stays connected).
+    /// peer closed (the closing signals are queued) or half-closed (at
+    /// once: no more data can come), when the read buffer is full
+    /// (nothing can arrive), or on timeout (which emits `SocketTimeout`, as
+    /// in Qt; the socket stays connected).
     ///
     /// # Cancel safety
     /// Cancel-safe: data read meanwhile stays buffered in the socket.
@@ -213,8 +224,9 @@ impl LocalSocket {
     }
 
     /// Waits until Unconnected: drains pending writes when Closing, or waits
-    /// for the peer to close when Connected. False at once when already
-    /// Unconnected (Qt warns), or on timeout (emitting `SocketTimeout`).
+    /// for the peer to close when Connected (after a half-close, for its
+    /// hang-up). False at once when already Unconnected (Qt warns) or
+    /// when nothing can happen, or on timeout (emitting `SocketTimeout`).
     ///
     /// # Cancel safety
     /// Cancel-safe: a drain under way carries on when the socket is driven
@@ -236,9 +248,12 @@ impl LocalSocket {
         self.d.disconnect().await;
     }
 
-    /// Starts a graceful disconnect and returns at once: Closing, with
-    /// whatever the OS takes now already sent. Drive the rest with
-    /// [`wait_for_disconnected`](Self::wait_for_disconnected).
+    /// Qt's `disconnectFromServer`: starts a graceful disconnect and
+    /// returns at once. Nothing is sent inside the call: with writes
+    /// pending the socket is Closing (Unconnected at once otherwise), and
+    /// the drain happens when the socket is driven
+    /// ([`wait_for_disconnected`](Self::wait_for_disconnected), a read, a
+    /// flush, [`next_event`](Self::next_event)).
     pub fn start_disconnect(&mut self) {
         self.d.start_disconnect();
     }
@@ -249,7 +264,8 @@ impl LocalSocket {
         self.d.close();
     }
 
-    /// Ends the connection now, discarding pending writes.
+    /// Ends the connection now, discarding pending writes (Qt's `abort`:
+    /// `AboutToClose` is the last signal).
     pub fn abort(&mut self) {
         self.d.abort();
     }
@@ -466,8 +482,10 @@ impl futures_core::Stream for Events<'_> {
 impl AsyncRead for LocalSocket {
     /// Reads buffered data, waiting until some arrives. Pending writes are
     /// flushed first, so request/response works without explicit flushes.
-    /// End of stream reads 0 bytes; a connection that failed reports its
-    /// error. A connect under way is waited out first.
+    /// End of stream reads 0 bytes (also after the peer's half-close, while
+    /// writes keep working); a connection that failed reports its error, a
+    /// socket that is not open `NotConnected`. A connect under way is
+    /// waited out first.
     ///
     /// Cancel-safe: bytes are either returned or stay buffered.
     fn poll_read(
@@ -531,7 +549,7 @@ impl AsyncWrite for LocalSocket {
     }
 
     /// Waits until everything queued was written. Fails if a connection
-    /// error dropped queued bytes.
+    /// error dropped queued bytes, every time until the next connect.
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.get_mut()
             .d

@@ -487,23 +487,32 @@ async fn incoming_and_events_streams() {
     assert!(server.incoming().next().await.is_none());
 }
 
-/// A flush fails (once) when the peer vanished with bytes still queued.
+/// A flush fails when the peer vanished with bytes still queued, and keeps
+/// failing until the next connect; reading goes on to end of stream, where
+/// the connection ends.
 #[tokio::test]
 async fn flush_reports_lost_writes() {
     let (_server, mut client, peer) = pair("lost").await;
     drop(peer);
-    let big = vec![3u8; 4 << 20];
-    let r = async {
-        client.write_all(&big).await?;
-        AsyncWriteExt::flush(&mut client).await
-    }
-    .await;
+    client.write(vec![3u8; 4 << 20]).unwrap(); // queued
+    let r = AsyncWriteExt::flush(&mut client).await;
     assert!(r.is_err(), "4 MiB cannot reach a closed peer");
+    assert!(
+        AsyncWriteExt::flush(&mut client).await.is_err(),
+        "reported again"
+    );
+    let mut rest = Vec::new();
+    client.read_to_end(&mut rest).await.unwrap();
+    assert!(rest.is_empty());
     assert_eq!(client.state(), State::Unconnected);
     assert!(matches!(
         client.error(),
         SocketError::PeerClosed | SocketError::Connection
     ));
+    assert!(
+        AsyncWriteExt::flush(&mut client).await.is_err(),
+        "until the next connect"
+    );
 }
 
 /// Sync calls work outside any runtime; the socket registers with the

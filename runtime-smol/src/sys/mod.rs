@@ -5,9 +5,13 @@
 //! A backend provides:
 //! - `Stream`: `connect(&Address, OpenMode) -> io::Result<Connect>`,
 //!   `poll_finish_connect`, `poll_readable`, `poll_writable`, `recv_into`
-//!   (into the core's buffer), `recv_direct`, `send` (the core's chunks,
-//!   vectored), `send_direct`, `peer_credentials`, `shutdown_write`, and
-//!   the constant `DIRECT_WRITES` (whether `send_direct` may be used);
+//!   (into the core's buffer), `recv_now` (the same, never skipping the
+//!   system call), `recv_direct`, `send` (the core's chunks,
+//!   vectored), `send_direct`, `peer_credentials`, `shutdown_write`,
+//!   `hung_up` (the peer is gone for good, not just half-closed: probed on
+//!   end of stream), `poll_hangup` (waits for that on a half-closed
+//!   socket), and the constant `DIRECT_WRITES` (whether `send_direct` may
+//!   be used);
 //! - `Listener`: `bind(&ListenPlan)`, `accept`, `poll_readable`,
 //!   `remove_file`.
 //!

@@ -4,9 +4,28 @@
 //! layer (`localsock_blocking::sys::unix`: close-on-exec, non-blocking, no
 //! `SIGPIPE`, race-free listen with stale-socket reclaim); this module only
 //! wraps the resulting descriptors in [`Async`] so a task can wait for them.
+//!
+//! # Watching a half-closed socket for the hang-up
+//! After the peer half-closed (`shutdown(SHUT_WR)`), the core keeps the
+//! connection open and asks the driver to watch for the peer going away
+//! for good ([`Stream::poll_hangup`]). The socket itself cannot be waited
+//! on for that: it stays readable (end of stream) and usually writable, so
+//! async-io's readiness would fire at once, forever. Instead:
+//! - **Linux and Android**: a nested epoll. An epoll instance holds the
+//!   socket with no interest at all, so it reports only what epoll always
+//!   reports, `EPOLLHUP` and `EPOLLERR`; that epoll descriptor is
+//!   registered with async-io's reactor and becomes readable exactly when
+//!   the socket hangs up (or has an error).
+//! - **Other Unix (macOS, BSD)**: a timer that re-probes `POLLHUP` with
+//!   backoff, 10 ms doubling to 1 s (kqueue has no filter for a hang-up
+//!   alone; `EVFILT_READ` fires at the end of stream already). A peer that
+//!   closes is noticed up to a second late.
+//!
+//! The watch is made on the first wait that needs it, so a socket whose
+//! peer never half-closes pays nothing for it.
 
 use std::io::{self, Read};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::task::{Context, Poll};
@@ -21,6 +40,9 @@ use super::Connect;
 /// A connected (or connecting) stream socket, registered with the reactor.
 #[derive(Debug)]
 pub(crate) struct Stream {
+    /// The hang-up watch of a half-closed socket, made on first use (see
+    /// the module's docs).
+    hangup: Option<Box<HangupWatch>>,
     io: Async<UnixStream>,
     /// The last read left its buffer short, which on a stream socket means
     /// it took everything there was, or failed with `EAGAIN`: the next read
@@ -53,6 +75,7 @@ impl Stream {
     /// (so async-io's extra `fcntl` is skipped).
     pub(crate) fn from_std(s: UnixStream) -> io::Result<Stream> {
         Ok(Stream {
+            hangup: None,
             io: Async::new_nonblocking(s)?,
             drained: false,
         })
@@ -82,6 +105,26 @@ impl Stream {
         self.io.poll_writable(cx)
     }
 
+    /// Whether the peer is gone for good (`POLLHUP`: both directions shut),
+    /// as opposed to a half-close. Does not wait. A failing probe counts
+    /// as "not known to be gone": the core then treats the end of stream
+    /// as a half-close, and the hang-up watch or a failing send settles it.
+    pub(crate) fn hung_up(&self) -> bool {
+        sys::hung_up(self.io.get_ref().as_fd()).unwrap_or(false)
+    }
+
+    /// Waits until the peer hangs up (`Ready(Ok)`), or an error is pending
+    /// on the socket (`Ready(Err)`, the error taken from the socket). For a
+    /// half-closed socket, which is always readable: see the module's docs.
+    pub(crate) fn poll_hangup(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let fd = self.io.get_ref().as_fd();
+        let watch = match &mut self.hangup {
+            Some(w) => w,
+            None => self.hangup.insert(Box::new(HangupWatch::new(fd)?)),
+        };
+        watch.poll(fd, cx)
+    }
+
     /// Notes a read that found the socket empty (see `drained`).
     fn note_empty(&mut self, r: io::Result<usize>) -> io::Result<usize> {
         if matches!(&r, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
@@ -103,6 +146,14 @@ impl Stream {
         ))?;
         self.drained = n > 0 && n < cap;
         Ok(n)
+    }
+
+    /// As [`recv_into`](Self::recv_into), but always asks the OS (no
+    /// shortcut from an earlier short read): for reading out what a peer
+    /// that went away left behind.
+    pub(crate) fn recv_now(&mut self, conn: &mut Connection) -> io::Result<usize> {
+        self.drained = false;
+        self.recv_into(conn)
     }
 
     /// Reads into the user's buffer: straight into it when it is large;
@@ -162,6 +213,86 @@ impl Stream {
     /// Half-closes: the peer reads end of stream, this side can still read.
     pub(crate) fn shutdown_write(&self) -> io::Result<()> {
         sys::shutdown_write(self.io.get_ref().as_fd())
+    }
+}
+
+/// Linux and Android: a nested epoll that reports only the socket's
+/// `EPOLLHUP` and `EPOLLERR` (see the module's docs).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[derive(Debug)]
+struct HangupWatch {
+    /// The epoll descriptor holding the socket with no interest,
+    /// registered with async-io's reactor for readability.
+    epoll: Async<std::os::fd::OwnedFd>,
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+impl HangupWatch {
+    fn new(socket: BorrowedFd<'_>) -> io::Result<HangupWatch> {
+        use rustix::event::epoll;
+        let ep = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+        // No interest: epoll reports EPOLLHUP and EPOLLERR whatever is asked.
+        epoll::add(
+            &ep,
+            socket,
+            epoll::EventData::new_u64(0),
+            epoll::EventFlags::empty(),
+        )?;
+        // An epoll descriptor is never read from, so its blocking mode does
+        // not matter.
+        Ok(HangupWatch {
+            epoll: Async::new_nonblocking(ep)?,
+        })
+    }
+
+    fn poll(&mut self, socket: BorrowedFd<'_>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            std::task::ready!(self.epoll.poll_readable(cx))?;
+            if sys::hung_up(socket)? {
+                return Poll::Ready(Ok(()));
+            }
+            // EPOLLERR without a hang-up: take the error (which clears it,
+            // so the watch does not fire again for it) and report it. With
+            // neither, the wake-up was stale: register again.
+            if let Err(e) = rustix::net::sockopt::socket_error(socket)? {
+                return Poll::Ready(Err(e.into()));
+            }
+        }
+    }
+}
+
+/// Other Unix: a timer that re-probes `POLLHUP`, 10 ms doubling to 1 s
+/// (see the module's docs).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[derive(Debug)]
+struct HangupWatch {
+    timer: async_io::Timer,
+    /// The wait before the next probe.
+    delay: std::time::Duration,
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+impl HangupWatch {
+    const FIRST: std::time::Duration = std::time::Duration::from_millis(10);
+    const MAX: std::time::Duration = std::time::Duration::from_secs(1);
+
+    fn new(_socket: BorrowedFd<'_>) -> io::Result<HangupWatch> {
+        Ok(HangupWatch {
+            timer: async_io::Timer::after(Self::FIRST),
+            delay: Self::FIRST,
+        })
+    }
+
+    fn poll(&mut self, socket: BorrowedFd<'_>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        use futures_lite::FutureExt;
+        loop {
+            if sys::hung_up(socket)? {
+                return Poll::Ready(Ok(()));
+            }
+            std::task::ready!(self.timer.poll(cx));
+            self.delay = (self.delay * 2).min(Self::MAX);
+            self.timer.set_after(self.delay);
+        }
     }
 }
 

@@ -143,6 +143,19 @@ impl Stream {
         self.write_done.poll_ready(cx)
     }
 
+    /// Pipes have no half-close: the core treats their end of stream as the
+    /// peer gone, so there is nothing to probe.
+    pub(crate) fn hung_up(&self) -> bool {
+        false
+    }
+
+    /// Pipes have no half-close, so the core never asks for a hang-up
+    /// watch (`wants_hangup_watch` is never true on Windows): nothing to
+    /// wait for.
+    pub(crate) fn poll_hangup(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Pending
+    }
+
     /// Hands the core what a read returned, starting one (of the core's
     /// read capacity) if none is in flight. `Ok(0)` is end of stream;
     /// `WouldBlock` while the read is pending.
@@ -154,6 +167,12 @@ impl Stream {
             buf.put_slice(&data[..n]);
             n
         })
+    }
+
+    /// As [`recv_into`](Self::recv_into) (which always asks the OS here):
+    /// a read that cannot complete at once stays in flight.
+    pub(crate) fn recv_now(&mut self, conn: &mut Connection) -> io::Result<usize> {
+        self.recv_into(conn)
     }
 
     /// Reads into the user's buffer (the kernel fills the read slot's own

@@ -293,6 +293,13 @@ impl Stream {
         })
     }
 
+    /// Reads once into the core's buffer now, without a waker and whatever
+    /// the reactor last saw (the peer is known gone: its last bytes are
+    /// in our kernel buffer or nowhere); `WouldBlock` when nothing is there.
+    pub(crate) fn try_recv(&self, conn: &mut Connection) -> io::Result<usize> {
+        sys::recv_into(self.fd()?, &mut conn.recv_buf())
+    }
+
     /// Sends the core's queued chunks now, without a waker. `optimistic`
     /// (the synchronous `write`/`flush`/`start_disconnect`): if the reactor
     /// has not seen the socket writable yet (fresh, or not polled), the
@@ -314,6 +321,37 @@ impl Stream {
             StreamIo::Std(s) => send(s.as_fd()),
             StreamIo::Gone => Err(io::ErrorKind::NotConnected.into()),
         }
+    }
+
+    /// Whether the peer is gone for good (the socket polls `POLLHUP`),
+    /// as opposed to having only shut down its writing. Asked at end of
+    /// stream; does not wait.
+    pub(crate) fn hung_up(&self) -> bool {
+        self.fd().and_then(sys::hung_up).unwrap_or(false)
+    }
+
+    /// Ready when the peer hangs up: the core asks for this watch after a
+    /// half-close, when nothing else is left to wait for. epoll reports a
+    /// hang-up as writability with `EPOLLHUP` (tokio's
+    /// `is_write_closed`). The socket has long been writable, so that
+    /// stale readiness is cleared and the task waits for the next edge:
+    /// the peer's close wakes the socket's wait queue, and edge-triggered
+    /// epoll reports the socket again, now with `EPOLLHUP`.
+    pub(crate) fn poll_hangup(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let s = self.registered()?;
+        loop {
+            let mut guard = ready!(s.poll_write_ready(cx))?;
+            if guard.ready().is_write_closed() || sys::hung_up(s.get_ref().as_fd())? {
+                return Poll::Ready(Ok(()));
+            }
+            guard.clear_ready();
+        }
+    }
+
+    /// For a drop: hands the kernel what it takes now, never waiting
+    /// (whatever the reactor last saw).
+    pub(crate) fn send_without_waiting(&self, conn: &Connection) -> io::Result<usize> {
+        self.try_send(conn, true)
     }
 
     pub(crate) fn peer_credentials(&self) -> io::Result<PeerCredentials> {

@@ -76,12 +76,12 @@ use localsock_core::{
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::net::windows::named_pipe::{NamedPipeClient, NamedPipeServer};
 use windows_sys::Win32::Foundation::{
-    ERROR_ACCESS_DENIED, ERROR_BROKEN_PIPE, ERROR_NO_DATA, GENERIC_READ, GENERIC_WRITE,
-    INVALID_HANDLE_VALUE,
+    ERROR_ACCESS_DENIED, ERROR_BROKEN_PIPE, ERROR_IO_INCOMPLETE, ERROR_IO_PENDING, ERROR_NOT_FOUND,
+    ERROR_NO_DATA, GENERIC_READ, GENERIC_WRITE, INVALID_HANDLE_VALUE,
 };
 use windows_sys::Win32::Security::SECURITY_ATTRIBUTES;
 use windows_sys::Win32::Storage::FileSystem::{
-    CreateFileW, FILE_FLAG_FIRST_PIPE_INSTANCE, FILE_FLAG_OVERLAPPED, OPEN_EXISTING,
+    CreateFileW, WriteFile, FILE_FLAG_FIRST_PIPE_INSTANCE, FILE_FLAG_OVERLAPPED, OPEN_EXISTING,
     PIPE_ACCESS_DUPLEX, SECURITY_IDENTIFICATION, SECURITY_SQOS_PRESENT,
 };
 use windows_sys::Win32::System::Pipes::{
@@ -89,6 +89,7 @@ use windows_sys::Win32::System::Pipes::{
     PIPE_READMODE_BYTE, PIPE_REJECT_REMOTE_CLIENTS, PIPE_TYPE_BYTE, PIPE_UNLIMITED_INSTANCES,
     PIPE_WAIT,
 };
+use windows_sys::Win32::System::IO::{CancelIoEx, GetOverlappedResult, OVERLAPPED};
 
 /// At most this many slices go into one vectored write.
 const MAX_SLICES: usize = 64;
@@ -199,6 +200,80 @@ fn write_slices(p: &impl TryWrite, slices: &[IoSlice<'_>]) -> io::Result<usize> 
         [one] => p.try_write(one),
         many => p.try_write_vectored(many),
     }
+}
+
+fn last_code() -> u32 {
+    // A Win32 code round-trips through i32 unchanged.
+    io::Error::last_os_error().raw_os_error().unwrap_or(0) as u32
+}
+
+/// One overlapped `WriteFile` of `slices` on a pipe handle that no runtime
+/// has registered (so no completion port will see it), for a drop: the
+/// bytes the pipe takes at once. The data is copied to the heap first, and
+/// a write that would wait is cancelled (`CancelIoEx`) and collected
+/// (`GetOverlappedResult(wait = TRUE)`) before the `OVERLAPPED` and the
+/// copy are freed; if the cancel cannot be confirmed, both are leaked
+/// rather than freed. A cancelled write is `WouldBlock`, whatever part of
+/// it the reader may have taken meanwhile: the caller sends nothing after
+/// it, so the peer gets a prefix of the stream, never a gap or a repeat.
+fn write_unregistered(h: RawHandle, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+    let mut copy = Vec::with_capacity(slices.iter().map(|s| s.len()).sum());
+    for s in slices {
+        copy.extend_from_slice(s);
+    }
+    let data = copy.into_boxed_slice();
+    if data.is_empty() {
+        return Ok(0);
+    }
+    // Capped by `capped`: far below `u32::MAX`.
+    let len = data.len() as u32;
+    let data = Box::into_raw(data);
+    let ov = Box::into_raw(Box::<OVERLAPPED>::default());
+    // SAFETY: `h` is an open pipe handle (overlapped) with no I/O in
+    // flight; `data` and `ov` are heap allocations that stay put and are
+    // neither read nor freed by us until the write is collected below.
+    let ok = unsafe { WriteFile(h, data.cast::<u8>(), len, ptr::null_mut(), ov) };
+    let started = ok != 0 || last_code() == ERROR_IO_PENDING;
+    let mut result = if started {
+        let mut n = 0u32;
+        // SAFETY: `h` and `ov` are the pair the write was issued with;
+        // bWait = FALSE does not block. The handle has no other I/O, so
+        // with `hEvent` null its own state signals this write.
+        if unsafe { GetOverlappedResult(h, ov, &mut n, 0) } != 0 {
+            Ok(n as usize)
+        } else {
+            match last_code() {
+                ERROR_IO_INCOMPLETE => Err(io::Error::from(io::ErrorKind::WouldBlock)),
+                code => Err(io::Error::from_raw_os_error(code as i32)),
+            }
+        }
+    } else {
+        Err(io::Error::last_os_error())
+    };
+    let pending = matches!(&result, Err(e) if would_block(e));
+    if pending {
+        // SAFETY: as above.
+        let cancelled = unsafe { CancelIoEx(h, ov) } != 0 || last_code() == ERROR_NOT_FOUND;
+        if !cancelled {
+            // The kernel may still use both: leak them.
+            return result;
+        }
+        let mut n = 0u32;
+        // SAFETY: as above; bWait = TRUE returns once the write (cancelled
+        // or completed meanwhile) is finished, after which the kernel no
+        // longer touches `ov` or `data`.
+        if unsafe { GetOverlappedResult(h, ov, &mut n, 1) } != 0 {
+            result = Ok(n as usize);
+        }
+    }
+    // SAFETY: both came from `Box::into_raw` above, and no I/O refers to
+    // them any more (the write completed, failed to start, or was
+    // collected).
+    unsafe {
+        drop(Box::from_raw(ov));
+        drop(Box::from_raw(data));
+    }
+    result
 }
 
 /// A connected pipe end: a client, or an accepted server instance.
@@ -384,6 +459,44 @@ impl Stream {
             StreamIo::Raw { .. } => Err(io::ErrorKind::WouldBlock.into()),
             _ => Err(io::ErrorKind::NotConnected.into()),
         })
+    }
+
+    /// Pipes have no half-close: the core takes a pipe's end of stream
+    /// for the peer gone, so there is nothing to probe.
+    pub(crate) fn hung_up(&self) -> bool {
+        false
+    }
+
+    /// Never asked for on Windows (the core watches for a hang-up only
+    /// after a half-close, which pipes cannot do); reports one at once.
+    pub(crate) fn poll_hangup(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// Reads once into the core's buffer now, without a waker: what the
+    /// runtime has already read from the pipe, else `WouldBlock` (also
+    /// for a pipe not registered yet).
+    pub(crate) fn try_recv(&self, conn: &mut Connection) -> io::Result<usize> {
+        with_pipe!(&self.io, p => p.try_read_buf(&mut conn.recv_buf()), _ => match self.io {
+            StreamIo::Raw { .. } => Err(io::ErrorKind::WouldBlock.into()),
+            _ => Err(io::ErrorKind::NotConnected.into()),
+        })
+    }
+
+    /// For a drop: hands the pipe what it takes now, never waiting. A
+    /// registered pipe writes through tokio (mio finishes a write it has
+    /// taken even after the pipe is dropped, and frees its buffer only
+    /// then); one no runtime has polled writes with one overlapped
+    /// `WriteFile` of its own (see [`write_unregistered`]).
+    pub(crate) fn send_without_waiting(&self, conn: &Connection) -> io::Result<usize> {
+        match &self.io {
+            StreamIo::Raw { handle, .. } => {
+                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                let n = capped(conn.transmit_chunks(), &mut slices);
+                write_unregistered(handle.as_raw_handle(), &slices[..n])
+            }
+            _ => self.try_send(conn, true),
+        }
     }
 
     fn raw_handle(&self) -> io::Result<(RawHandle, bool)> {
