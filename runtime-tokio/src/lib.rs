@@ -63,10 +63,12 @@
 //! No allocation per read or write; a read with nothing buffered goes
 //! straight into the caller's buffer and a large write with nothing queued
 //! straight to the OS; small writes coalesce into one vectored write. On
-//! Unix a short read or write forgets the readiness, as tokio's own streams
-//! do, so no `recv` or `send` is spent on a socket known to be empty or
-//! full; small reads go through a 4 KiB stack buffer, so a request/response
-//! loop skips the failing `recv` that raw tokio pays per message. The
+//! Unix a short write forgets the writability, as tokio's own streams do,
+//! so no `send` is spent on a socket known to be full; a read keeps the
+//! readability until `recv` finds the socket empty (a short read proves
+//! nothing: the peer decides where a read stops, at a passed descriptor or
+//! an out-of-band mark); small reads go through a 4 KiB stack buffer, so a
+//! run of them makes one `recv` per 4 KiB. The
 //! `vs_raw` example measures round trips and bulk throughput against raw
 //! `tokio::net::UnixStream` on the same runtime flavour.
 //!

@@ -80,6 +80,7 @@ macro_rules! for_each_scenario {
         $m!($rt, connect_timeout_applies_to_reused_sockets);
         $m!($rt, reads_wait_for_the_connect_and_fail_after_abort);
         $m!($rt, server_close_spares_a_newer_servers_file);
+        $m!($rt, short_reads_at_message_boundaries_never_stall);
     };
 }
 
@@ -1266,10 +1267,10 @@ pub fn small_reads_keep_order_and_limit<R: Runtime>() {
 /// direct with their tails), every fifth a vectored write of 100 slices;
 /// reads of 1 byte to 100 KiB (direct, through the stack, through the
 /// socket's buffer). The async runtimes forget readiness after a short
-/// read or write (tokio) or after a read that found the socket empty
+/// write (tokio) or after a read that found the socket empty or short
 /// (smol): a wrong guess there leaves a side waiting for a wake-up that
 /// never comes, and `io_read`'s bound then fails the test. Checked: tokio
-/// clearing readability after a full read, not only a short one, fails it.
+/// clearing readability after a full read fails it.
 pub fn mixed_sizes_never_stall<R: Runtime>() {
     let (_server, mut c, peer) = connected_pair::<R>("mixed");
     let data = payload(24 << 20, 5);
@@ -1440,5 +1441,169 @@ pub fn server_close_spares_a_newer_servers_file<R: Runtime>() {
             !std::path::Path::new(&full).exists(),
             "{access:?}: its own file goes"
         );
+    }
+}
+
+/// A read stops short of the queued data wherever the peer put a boundary,
+/// and a short read must not be taken for a drained socket. A raw peer
+/// sends 10 bytes carrying a descriptor (`SCM_RIGHTS`), then 1,000 plain
+/// bytes; then, on a fresh connection, 10 bytes, one out-of-band byte
+/// (`MSG_OOB`, Linux 5.15+) and 1,000 plain bytes. The kernel's stream
+/// read returns the 10 bytes alone (it stops after a message carrying
+/// descriptors, and at the out-of-band mark), then the 1,000; the OOB byte
+/// is not inline, so the reader sees exactly the 1,010 plain bytes. Each
+/// case is read three ways: `AsyncRead`/`Read` with a small buffer (tokio:
+/// through the stack) and a large one (straight into it), and
+/// `wait_for_ready_read` + `read_all` (through the socket's buffer). Each
+/// wait for data is bounded (30 s), so a stall fails the test: tokio
+/// forgot the readability after the short read and waited forever with
+/// 1,000 bytes in the kernel. The descriptor is closed, not leaked: no runtime asks
+/// for it (no control buffer), so the kernel releases it. Checked on the
+/// passed socket itself, not by counting descriptors (the tests of this
+/// process run in parallel and open and close their own): its other end
+/// reads end of stream, and `/proc/self/fd` lists no copy of it.
+pub fn short_reads_at_message_boundaries_never_stall<R: Runtime>() {
+    if !cfg!(unix) {
+        // Platform limitation: descriptor passing and out-of-band data are
+        // `AF_UNIX` features; Windows named pipes have neither.
+        return;
+    }
+    #[cfg(unix)]
+    {
+        use std::io::{IoSlice, Read, Write};
+        use std::mem::MaybeUninit;
+        use std::os::fd::AsFd;
+        use std::os::unix::net::UnixStream;
+
+        use rustix::io::Errno;
+        use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+
+        /// How the accepted socket reads.
+        #[derive(Clone, Copy, Debug)]
+        enum Path {
+            /// `io_read` with a buffer of this size.
+            Io(usize),
+            /// `wait_for_ready_read`, then `read_all`.
+            Wait,
+        }
+
+        /// Reads `len` bytes the way `path` says, each wait bounded
+        /// (`io_read` gives up with `TimedOut`).
+        fn read_len<S: TestSocket>(s: &mut S, len: usize, path: Path) -> Vec<u8> {
+            let mut got = Vec::with_capacity(len);
+            let mut buf = vec![0u8; 64 << 10];
+            while got.len() < len {
+                let at = got.len();
+                match path {
+                    Path::Io(size) => {
+                        let n = s
+                            .io_read(&mut buf[..size])
+                            .unwrap_or_else(|e| panic!("{path:?}: after {at} of {len} bytes: {e}"));
+                        assert!(n > 0, "{path:?}: end of stream after {at} of {len} bytes");
+                        got.extend_from_slice(&buf[..n]);
+                    }
+                    Path::Wait => {
+                        if s.bytes_available() == 0 {
+                            assert!(
+                                s.wait_for_ready_read(LONG),
+                                "{path:?}: stalled after {at} of {len} bytes: {}",
+                                s.error_string()
+                            );
+                        }
+                        got.extend(s.read_all().unwrap());
+                    }
+                }
+            }
+            got
+        }
+
+        /// Whether `/proc/self/fd` lists the socket with inode `ino`
+        /// (`None` without `/proc`).
+        fn held_here(ino: u64) -> Option<bool> {
+            let dir = std::fs::read_dir("/proc/self/fd").ok()?;
+            let want = std::path::PathBuf::from(format!("socket:[{ino}]"));
+            Some(
+                dir.flatten()
+                    .any(|e| std::fs::read_link(e.path()).is_ok_and(|l| l == want)),
+            )
+        }
+
+        let name = unique_name("boundary");
+        let mut server = R::server();
+        server.listen(&name).unwrap();
+        let mut raw_pair = || {
+            let raw = UnixStream::connect(server.full_server_name()).expect("connect raw");
+            (raw, server.accept_one())
+        };
+        let paths = [Path::Io(2048), Path::Io(64 << 10), Path::Wait];
+        let head = payload(10, 41);
+        let tail = payload(1000, 42);
+        let expected = [&head[..], &tail[..]].concat();
+
+        // Descriptors: one end of a socket pair is passed and closed here;
+        // the other end reads end of stream once no copy is left.
+        for path in paths {
+            let (raw, mut peer) = raw_pair();
+            let (kept, passed) = UnixStream::pair().unwrap();
+            let ino = rustix::fs::fstat(&passed).unwrap().st_ino;
+            assert_ne!(held_here(ino), Some(false), "/proc/self/fd misread");
+            let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+            let mut control = SendAncillaryBuffer::new(&mut space);
+            let fds = [passed.as_fd()];
+            assert!(control.push(SendAncillaryMessage::ScmRights(&fds)));
+            let sent = rustix::net::sendmsg(
+                &raw,
+                &[IoSlice::new(&head)],
+                &mut control,
+                SendFlags::empty(),
+            )
+            .unwrap();
+            assert_eq!(sent, head.len());
+            drop(passed);
+            (&raw).write_all(&tail).unwrap();
+            // In flight: the passed copy keeps `kept`'s peer open.
+            kept.set_nonblocking(true).unwrap();
+            let e = (&kept).read(&mut [0u8; 1]).unwrap_err();
+            assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
+
+            assert!(
+                read_len(&mut peer, expected.len(), path) == expected,
+                "{path:?}"
+            );
+            drop(raw);
+            assert_eq!(peer.io_read_to_end().unwrap(), b"", "{path:?}");
+            // Read past: the kernel released the descriptor.
+            kept.set_nonblocking(false).unwrap();
+            kept.set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            assert_eq!((&kept).read(&mut [0u8; 1]).unwrap(), 0, "{path:?}: leaked");
+            assert_ne!(
+                held_here(ino),
+                Some(true),
+                "{path:?}: leaked into this process"
+            );
+        }
+
+        // Out-of-band data: the read stops at the mark; the byte itself is
+        // not inline and never reaches the reader.
+        for path in paths {
+            let (raw, mut peer) = raw_pair();
+            (&raw).write_all(&head).unwrap();
+            match rustix::net::send(&raw, &[0xEE], SendFlags::OOB) {
+                Ok(1) => {}
+                Err(e) if e == Errno::OPNOTSUPP || e == Errno::INVAL => {
+                    eprintln!("skipped the MSG_OOB half: this kernel refuses it on AF_UNIX ({e})");
+                    return;
+                }
+                r => panic!("send(MSG_OOB): {r:?}"),
+            }
+            (&raw).write_all(&tail).unwrap();
+            assert!(
+                read_len(&mut peer, expected.len(), path) == expected,
+                "{path:?}"
+            );
+            drop(raw);
+            assert_eq!(peer.io_read_to_end().unwrap(), b"", "{path:?}");
+        }
     }
 }

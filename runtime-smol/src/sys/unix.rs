@@ -44,17 +44,24 @@ pub(crate) struct Stream {
     /// the module's docs).
     hangup: Option<Box<HangupWatch>>,
     io: Async<UnixStream>,
-    /// The last read left its buffer short, which on a stream socket means
-    /// it took everything there was, or failed with `EAGAIN`: the next read
-    /// waits for readability instead of first paying a `recv` that would
-    /// fail. (A writer blocked on a full socket keeps reading its own
-    /// socket, so that two peers writing to each other cannot deadlock;
-    /// this keeps that from costing a failed `recv` per wait.)
+    /// The last read left its buffer short, which on a stream socket
+    /// usually means it took everything there was, or failed with `EAGAIN`:
+    /// the next read waits for readability instead of first paying a
+    /// `recv` that would fail. (A writer blocked on a full socket keeps
+    /// reading its own socket, so that two peers writing to each other
+    /// cannot deadlock; this keeps that from costing a failed `recv` per
+    /// wait.) A short read is only a guess: the peer decides where a read
+    /// stops (after a passed descriptor, at an out-of-band mark), with data
+    /// still queued. The guess is safe here because async-io re-arms the
+    /// poller (level-triggered, one-shot) at each wait, and the poller
+    /// reports a socket holding data at once: a wrong guess costs one trip
+    /// through the reactor, never a stall (the conformance scenario
+    /// `short_reads_at_message_boundaries_never_stall` checks it).
     drained: bool,
 }
 
 /// Reads into a smaller buffer than this go through the stack, so that a
-/// short read can prove the socket drained (see [`Stream::recv_direct`]).
+/// short read can mark the socket drained (see [`Stream::recv_direct`]).
 const SMALL_READ: usize = 4096;
 
 impl Stream {
@@ -158,7 +165,7 @@ impl Stream {
 
     /// Reads into the user's buffer: straight into it when it is large;
     /// through up to [`SMALL_READ`] bytes on the stack when it is small, so
-    /// that a short read proves the socket drained (then the next read
+    /// that a short read marks the socket drained (then the next read
     /// waits for readability without a failing `recv` first: one system
     /// call saved per message in request/response). What does not fit
     /// spills into `conn`'s buffer (at most its read capacity); returns

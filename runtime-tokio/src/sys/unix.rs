@@ -82,32 +82,51 @@ fn register<T: std::os::fd::AsRawFd>(io: T, interest: Interest) -> io::Result<As
     AsyncFd::with_interest(io, interest)
 }
 
-/// One read or write once the reactor reports the stream ready for
-/// `interest`, waiting for that if need be. `op` makes the system call and
-/// returns what it moved and what it offered the kernel; it runs only
-/// once the stream is ready, so whatever it prepares (the core's read
-/// buffer, say) is not prepared for a socket that has nothing to give.
-/// A result short of the offer proves the socket drained (a read) or
-/// full (a write), so it forgets the readiness, as tokio's own streams do:
-/// the next call waits for the reactor instead of paying a failed system
-/// call. The guard clears with the reactor's tick, so an event that
-/// arrived meanwhile is kept. (An `AF_UNIX` stream read stops early only
-/// at attached credentials or descriptors, which these sockets never
-/// carry. Measured for writes: on the multi-thread runtime, where the
-/// reader may drain the socket meanwhile, retrying at once was no faster
-/// over 15-round runs.)
-fn poll_once(
+/// One read once the reactor reports the stream readable, waiting for that
+/// if need be. `op` makes the system call; it runs only once the stream is
+/// ready, so whatever it prepares (the core's read buffer, say) is not
+/// prepared for a socket that has nothing to give.
+///
+/// Only `WouldBlock` proves the socket drained (`try_io` then forgets the
+/// readability): a stream read stops short wherever the peer put a
+/// boundary, with more data queued behind it — after a message carrying
+/// descriptors (`SCM_RIGHTS`), at an out-of-band mark (`MSG_OOB`), at a
+/// change of writer when credentials are passed. The reactor is
+/// edge-triggered, so no event would ever announce that data: forgetting
+/// the readability after a short read (as tokio's own streams do) left the
+/// task waiting forever with bytes in the kernel. So a short read keeps
+/// it, and the next read asks the kernel.
+fn poll_read_once(
     s: &AsyncFd<StdStream>,
     cx: &mut Context<'_>,
-    interest: Interest,
+    mut op: impl FnMut(BorrowedFd<'_>) -> io::Result<usize>,
+) -> Poll<io::Result<usize>> {
+    loop {
+        let mut guard = ready!(s.poll_read_ready(cx))?;
+        if let Ok(r) = guard.try_io(|s| op(s.get_ref().as_fd())) {
+            return Poll::Ready(r);
+        }
+    }
+}
+
+/// One write once the reactor reports the stream writable, waiting for
+/// that if need be. `op` makes the system call and returns what it moved
+/// and what it offered the kernel. A write that took less than the offer
+/// (but something) found the send buffer full, and only the peer's
+/// reading makes room, which the kernel reports as a new writable event:
+/// so it forgets the writability, as tokio's own streams do, and the next
+/// write waits for the reactor instead of paying a failed system call.
+/// The guard clears with the reactor's tick, so an event that arrived
+/// meanwhile is kept. (Measured: on the multi-thread runtime, where the
+/// reader may drain the socket meanwhile, retrying at once was no faster
+/// over 15-round runs.)
+fn poll_write_once(
+    s: &AsyncFd<StdStream>,
+    cx: &mut Context<'_>,
     mut op: impl FnMut(BorrowedFd<'_>) -> io::Result<(usize, usize)>,
 ) -> Poll<io::Result<usize>> {
     loop {
-        let mut guard = if interest.is_writable() {
-            ready!(s.poll_write_ready(cx))?
-        } else {
-            ready!(s.poll_read_ready(cx))?
-        };
+        let mut guard = ready!(s.poll_write_ready(cx))?;
         match guard.try_io(|s| op(s.get_ref().as_fd())) {
             Ok(Ok((n, offered))) => {
                 if n > 0 && n < offered {
@@ -189,7 +208,6 @@ impl Stream {
 
     /// Reads once into the core's buffer (at most `read_capacity()` bytes);
     /// `Ok(0)` is end of stream. The caller checks `read_capacity() > 0`.
-    /// A short read forgets the readability (see [`poll_once`]).
     pub(crate) fn poll_recv(
         &mut self,
         cx: &mut Context<'_>,
@@ -200,18 +218,12 @@ impl Stream {
         // a flush waiting for a fresh socket's first writable event polls
         // this side too, and reserving first left every such connection
         // holding a read buffer it may never use (4 KiB each).
-        poll_once(s, cx, Interest::READABLE, |fd| {
-            let mut buf = conn.recv_buf();
-            // What `recv_into` offers the kernel: its one contiguous chunk.
-            let room = bytes::BufMut::chunk_mut(&mut buf).len();
-            sys::recv_into(fd, &mut buf).map(|n| (n, room))
-        })
+        poll_read_once(s, cx, |fd| sys::recv_into(fd, &mut conn.recv_buf()))
     }
 
-    /// Reads once into `buf`'s unfilled part, forgetting the readability
-    /// after a short read (see [`poll_once`]). The
-    /// memory is not zeroed first: `recv` writes it, as tokio's own streams
-    /// do, so a `read_buf` into spare capacity costs no `memset`.
+    /// Reads once into `buf`'s unfilled part. The memory is not zeroed
+    /// first: `recv` writes it, as tokio's own streams do, so a `read_buf`
+    /// into spare capacity costs no `memset`.
     #[allow(unsafe_code)]
     fn poll_read_into(
         s: &AsyncFd<StdStream>,
@@ -221,10 +233,7 @@ impl Stream {
         // SAFETY: `recv` only writes into the slice; it never
         // de-initialises bytes that `buf` counts as initialised.
         let unfilled = unsafe { buf.unfilled_mut() };
-        let room = unfilled.len();
-        let n = ready!(poll_once(s, cx, Interest::READABLE, |fd| {
-            sys::recv(fd, &mut *unfilled).map(|n| (n, room))
-        }))?;
+        let n = ready!(poll_read_once(s, cx, |fd| sys::recv(fd, &mut *unfilled)))?;
         // SAFETY: `recv` initialised the first `n` bytes of the unfilled
         // part it was given.
         unsafe { buf.assume_init(n) };
@@ -236,11 +245,10 @@ impl Stream {
     /// to [`SMALL_READ`] bytes instead, through the stack: what does not fit
     /// spills into `conn`'s buffer (at most its read capacity), and the
     /// count spilled is returned for the caller to report with
-    /// `handle_received`. Why: a read that leaves its buffer short proves
-    /// the socket drained, and the readiness is then forgotten, so the
-    /// next read waits for the reactor instead of paying a failed `recv` —
-    /// a request/response loop reading exact-size messages would otherwise
-    /// make one per message (as raw tokio does).
+    /// `handle_received`. Why: a run of small reads then costs one `recv`
+    /// per 4 KiB, not one per read. (A read short of the 4 KiB does not
+    /// prove the socket drained, and keeps the readiness: see
+    /// [`poll_read_once`].)
     pub(crate) fn poll_recv_direct(
         &mut self,
         cx: &mut Context<'_>,
@@ -274,7 +282,7 @@ impl Stream {
         conn: &Connection,
     ) -> Poll<io::Result<usize>> {
         let s = self.registered()?;
-        poll_once(s, cx, Interest::WRITABLE, |fd| {
+        poll_write_once(s, cx, |fd| {
             let n = sys::send_chunks(fd, conn.transmit_chunks())?;
             Ok((n, offered(conn.transmit_chunks())))
         })
@@ -287,7 +295,7 @@ impl Stream {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let s = self.registered()?;
-        poll_once(s, cx, Interest::WRITABLE, |fd| {
+        poll_write_once(s, cx, |fd| {
             let n = sys::send_chunks(fd, bufs.iter().map(|b| &**b))?;
             Ok((n, offered(bufs.iter().map(|b| &**b))))
         })
