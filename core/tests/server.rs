@@ -336,9 +336,11 @@ fn listen_with_an_empty_name_is_a_name_error() {
         .unwrap_err();
     assert_eq!(e.kind(), ServerError::HostNotFound);
     assert_eq!(s.server_error(), ServerError::HostNotFound);
+    assert_eq!(s.error_string(), "QLocalServer::listen: Name error");
     assert_eq!(
-        s.error_string(),
-        "QLocalServer::listen: Name error (empty name)"
+        e.to_string(),
+        "QLocalServer::listen: Name error (empty name)",
+        "our detail is in Display"
     );
     assert!(!s.is_listening());
     assert_eq!(s.server_name(), "");
