@@ -82,3 +82,25 @@ pub fn name_context() -> NameContext {
         NameContext::new(Platform::CURRENT, dir)
     }
 }
+
+/// Qt's static `QLocalServer::removeServer`: removes the socket file that
+/// `name` resolves to, whatever is there. True if nothing is left (pipes
+/// leave nothing behind). Dangerous: it removes a live server's socket too;
+/// a listen already reclaims stale sockets safely.
+pub fn remove_server(name: &str) -> bool {
+    match localsock_core::resolve_remove_server_name(name, &name_context()) {
+        Ok(Some(path)) => remove_socket_path(&path),
+        Ok(None) => true,
+        Err(_) => false,
+    }
+}
+
+#[cfg(unix)]
+fn remove_socket_path(path: &str) -> bool {
+    crate::unix::remove_socket_file(std::path::Path::new(path)).is_ok()
+}
+
+#[cfg(not(unix))]
+fn remove_socket_path(_path: &str) -> bool {
+    true
+}

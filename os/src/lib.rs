@@ -29,4 +29,4 @@ pub mod unix;
 #[cfg(windows)]
 pub mod windows;
 
-pub use env::{name_context, Timeout};
+pub use env::{name_context, remove_server, Timeout};

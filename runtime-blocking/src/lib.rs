@@ -35,11 +35,6 @@ mod platform;
 mod server;
 mod socket;
 
-/// The platform layer, now its own crate; kept here while the async
-/// runtimes move over to `localsock-os`.
-#[doc(hidden)]
-pub use localsock_os as sys;
-
 pub use localsock_core::{
     Access, Address, Config, DeviceError, Event, ListenError, LocalSocketError, NameContext,
     OpenMode, PeerCredentials, Platform, ServerError, ServerOptions, SocketError, State,

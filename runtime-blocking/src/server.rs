@@ -4,8 +4,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use localsock_core::{
-    resolve_remove_server_name, Config, ErrorSource, ListenError, OsError, Server, ServerError,
-    ServerOptions,
+    Config, ErrorSource, ListenError, OsError, Server, ServerError, ServerOptions,
 };
 
 use crate::platform::{Listener, Stream};
@@ -280,11 +279,7 @@ impl LocalServer {
     /// is there. True if nothing is left. Dangerous: it removes a live
     /// server's socket too; `listen` already reclaims stale sockets safely.
     pub fn remove_server(name: &str) -> bool {
-        match resolve_remove_server_name(name, &name_context()) {
-            Ok(Some(path)) => crate::platform::remove_server_file(&path).is_ok(),
-            Ok(None) => true,
-            Err(_) => false,
-        }
+        localsock_os::remove_server(name)
     }
 
     /// Waits for a connection and returns it, like [`accept`](Self::accept),

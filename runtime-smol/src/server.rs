@@ -288,7 +288,7 @@ impl LocalServer {
     /// live server's socket too; `listen` already reclaims stale sockets
     /// safely.
     pub fn remove_server(name: &str) -> bool {
-        localsock_blocking::LocalServer::remove_server(name)
+        localsock_os::remove_server(name)
     }
 }
 

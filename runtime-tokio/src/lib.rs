@@ -111,11 +111,11 @@ mod socket;
 mod split;
 mod sys;
 
-pub use localsock_blocking::{name_context, Timeout};
 pub use localsock_core::{
     Access, Address, Config, DeviceError, Event, ListenError, LocalSocketError, NameContext,
     OpenMode, PeerCredentials, Platform, ServerError, ServerOptions, SocketError, State,
 };
+pub use localsock_os::{name_context, Timeout};
 pub use server::{Incoming, LocalServer};
 pub use socket::{Events, LocalSocket};
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};

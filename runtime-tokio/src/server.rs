@@ -302,7 +302,7 @@ impl LocalServer {
     /// is there. True if nothing is left. Dangerous: it removes a live
     /// server's socket too; `listen` already reclaims stale sockets safely.
     pub fn remove_server(name: &str) -> bool {
-        localsock_blocking::LocalServer::remove_server(name)
+        localsock_os::remove_server(name)
     }
 }
 

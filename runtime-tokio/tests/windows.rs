@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use localsock_blocking::sys::windows::is_wine;
+use localsock_os::windows::is_wine;
 use localsock_tokio::{
     Access, LocalServer, LocalSocket, ServerError, ServerOptions, SocketError, State, Timeout,
 };

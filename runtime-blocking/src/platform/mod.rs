@@ -5,12 +5,12 @@
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
-pub(crate) use unix::{remove_server_file, Listener, Stream};
+pub(crate) use unix::{Listener, Stream};
 
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
-pub(crate) use windows::{remove_server_file, Listener, Stream};
+pub(crate) use windows::{Listener, Stream};
 
 /// Outcome of starting a connect.
 // Pipes connect at once; only Unix sockets can be in progress.

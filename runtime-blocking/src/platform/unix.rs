@@ -12,7 +12,7 @@ use std::time::Duration;
 use localsock_core::{Address, Connection, ListenError, ListenPlan, PeerCredentials};
 
 use super::Connect;
-use crate::sys::unix as sys;
+use localsock_os::unix as sys;
 
 /// A connected (or connecting) stream.
 #[derive(Debug)]
@@ -240,9 +240,4 @@ impl Listener {
             let _ = sys::remove_if_same(Path::new(path), id);
         }
     }
-}
-
-/// Qt's `removeServer`: removes the file at `path`, whatever it is.
-pub(crate) fn remove_server_file(path: &str) -> io::Result<()> {
-    sys::remove_socket_file(Path::new(path))
 }

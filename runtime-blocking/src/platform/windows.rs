@@ -11,7 +11,7 @@ use bytes::BufMut;
 use localsock_core::{Address, Connection, ListenError, ListenPlan, PeerCredentials};
 
 use super::Connect;
-use crate::sys::windows as sys;
+use localsock_os::windows as sys;
 
 /// A connected pipe (client or server side).
 #[derive(Debug)]
@@ -240,9 +240,4 @@ impl Listener {
 
     /// Closes the listener; pipes leave no file behind.
     pub(crate) fn close(self, _socket_file: Option<&str>) {}
-}
-
-/// Qt's `removeServer` is a no-op on Windows.
-pub(crate) fn remove_server_file(_path: &str) -> io::Result<()> {
-    Ok(())
 }

@@ -1,7 +1,7 @@
 //! Unix: `AF_UNIX` stream sockets registered with async-io's reactor.
 //!
 //! The system calls themselves come from the blocking runtime's platform
-//! layer (`localsock_blocking::sys::unix`: close-on-exec, non-blocking, no
+//! layer (`localsock_os::unix`: close-on-exec, non-blocking, no
 //! `SIGPIPE`, race-free listen with stale-socket reclaim); this module only
 //! wraps the resulting descriptors in [`Async`] so a task can wait for them.
 //!
@@ -31,8 +31,8 @@ use std::path::Path;
 use std::task::{Context, Poll};
 
 use async_io::Async;
-use localsock_blocking::sys::unix as sys;
 use localsock_core::{Address, Connection, ListenError, ListenPlan, OpenMode, PeerCredentials};
+use localsock_os::unix as sys;
 use rustix::io::Errno;
 
 use super::Connect;
@@ -313,7 +313,7 @@ pub(crate) struct Listener {
 
 impl Listener {
     /// Creates the listener the core planned (see
-    /// `localsock_blocking::sys::unix::listen_plan`).
+    /// `localsock_os::unix::listen_plan`).
     pub(crate) fn bind(plan: &ListenPlan) -> Result<Listener, ListenError> {
         let bound = sys::listen_plan(plan)?;
         match Async::new_nonblocking(bound.listener) {

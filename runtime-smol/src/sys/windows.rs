@@ -1,7 +1,7 @@
 //! Windows: overlapped named pipes whose completions wake the waiting task.
 //!
 //! The pipe I/O itself is the blocking runtime's policy-free overlapped layer
-//! (`localsock_blocking::sys::windows`): every handle is overlapped, a read
+//! (`localsock_os::windows`): every handle is overlapped, a read
 //! and a write can be in flight at once, each operation owns a heap
 //! `OVERLAPPED` and buffer that are never freed while the kernel may use them,
 //! and each operation slot signals a manual-reset event when its result is
@@ -58,10 +58,10 @@ use std::io;
 use std::task::{Context, Poll};
 
 use bytes::{Buf, BufMut, BytesMut};
-use localsock_blocking::sys::windows as sys;
 use localsock_core::{
     Address, Connection, ErrorSource, ListenError, ListenPlan, OpenMode, PeerCredentials,
 };
+use localsock_os::windows as sys;
 
 use super::Connect;
 
@@ -293,7 +293,7 @@ pub(crate) struct Listener {
 
 impl Listener {
     /// Creates the pipe instances the core planned (see
-    /// `localsock_blocking::sys::windows::listen_plan`).
+    /// `localsock_os::windows::listen_plan`).
     pub(crate) fn bind(plan: &ListenPlan) -> Result<Listener, ListenError> {
         let inner = sys::listen_plan(plan)?;
         match sys::EventWaker::new(inner.event()) {

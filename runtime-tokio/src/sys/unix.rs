@@ -14,8 +14,8 @@ use std::os::unix::net::{UnixListener as StdListener, UnixStream as StdStream};
 use std::path::Path;
 use std::task::{ready, Context, Poll};
 
-use localsock_blocking::sys::unix as sys;
 use localsock_core::{Address, Connection, ListenError, ListenPlan, PeerCredentials};
+use localsock_os::unix as sys;
 use tokio::io::unix::AsyncFd;
 use tokio::io::{Interest, ReadBuf};
 

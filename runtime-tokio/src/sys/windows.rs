@@ -68,11 +68,11 @@ use std::ptr;
 use std::sync::{Mutex, PoisonError};
 use std::task::{ready, Context, Poll};
 
-use localsock_blocking::sys::windows as sys;
 use localsock_core::{
     Address, Connection, ErrorSource, ListenError, ListenPlan, OsError, PeerCredentials,
     ServerError,
 };
+use localsock_os::windows as sys;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::net::windows::named_pipe::{NamedPipeClient, NamedPipeServer};
 use windows_sys::Win32::Foundation::{

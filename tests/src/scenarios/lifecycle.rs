@@ -38,6 +38,7 @@ fn raw_peer<R: Runtime>(
     (server, raw, ours)
 }
 
+#[cfg(unix)]
 fn count(events: &[Event], e: Event) -> usize {
     events.iter().filter(|x| **x == e).count()
 }
