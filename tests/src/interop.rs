@@ -21,6 +21,14 @@ macro_rules! interop_pair {
                 $crate::interop::ping_pong::<$server, $client>();
             }
             #[test]
+            fn half_close_request_response() {
+                $crate::interop::half_close_request_response::<$server, $client>();
+            }
+            #[test]
+            fn half_close_to_a_raw_std_server() {
+                $crate::interop::half_close_raw_server::<$client>();
+            }
+            #[test]
             fn client_in_another_process() {
                 $crate::interop::cross_process::<$server, $client>(env!(
                     "CARGO_BIN_EXE_lsk-interop"
@@ -148,4 +156,71 @@ pub fn child_client<R: Runtime>(name: &str, len: usize) -> Result<(), String> {
     let mut stdout = std::io::stdout();
     writeln!(stdout, "ok {}", checksum(&back)).map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// Half-close (Unix): the client sends a 1 MiB request and half-closes;
+/// the server reads it to its end (`Ok(0)`), then replies with 2 MiB and
+/// closes; the client reads the reply to its end. Both checksummed.
+pub fn half_close_request_response<S: Runtime, C: Runtime>() {
+    if cfg!(windows) {
+        // Platform limitation: named pipes have no half-close.
+        return;
+    }
+    let (_server, mut client, peer) = pair::<S, C>("ihalf");
+    let request = payload(1 << 20, 61);
+    let reply = payload(2 << 20, 62);
+    let (request_sum, reply_sum) = (checksum(&request), checksum(&reply));
+    let reply_len = reply.len();
+    let server_side = spawn(move || {
+        let mut peer = peer;
+        let got = peer
+            .io_read_to_end()
+            .expect("the request, then end of stream");
+        assert_eq!(peer.state(), State::Connected, "a half-close is no error");
+        peer.io_write_all(&reply)
+            .expect("the reply after the request's end");
+        peer.disconnect_from_server();
+        if peer.state() != State::Unconnected {
+            assert!(peer.wait_for_disconnected(LONG), "{}", peer.error_string());
+        }
+        checksum(&got)
+    });
+    client.io_write_all(&request).unwrap();
+    client.io_shutdown_write().unwrap();
+    let got = client.io_read_to_end().unwrap();
+    assert_eq!(server_side.join().unwrap(), request_sum, "request intact");
+    assert_eq!(got.len(), reply_len);
+    assert_eq!(checksum(&got), reply_sum, "reply intact");
+}
+
+/// Half-close against a raw `std::os::unix::net::UnixListener` server
+/// (Unix): the client's request, its half-close, and the whole reply.
+pub fn half_close_raw_server<C: Runtime>() {
+    #[cfg(unix)]
+    {
+        use std::io::Read;
+        let dir = format!("{}/{}", temp_dir(), unique_name("irawhalf"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = format!("{dir}/s");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let request = payload(256 << 10, 63);
+        let reply = payload(1 << 20, 64);
+        let (request_sum, reply_sum) = (checksum(&request), checksum(&reply));
+        let server_side = spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut got = Vec::new();
+            s.read_to_end(&mut got).unwrap();
+            s.write_all(&reply).unwrap();
+            checksum(&got)
+        });
+        let mut client = C::socket();
+        client.connect_to_server(&path, OpenMode::ReadWrite);
+        assert!(client.wait_for_connected(LONG), "{}", client.error_string());
+        client.io_write_all(&request).unwrap();
+        client.io_shutdown_write().unwrap();
+        let got = client.io_read_to_end().unwrap();
+        assert_eq!(server_side.join().unwrap(), request_sum);
+        assert_eq!(checksum(&got), reply_sum);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -64,6 +64,8 @@ pub trait TestSocket: Send + 'static {
     fn io_write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize>;
     /// The runtime's I/O traits: read until end of stream.
     fn io_read_to_end(&mut self) -> io::Result<Vec<u8>>;
+    /// Flushes, then half-closes (Unix; pipes report `Unsupported`).
+    fn io_shutdown_write(&mut self) -> io::Result<()>;
     /// Starts a graceful disconnect (returns at once).
     fn disconnect_from_server(&mut self);
     /// Qt's `abort`.

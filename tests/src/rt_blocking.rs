@@ -78,6 +78,9 @@ impl TestSocket for LocalSocket {
         Read::read_to_end(self, &mut v)?;
         Ok(v)
     }
+    fn io_shutdown_write(&mut self) -> io::Result<()> {
+        LocalSocket::shutdown_write(self)
+    }
     fn disconnect_from_server(&mut self) {
         LocalSocket::disconnect_from_server(self)
     }

@@ -96,6 +96,9 @@ impl TestSocket for LocalSocket {
         block_on(AsyncReadExt::read_to_end(self, &mut v))?;
         Ok(v)
     }
+    fn io_shutdown_write(&mut self) -> io::Result<()> {
+        block_on(LocalSocket::shutdown_write(self))
+    }
     fn disconnect_from_server(&mut self) {
         LocalSocket::start_disconnect(self)
     }

@@ -221,6 +221,10 @@ impl TestSocket for TokioSocket {
             Ok(v)
         })
     }
+    fn io_shutdown_write(&mut self) -> io::Result<()> {
+        let s = &mut self.socket;
+        self.rt.block_on(s.shutdown_write())
+    }
     fn disconnect_from_server(&mut self) {
         self.socket.start_disconnect()
     }
