@@ -476,6 +476,12 @@ impl LocalSocket {
         let now = self.origin.elapsed();
         let progressed = match stream.recv_into(&mut self.conn) {
             Ok(0) => {
+                // A pipe write may have completed before the peer closed:
+                // report what the OS took first, or it would count as lost.
+                self.try_send();
+                let Some(stream) = self.stream.as_mut() else {
+                    return true;
+                };
                 // Qt's order for a peer that closed completely needs the
                 // hang-up before the end of stream; without it, a half-close.
                 if stream.hung_up() {

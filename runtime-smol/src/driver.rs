@@ -284,6 +284,10 @@ impl Driver {
     /// core takes it as a half-close. `direct`: the read went to the
     /// user's buffer.
     fn input_eof(&mut self, direct: bool) {
+        // A pipe write may have completed before the peer closed: report
+        // what the OS took before the core hears that the peer is gone,
+        // or those bytes would count as lost.
+        let _ = self.poll_send(None);
         let hung_up = self.stream.as_ref().is_some_and(|s| s.hung_up());
         let now = self.last_now;
         if hung_up {
