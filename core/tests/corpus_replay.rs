@@ -32,12 +32,29 @@ fn ops_corpus_replays_cleanly() {
         let data = std::fs::read(f).unwrap();
         if let Some(s) = ops::Scenario::from_bytes(&data) {
             decoded += 1;
-            let r = ops::World::run(&s);
+            let r = std::panic::catch_unwind(|| ops::World::run(&s)).unwrap_or_else(|e| {
+                eprintln!("{}: {:#?}", f.display(), s);
+                std::panic::resume_unwind(e)
+            });
             connected += usize::from(r.connections > 0);
         }
     }
     assert!(decoded * 2 >= files.len(), "most corpus files decode");
     assert!(connected > 0, "some corpus files reach a connection");
+}
+
+/// Decodes one input (a corpus file or a fuzzer's artifact) and prints its
+/// scenario: `OPS_INPUT=path cargo test -p localsock-core --test
+/// corpus_replay -- --ignored --nocapture decode_one`.
+#[test]
+#[ignore = "a tool: set OPS_INPUT"]
+fn decode_one() {
+    let path = std::env::var("OPS_INPUT").expect("OPS_INPUT");
+    let data = std::fs::read(&path).unwrap();
+    let s = ops::Scenario::from_bytes(&data).expect("decodes");
+    println!("{s:#?}");
+    let r = ops::World::run(&s);
+    println!("{r:#?}");
 }
 
 #[test]

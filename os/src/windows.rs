@@ -1406,6 +1406,106 @@ pub fn listen_plan(
         .map_err(|e| ListenError::from_os_at(ListenStage::FirstPipeInstance, OsError::from_io(&e)))
 }
 
+// ---------------------------------------------------------------------------
+// Raw pipe handles that no reactor owns (the tokio runtime's)
+
+/// One overlapped `WriteFile` of `slices` on a pipe handle that no runtime
+/// has registered (so no completion port will see it), for a drop: the
+/// bytes the pipe takes at once. The data is copied to the heap first, and
+/// a write that would wait is cancelled (`CancelIoEx`) and collected
+/// (`GetOverlappedResult(wait = TRUE)`) before the `OVERLAPPED` and the
+/// copy are freed; if the cancel cannot be confirmed, both are leaked
+/// rather than freed. A cancelled write is `WouldBlock`, whatever part of
+/// it the reader may have taken meanwhile: the caller sends nothing after
+/// it, so the peer gets a prefix of the stream, never a gap or a repeat.
+pub fn write_unregistered(
+    handle: BorrowedHandle<'_>,
+    slices: &[io::IoSlice<'_>],
+) -> io::Result<usize> {
+    let h = handle.as_raw_handle();
+    let mut copy = Vec::with_capacity(slices.iter().map(|s| s.len()).sum());
+    for s in slices {
+        copy.extend_from_slice(s);
+    }
+    let data = copy.into_boxed_slice();
+    if data.is_empty() {
+        return Ok(0);
+    }
+    // Capped by `capped`: far below `u32::MAX`.
+    let len = data.len() as u32;
+    let data = Box::into_raw(data);
+    let ov = Box::into_raw(Box::<OVERLAPPED>::default());
+    // SAFETY: `h` is an open pipe handle (overlapped) with no I/O in
+    // flight; `data` and `ov` are heap allocations that stay put and are
+    // neither read nor freed by us until the write is collected below.
+    let ok = unsafe { WriteFile(h, data.cast::<u8>(), len, ptr::null_mut(), ov) };
+    let started = ok != 0 || last_code() == ERROR_IO_PENDING;
+    let mut result = if started {
+        let mut n = 0u32;
+        // SAFETY: `h` and `ov` are the pair the write was issued with;
+        // bWait = FALSE does not block. The handle has no other I/O, so
+        // with `hEvent` null its own state signals this write.
+        if unsafe { GetOverlappedResult(h, ov, &mut n, 0) } != 0 {
+            Ok(n as usize)
+        } else {
+            match last_code() {
+                ERROR_IO_INCOMPLETE => Err(io::Error::from(io::ErrorKind::WouldBlock)),
+                code => Err(io::Error::from_raw_os_error(code as i32)),
+            }
+        }
+    } else {
+        Err(io::Error::last_os_error())
+    };
+    let pending = matches!(&result, Err(e) if e.kind() == io::ErrorKind::WouldBlock);
+    if pending {
+        // SAFETY: as above.
+        let cancelled = unsafe { CancelIoEx(h, ov) } != 0 || last_code() == ERROR_NOT_FOUND;
+        if !cancelled {
+            // The kernel may still use both: leak them.
+            return result;
+        }
+        let mut n = 0u32;
+        // SAFETY: as above; bWait = TRUE returns once the write (cancelled
+        // or completed meanwhile) is finished, after which the kernel no
+        // longer touches `ov` or `data`.
+        if unsafe { GetOverlappedResult(h, ov, &mut n, 1) } != 0 {
+            result = Ok(n as usize);
+        }
+    }
+    // SAFETY: both came from `Box::into_raw` above, and no I/O refers to
+    // them any more (the write completed, failed to start, or was
+    // collected).
+    unsafe {
+        drop(Box::from_raw(ov));
+        drop(Box::from_raw(data));
+    }
+    result
+}
+
+/// Whether a client is at an instance that was never registered: it
+/// connected (peeking works) or came and went (broken pipe). A listening
+/// instance fails with `ERROR_PIPE_LISTENING`.
+pub fn pipe_has_client(h: &OwnedHandle) -> bool {
+    let mut avail = 0u32;
+    // SAFETY: valid handle; no buffer (size 0); `avail` is a valid
+    // out-pointer and the other out-pointers may be null.
+    let ok = unsafe {
+        PeekNamedPipe(
+            h.as_raw_handle(),
+            ptr::null_mut(),
+            0,
+            ptr::null_mut(),
+            &mut avail,
+            ptr::null_mut(),
+        )
+    };
+    if ok != 0 {
+        return true;
+    }
+    let code = last_code();
+    code == ERROR_BROKEN_PIPE || code == ERROR_NO_DATA
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

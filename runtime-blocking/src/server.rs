@@ -165,7 +165,7 @@ impl LocalServer {
     /// server keeps listening (Qt closes it; a server that survives EMFILE
     /// is what a daemon needs).
     fn accept_failed(&mut self, e: &io::Error) -> Result<(), ListenError> {
-        let os = OsError::native(e.raw_os_error().unwrap_or(0));
+        let os = OsError::from_io(e);
         self.core.handle_accept_error(os)
     }
 
@@ -222,7 +222,7 @@ impl LocalServer {
             }
             let wait = deadline.map(|d| d.saturating_duration_since(now));
             if let Err(e) = listener.wait(wait) {
-                let os = OsError::native(e.raw_os_error().unwrap_or(0));
+                let os = OsError::from_io(e);
                 self.fail(ListenError::from_os(ErrorSource::WaitForNewConnection, os));
                 return false;
             }

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use async_io::Timer;
 use futures_lite::FutureExt;
 use localsock_core::{
-    AcceptedFrom, Action, Config, Connection, DeviceError, Direction, OpenMode, OsCode, OsError,
-    Platform, State, Wait,
+    AcceptedFrom, Action, Config, Connection, DeviceError, Direction, OpenMode, OsError, State,
+    Wait,
 };
 
 use crate::sys::{Connect, Stream};
@@ -818,11 +818,5 @@ impl Drop for Driver {
 
 /// The core's view of an OS error.
 pub(crate) fn os_error(e: &io::Error) -> OsError {
-    match e.raw_os_error() {
-        Some(raw) => OsError::native(raw),
-        None if e.kind() == io::ErrorKind::WouldBlock => {
-            OsError::from_code(Platform::CURRENT, OsCode::Again).unwrap_or(OsError::native(0))
-        }
-        None => OsError::native(0),
-    }
+    OsError::from_io(e)
 }

@@ -12,8 +12,8 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use localsock_core::{
-    AcceptedFrom, Action, Config, Connection, DeviceError, Direction, Event, OsCode, OsError,
-    Platform, State, Wait, WaitFor, TRANSMIT_THRESHOLD,
+    AcceptedFrom, Action, Config, Connection, DeviceError, Direction, Event, OsError, State, Wait,
+    WaitFor, TRANSMIT_THRESHOLD,
 };
 use tokio::io::ReadBuf;
 use tokio::time::Sleep;
@@ -91,13 +91,7 @@ pub(crate) struct Driver {
 
 /// The OS error the core's tables understand.
 pub(crate) fn os_error(e: &io::Error) -> OsError {
-    match e.raw_os_error() {
-        Some(raw) => OsError::native(raw),
-        None if e.kind() == io::ErrorKind::WouldBlock => {
-            OsError::from_code(Platform::CURRENT, OsCode::Again).unwrap_or(OsError::native(0))
-        }
-        None => OsError::native(0),
-    }
+    OsError::from_io(e)
 }
 
 impl Driver {

@@ -207,7 +207,7 @@ impl LocalServer {
             match listener.poll_ready(cx) {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(e)) => {
-                    let os = e.raw_os_error().map_or(OsError::native(0), OsError::native);
+                    let os = OsError::from_io(&e);
                     self.fail(ListenError::from_os(ErrorSource::WaitForNewConnection, os));
                     return Poll::Ready(false);
                 }

@@ -4,18 +4,35 @@
 //! (`fuzz/fuzz_targets/ops.rs`, which includes this file by path).
 //!
 //! [`World`] holds a client `Connection` (side A), the accepted connection
-//! of its current peer (side B), and a fake kernel between them. Each op is
-//! one user command or one driver input; after every op the world checks:
+//! of its current peer (side B), and a fake kernel between them that
+//! behaves like Linux `AF_UNIX` stream sockets: a side may shut down its
+//! writing (the peer reads end of stream without a hang-up, writes keep
+//! flowing the other way), a closed object makes the peer's sends fail
+//! with `EPIPE` and its polls report `POLLHUP`, and closing with unread
+//! data makes the peer's next send or read fail with `ECONNRESET`. Windows
+//! pipes cannot half-close.
+//!
+//! The model predicts every event each connection emits (a shadow of its
+//! event queue, with the core's merging rules), its state, open mode,
+//! queued and buffered bytes, errors, and the getters that describe the
+//! end of a connection. After every op the world checks:
+//! - the events, in order, are exactly the predicted ones; states move only
+//!   along `State::can_move_to` edges and match `state()`; nothing is
+//!   emitted after `Disconnected` until the next connect (except
+//!   `AboutToClose` from the user's own `close`/`abort`); `Disconnected`
+//!   and `ReadChannelFinished` come at most once per connection;
 //! - bytes come out of the reader exactly as they went into the kernel, and
 //!   out of the writer's queue exactly as the user wrote them (a byte model
-//!   of both buffers); at the end, with both sides still connected,
-//!   everything written was read (complete, in order);
-//! - the read buffer never grows past the limit (`read_capacity` respects it);
-//! - states move only along `State::can_move_to` edges (seen through
-//!   `StateChanged` events) and match `state()`;
-//! - nothing is emitted after `Disconnected` until the next connect (except
-//!   `AboutToClose` from the user's own `close`/`abort`), and `Disconnected`
-//!   comes once per connection;
+//!   of both buffers); `BytesWritten` adds up to `bytes_sent()`;
+//! - the read buffer never grows past the limit, and once it reached the
+//!   limit nothing more is read until the user drained it completely;
+//! - end of stream (a half-close, or a peer that is gone) is only reported
+//!   once every byte the kernel took towards that side was read, so after
+//!   a half-close everything the other side writes is delivered, and what
+//!   a dead peer's completed writes put in the kernel is read out first;
+//! - at the end the driver runs until quiet with the users reading: queues
+//!   are empty and a side that is still reading has read everything sent
+//!   to it (complete, in order);
 //! - no panic.
 #![allow(dead_code)]
 
@@ -27,8 +44,9 @@ use arbitrary::{Arbitrary, Unstructured};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use localsock_core::os::OsCode;
 use localsock_core::{
-    AcceptedFrom, Action, Address, Config, Connection, DeviceError, Direction, Event, NameContext,
-    OpenMode, OsError, Platform, State,
+    classify_connect_error, classify_io_error, AcceptedFrom, Action, Address, Config,
+    ConnectVerdict, Connection, DeviceError, Direction, Event, IoVerdict, NameContext, OpenMode,
+    OsError, Platform, SocketError, State, StreamError, Wait, WaitFor,
 };
 
 /// Which connection an op acts on.
@@ -236,14 +254,19 @@ pub enum Op {
     HandleConnected,
     /// A's connect failed.
     HandleConnectError(Code),
-    /// One write call: up to `max + 1` bytes of the transmit chunks.
+    /// One write call: up to `max + 1` bytes of the transmit chunks. It
+    /// fails (`EPIPE`, or `ECONNRESET` once if the peer closed with unread
+    /// data) when the peer's object is closed or this side shut down its
+    /// writing.
     Transmit {
         /// Who writes.
         side: Side,
         /// Most bytes minus one.
         max: u16,
     },
-    /// One read call: up to `max + 1` bytes from the kernel, or EOF.
+    /// One read call: up to `max + 1` bytes from the kernel; once it is
+    /// drained and the peer closed or shut down its writing, end of stream
+    /// (after the hang-up probe of a Unix driver) or a pending `ECONNRESET`.
     Receive {
         /// Who reads.
         side: Side,
@@ -260,7 +283,9 @@ pub enum Op {
         /// Repetitions.
         repeat: u8,
     },
-    /// The driver reports end of stream (a hang-up) out of the blue.
+    /// The driver reports end of stream out of the blue, whatever the
+    /// kernel holds (a half-close to the core unless it knows the peer is
+    /// gone).
     Eof(Side),
     /// An I/O error on a read (`write == false`) or a write.
     IoError {
@@ -292,9 +317,76 @@ pub enum Op {
         /// Extra bytes over 64 KiB.
         extra: u16,
     },
-    /// The driver runs until quiet with unlimited reads and writes (the
-    /// users do not read).
+    /// The driver runs until quiet with unlimited reads and writes, and
+    /// watches for hang-ups (the users do not read).
     Pump,
+    /// `side` half-closes as the runtimes' `shutdown_write` does: it
+    /// flushes its queue, then shuts down its write direction (Unix only;
+    /// Windows pipes refuse, so there it does nothing). The other side
+    /// reads end of stream once the kernel is drained, without a hang-up,
+    /// and may keep writing to `side`; `side`'s own later sends fail with
+    /// `EPIPE`.
+    ShutdownWrite(Side),
+    /// The process at `side` dies: its OS object closes without its core
+    /// knowing. What it handed to the kernel stays in flight towards the
+    /// other side; what was in flight towards it is lost (and, on Linux,
+    /// makes the other side's next send or read fail with `ECONNRESET`).
+    /// A vanished client is replaced by a fresh, unconnected one.
+    Vanish(Side),
+    /// The driver's poll reports a hang-up on `side` (`POLLHUP`), if the
+    /// kernel has one to report: the peer's object is closed, or both
+    /// directions are shut down. Data may still be in flight.
+    Hangup(Side),
+    /// One of Qt's `waitFor*` calls starts on `side` (`begin_wait`). The
+    /// ops that follow are what the driver does during it; its outcome is
+    /// checked after each op until it is over.
+    Wait {
+        /// Who waits.
+        side: Side,
+        /// For what.
+        kind: WaitKind,
+    },
+    /// The deadline of `side`'s wait passes (`wait_timed_out`).
+    WaitExpires(Side),
+    /// `set_connect_timeout`: applies from the next connect.
+    SetConnectTimeout {
+        /// Where.
+        side: Side,
+        /// Milliseconds.
+        ms: u16,
+    },
+    /// `set_drain_timeout`: applies to the next disconnect, and at once
+    /// (counted from now) while Closing.
+    SetDrainTimeout {
+        /// Where.
+        side: Side,
+        /// Milliseconds, or none (wait as long as the peer is there).
+        ms: Option<u16>,
+    },
+}
+
+/// Which `waitFor*` call.
+#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitKind {
+    /// `waitForConnected`.
+    Connected,
+    /// `waitForReadyRead`.
+    ReadyRead,
+    /// `waitForBytesWritten`.
+    BytesWritten,
+    /// `waitForDisconnected`.
+    Disconnected,
+}
+
+impl From<WaitKind> for WaitFor {
+    fn from(k: WaitKind) -> WaitFor {
+        match k {
+            WaitKind::Connected => WaitFor::Connected,
+            WaitKind::ReadyRead => WaitFor::ReadyRead,
+            WaitKind::BytesWritten => WaitFor::BytesWritten,
+            WaitKind::Disconnected => WaitFor::Disconnected,
+        }
+    }
 }
 
 /// Settings of a run.
@@ -346,19 +438,87 @@ pub struct Report {
     pub connections: usize,
     /// Bytes users read (all connections, both directions).
     pub bytes_read: usize,
-    /// Whether the end-of-run completeness check ran.
+    /// Whether the end-of-run completeness check ran with both sides
+    /// connected when it started.
     pub checked_complete: bool,
     /// Events seen.
     pub events: usize,
+    /// Write directions shut down (`ShutdownWrite` that took effect).
+    pub shutdowns: usize,
+    /// Ends of stream the kernel reported (each checked for completeness).
+    pub ends_of_stream: usize,
+    /// Ends of stream that were half-closes (the side stayed connected).
+    pub half_closes: usize,
+    /// Sends that failed because the peer was gone or shut down.
+    pub send_failures: usize,
+    /// Bytes read from the kernel after the core learnt its peer was gone.
+    pub bytes_after_gone: usize,
+    /// Waits that ended with an outcome (not a timeout).
+    pub waits_over: usize,
 }
 
-/// The model of one side.
+/// What a read, flush or refusal comes to, without the error's details.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Device(DeviceError),
+    Socket(SocketError),
+}
+
+fn outcome(r: Option<Result<(), StreamError>>) -> Option<Result<(), Outcome>> {
+    r.map(|r| {
+        r.map_err(|e| match e {
+            StreamError::Device(d) => Outcome::Device(d),
+            StreamError::Socket(s) => Outcome::Socket(s.kind()),
+        })
+    })
+}
+
+/// The model of one side: what its events told so far, and what the core
+/// must do next (its state, flags and event queue, predicted).
 #[derive(Debug)]
 struct SideModel {
-    /// The state as the events tell it.
-    state: State,
+    // ----- as the events tell it
+    /// The state the `StateChanged` events led to.
+    seen: State,
     /// `Disconnected` was emitted and no connect followed.
     dead: bool,
+    /// `ReadChannelFinished` was emitted during this connection.
+    rcf_seen: bool,
+    /// Every event since the last connect (for tests).
+    log: Vec<Event>,
+    // ----- predicted
+    state: State,
+    mode: Option<OpenMode>,
+    /// The mode of the connect under way.
+    requested: OpenMode,
+    /// No more data will be read on this connection (end of stream seen).
+    read_finished: bool,
+    /// The peer is gone and reading goes on to end of stream: whether
+    /// writes were pending when it went.
+    gone: Option<bool>,
+    /// `ReadChannelFinished` was queued during this connection.
+    rcf: bool,
+    /// Queued bytes were dropped because the connection failed.
+    lost: bool,
+    /// The read buffer reached the limit: nothing is read until it is empty.
+    paused: bool,
+    /// The read-buffer limit.
+    limit: usize,
+    /// What ended (or is ending) the connection.
+    fatal: Option<SocketError>,
+    /// Qt's `error()`.
+    error: Option<SocketError>,
+    connect_deadline: Option<Duration>,
+    drain_deadline: Option<Duration>,
+    /// This object's configuration (the setters change its own copy).
+    connect_timeout: Duration,
+    drain_timeout: Option<Duration>,
+    /// `bytes_sent()` and `bytes_received()` (over the object's life).
+    sent: u64,
+    received: u64,
+    /// The events the core must have queued since the last op.
+    want: Vec<Event>,
+    // ----- bytes
     /// What the read buffer must hold.
     rx: BytesMut,
     /// What the write queue must hold: the pattern stream from here to `seq`
@@ -373,16 +533,46 @@ struct SideModel {
 }
 
 impl SideModel {
-    fn new(state: State) -> SideModel {
+    /// A fresh, unconnected socket.
+    fn new(config: &Config) -> SideModel {
         SideModel {
-            state,
+            seen: State::Unconnected,
             dead: false,
+            rcf_seen: false,
+            log: Vec::new(),
+            state: State::Unconnected,
+            mode: None,
+            requested: OpenMode::ReadWrite,
+            read_finished: false,
+            gone: None,
+            rcf: false,
+            lost: false,
+            paused: false,
+            limit: 0,
+            fatal: None,
+            error: None,
+            connect_deadline: None,
+            drain_deadline: None,
+            connect_timeout: config.connect_timeout,
+            drain_timeout: config.drain_timeout,
+            sent: 0,
+            received: 0,
+            want: Vec::new(),
             rx: BytesMut::new(),
             tx_start: 0,
             seq: 0,
             into_kernel: 0,
             consumed: 0,
         }
+    }
+
+    /// An accepted socket: connected, read-write, nothing queued.
+    fn accepted(config: &Config) -> SideModel {
+        let mut m = SideModel::new(config);
+        m.seen = State::Connected;
+        m.state = State::Connected;
+        m.mode = Some(OpenMode::ReadWrite);
+        m
     }
 
     fn tx_len(&self) -> usize {
@@ -392,6 +582,468 @@ impl SideModel {
     fn clear_tx(&mut self) {
         self.tx_start = self.seq;
     }
+
+    fn live(&self) -> bool {
+        matches!(self.state, State::Connected | State::Closing)
+    }
+
+    fn can_read(&self) -> bool {
+        self.mode.is_some_and(OpenMode::can_read)
+    }
+
+    fn wants_write(&self) -> bool {
+        self.live() && self.tx_len() > 0 && self.gone.is_none()
+    }
+
+    /// Whether the driver watches for the hang-up (`wants_hangup_watch()`).
+    fn watches_hangup(&self) -> bool {
+        self.state == State::Connected && self.read_finished && self.gone.is_none()
+    }
+
+    /// Whether the driver may read now (`read_capacity() > 0`).
+    fn may_read(&self) -> bool {
+        self.state == State::Connected
+            && !self.read_finished
+            && !self.paused
+            && (self.limit == 0
+                || self.mode == Some(OpenMode::WriteOnly)
+                || self.rx.len() < self.limit)
+    }
+
+    // ----- the shadow event queue (the core's merging rules)
+
+    fn push(&mut self, e: Event) {
+        if e == Event::Error(SocketError::SocketTimeout) && self.want.last() == Some(&e) {
+            return;
+        }
+        self.want.push(e);
+    }
+
+    fn push_bytes_written(&mut self, n: usize) {
+        for e in self.want.iter_mut().rev() {
+            match e {
+                Event::BytesWritten(m) => {
+                    *m = m.saturating_add(n);
+                    return;
+                }
+                Event::ReadyRead => {}
+                _ => break,
+            }
+        }
+        self.want.push(Event::BytesWritten(n));
+    }
+
+    fn push_ready_read(&mut self) {
+        for e in self.want.iter().rev() {
+            match e {
+                Event::ReadyRead => return,
+                Event::BytesWritten(_) => {}
+                _ => break,
+            }
+        }
+        self.want.push(Event::ReadyRead);
+    }
+
+    fn set_state(&mut self, s: State) {
+        assert!(
+            self.state.can_move_to(s),
+            "the model moves {:?} -> {s:?}",
+            self.state
+        );
+        self.state = s;
+        self.push(Event::StateChanged(s));
+    }
+
+    fn push_read_channel_finished(&mut self) {
+        if !self.rcf {
+            self.rcf = true;
+            self.push(Event::ReadChannelFinished);
+        }
+    }
+
+    // ----- transitions (rules 1 to 6)
+
+    /// A new connection starts: everything of the old one is dropped.
+    fn start_connection(&mut self) {
+        self.error = None;
+        self.fatal = None;
+        self.rx.clear();
+        self.clear_tx();
+        self.read_finished = false;
+        self.rcf = false;
+        self.paused = false;
+        self.gone = None;
+        self.lost = false;
+        self.mode = None;
+        self.drain_deadline = None;
+        self.connect_deadline = None;
+        self.dead = false;
+        self.rcf_seen = false;
+        self.log.clear();
+    }
+
+    fn connect_failed(&mut self, kind: SocketError) {
+        self.error = Some(kind);
+        self.fatal = Some(kind);
+        self.push(Event::Error(kind));
+        self.connect_deadline = None;
+        self.mode = None;
+        self.set_state(State::Unconnected);
+    }
+
+    fn cancel_connect(&mut self, read_channel_finished: bool) {
+        self.connect_deadline = None;
+        self.mode = None;
+        self.set_state(State::Unconnected);
+        if read_channel_finished {
+            self.push(Event::ReadChannelFinished);
+        }
+    }
+
+    /// Connected or Closing → Unconnected, with Qt's closing signals.
+    fn finish_close(&mut self) {
+        self.drain_deadline = None;
+        self.read_finished = true;
+        self.paused = false;
+        self.gone = None;
+        self.set_state(State::Unconnected);
+        self.push_read_channel_finished();
+        self.push(Event::Disconnected);
+    }
+
+    /// Error, Closing (if `closing_step` and Connected), Unconnected,
+    /// ReadChannelFinished (once), Disconnected; queued bytes are lost.
+    fn end_with_fatal(&mut self, closing_step: bool) {
+        let kind = *self.fatal.get_or_insert(SocketError::PeerClosed);
+        self.error = Some(kind);
+        self.push(Event::Error(kind));
+        self.lost |= self.tx_len() > 0;
+        self.clear_tx();
+        if closing_step && self.state == State::Connected {
+            self.set_state(State::Closing);
+        }
+        self.finish_close();
+    }
+
+    /// The peer is gone: nothing more can be sent (rule 2).
+    fn note_gone(&mut self, kind: SocketError) {
+        let had_pending = self.tx_len() > 0;
+        self.lost |= had_pending;
+        self.clear_tx();
+        self.fatal = Some(kind);
+        self.gone = Some(had_pending);
+    }
+
+    /// A gone peer ends the connection now unless reading goes on.
+    fn settle_gone(&mut self) {
+        let Some(had_pending) = self.gone else {
+            return;
+        };
+        if self.read_finished {
+            self.end_with_fatal(had_pending);
+        } else if self.state == State::Closing || !self.can_read() {
+            self.end_with_fatal(true);
+        }
+    }
+
+    /// End of stream (rules 1 and 5). Returns whether it was a half-close.
+    fn eof(&mut self, windows: bool) -> bool {
+        if self.read_finished || !self.live() {
+            return false;
+        }
+        if self.gone.is_none() && windows {
+            self.note_gone(SocketError::PeerClosed);
+        }
+        if self.gone.is_some() {
+            self.end_with_fatal(true);
+            false
+        } else {
+            self.read_finished = true;
+            self.paused = false;
+            self.push_read_channel_finished();
+            true
+        }
+    }
+
+    /// The peer hung up (rule 2).
+    fn hangup(&mut self) {
+        if !self.live() || self.gone.is_some() {
+            return;
+        }
+        self.note_gone(SocketError::PeerClosed);
+        self.settle_gone();
+    }
+
+    /// An I/O error (rules 3 and 4).
+    fn io_error(&mut self, direction: Direction, err: OsError) {
+        if !self.live() {
+            return;
+        }
+        match classify_io_error(direction, err) {
+            IoVerdict::Retry => {}
+            IoVerdict::Fatal(SocketError::PeerClosed) => {
+                if self.gone.is_none() {
+                    self.note_gone(SocketError::PeerClosed);
+                }
+                if direction == Direction::Read && !self.read_finished {
+                    self.end_with_fatal(true);
+                } else {
+                    self.settle_gone();
+                }
+            }
+            IoVerdict::Fatal(kind) => {
+                let had_pending = self.tx_len() > 0;
+                self.fatal = Some(kind);
+                self.end_with_fatal(had_pending);
+            }
+        }
+    }
+
+    fn disconnect(&mut self, now: Duration) {
+        match self.state {
+            State::Unconnected | State::Closing => {}
+            State::Connecting => self.cancel_connect(false),
+            State::Connected => {
+                if self.gone.is_some() {
+                    self.end_with_fatal(true);
+                    return;
+                }
+                self.set_state(State::Closing);
+                if self.tx_len() == 0 {
+                    self.finish_close();
+                } else {
+                    self.drain_deadline = self.drain_timeout.map(|d| now.saturating_add(d));
+                }
+            }
+        }
+    }
+
+    fn close(&mut self, now: Duration) {
+        if self.mode.is_some() {
+            self.push(Event::AboutToClose);
+        }
+        self.mode = None;
+        self.rx.clear();
+        match self.state {
+            State::Connecting => self.cancel_connect(false),
+            _ => self.disconnect(now),
+        }
+    }
+
+    /// Rule 6: AboutToClose comes last.
+    fn abort(&mut self) {
+        self.clear_tx();
+        self.lost = false;
+        let was_open = self.mode.is_some();
+        match self.state {
+            State::Connected | State::Closing => self.finish_close(),
+            State::Connecting => self.cancel_connect(true),
+            State::Unconnected => {}
+        }
+        if was_open {
+            self.push(Event::AboutToClose);
+        }
+        self.mode = None;
+        self.rx.clear();
+    }
+
+    /// A deadline may be due (the connect retry timer fires no event).
+    fn timeout(&mut self, now: Duration) {
+        match self.state {
+            State::Connecting if self.connect_deadline.is_some_and(|d| now >= d) => {
+                self.connect_failed(SocketError::SocketTimeout);
+            }
+            State::Closing if self.drain_deadline.is_some_and(|d| now >= d) => {
+                self.fatal = Some(SocketError::SocketTimeout);
+                self.end_with_fatal(false);
+            }
+            _ => {}
+        }
+    }
+
+    /// The OS took `n` queued bytes (`handle_sent`).
+    fn sent_queued(&mut self, n: usize) {
+        if !self.live() || n == 0 {
+            return;
+        }
+        assert!(n <= self.tx_len());
+        self.tx_start += n;
+        self.sent += n as u64;
+        self.push_bytes_written(n);
+        if self.state == State::Closing && self.tx_len() == 0 {
+            self.finish_close();
+        }
+    }
+
+    /// The driver read `data` into the buffer (`handle_received`).
+    fn received_buffered(&mut self, data: &[u8]) {
+        self.received += data.len() as u64;
+        if self.can_read() {
+            self.rx.extend_from_slice(data);
+            if self.limit > 0 && self.rx.len() >= self.limit {
+                self.paused = true;
+            }
+            self.push_ready_read();
+        }
+    }
+
+    /// The user consumed buffered bytes: an empty buffer resumes reading.
+    fn consumed_buffered(&mut self, n: usize) {
+        self.rx.advance(n);
+        self.consumed += n;
+        if self.rx.is_empty() {
+            self.paused = false;
+        }
+    }
+
+    fn set_read_buffer_size(&mut self, size: usize) {
+        self.limit = size;
+        if size == 0 || self.rx.len() < size {
+            self.paused = false;
+        }
+    }
+
+    /// What `write` must say.
+    fn write_verdict(&self) -> Result<(), DeviceError> {
+        match self.mode {
+            None => Err(DeviceError::NotOpen),
+            Some(OpenMode::ReadOnly) => Err(DeviceError::ReadOnly),
+            Some(_) if self.state == State::Unconnected || self.gone.is_some() => {
+                Err(DeviceError::NotConnected)
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn read_verdict(&self) -> Result<(), DeviceError> {
+        match self.mode {
+            None => Err(DeviceError::NotOpen),
+            Some(OpenMode::WriteOnly) => Err(DeviceError::WriteOnly),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// `read_outcome_when_empty()`.
+    fn read_outcome(&self) -> Option<Result<(), Outcome>> {
+        if self.state == State::Connecting {
+            // The device opens when the connect succeeds.
+            return None;
+        }
+        if let Err(e) = self.read_verdict() {
+            return Some(Err(Outcome::Device(e)));
+        }
+        if !self.rx.is_empty() {
+            return None;
+        }
+        match self.state {
+            State::Connected if !self.read_finished => None,
+            _ => match self.fatal {
+                Some(k) if k != SocketError::PeerClosed => Some(Err(Outcome::Socket(k))),
+                _ => Some(Ok(())),
+            },
+        }
+    }
+
+    /// `begin_wait(kind)`: the model's baseline.
+    fn begin_wait(&mut self, kind: WaitKind) -> ModelWait {
+        let mark = match kind {
+            WaitKind::ReadyRead => {
+                if self.limit == 0 || self.rx.len() < self.limit {
+                    self.paused = false;
+                }
+                self.received
+            }
+            WaitKind::BytesWritten => self.sent,
+            WaitKind::Connected | WaitKind::Disconnected => 0,
+        };
+        let refused = match kind {
+            WaitKind::Connected => false,
+            WaitKind::ReadyRead | WaitKind::Disconnected => self.state == State::Unconnected,
+            WaitKind::BytesWritten => self.state == State::Unconnected || self.tx_len() == 0,
+        };
+        ModelWait {
+            kind,
+            mark,
+            refused,
+        }
+    }
+
+    /// Nothing the OS or the clock can do changes this connection.
+    fn idle(&self) -> bool {
+        let deadline = match self.state {
+            State::Closing => self.drain_deadline,
+            _ => None,
+        };
+        self.state != State::Connecting
+            && !self.may_read()
+            && !self.wants_write()
+            && !self.watches_hangup()
+            && deadline.is_none()
+    }
+
+    /// `wait_outcome()`, by error kind.
+    fn wait_outcome(&self, w: &ModelWait) -> Option<Result<(), SocketError>> {
+        if w.refused {
+            return Some(Err(SocketError::Operation));
+        }
+        let ended = Some(Err(self.fatal.unwrap_or(SocketError::PeerClosed)));
+        let outcome = match w.kind {
+            WaitKind::Connected => match self.state {
+                State::Connecting => None,
+                State::Connected => Some(Ok(())),
+                _ => Some(Err(self.error.unwrap_or(SocketError::Operation))),
+            },
+            WaitKind::ReadyRead => {
+                if self.received > w.mark {
+                    Some(Ok(()))
+                } else if !matches!(self.state, State::Connected | State::Connecting) {
+                    ended
+                } else if self.read_finished && self.state == State::Connected {
+                    // The peer half-closed: no more data will come.
+                    Some(Err(SocketError::PeerClosed))
+                } else if self.state == State::Connected && !self.may_read() {
+                    // The buffer is full.
+                    Some(Err(SocketError::Operation))
+                } else {
+                    None
+                }
+            }
+            WaitKind::BytesWritten => {
+                if self.sent > w.mark {
+                    Some(Ok(()))
+                } else if self.state == State::Unconnected {
+                    ended
+                } else {
+                    None
+                }
+            }
+            WaitKind::Disconnected => (self.state == State::Unconnected).then_some(Ok(())),
+        };
+        if outcome.is_none() && self.idle() {
+            return Some(Err(SocketError::Operation));
+        }
+        outcome
+    }
+
+    /// `flush_outcome()`.
+    fn flush_outcome(&self) -> Option<Result<(), Outcome>> {
+        if self.wants_write() || self.state == State::Connecting {
+            return None;
+        }
+        if self.lost {
+            let k = self.fatal.unwrap_or(SocketError::PeerClosed);
+            return Some(Err(Outcome::Socket(k)));
+        }
+        Some(Ok(()))
+    }
+}
+
+/// The model's view of a wait in progress.
+#[derive(Debug, Clone, Copy)]
+struct ModelWait {
+    kind: WaitKind,
+    mark: u64,
+    refused: bool,
 }
 
 /// The system under test plus its model.
@@ -404,13 +1056,24 @@ pub struct World {
     accepted_from: Option<AcceptedFrom>,
     now: Duration,
     conns: [Option<Connection>; 2],
+    // ----- the fake kernel
     /// Bytes in the kernel towards each side.
     pipes: [BytesMut; 2],
     /// Whether each side holds its OS object.
     open: [bool; 2],
+    /// Whether each side shut down its writing (a half-close).
+    shut_write: [bool; 2],
+    /// A pending `ECONNRESET` per side (Linux's `sk_err`): its peer closed
+    /// with unread data. The next send or read (at the end of the data)
+    /// reports it, once.
+    reset: [bool; 2],
     /// A's connect attempt under way (an `Action::Connect` was performed).
     connect_pending: Option<Address>,
     models: [SideModel; 2],
+    /// The side whose user ran `close` or `abort` in the current op.
+    closer: Option<usize>,
+    /// The wait each side's user is in, if any.
+    waits: [Option<(Wait, ModelWait)>; 2],
     report: Report,
 }
 
@@ -455,17 +1118,18 @@ impl World {
         World {
             platform,
             conns: [Some(Connection::new(config.clone())), None],
-            config,
             accepted_from: None,
             now: Duration::ZERO,
             pipes: [BytesMut::new(), BytesMut::new()],
             open: [false, false],
+            shut_write: [false, false],
+            reset: [false, false],
             connect_pending: None,
-            models: [
-                SideModel::new(State::Unconnected),
-                SideModel::new(State::Connected),
-            ],
+            models: [SideModel::new(&config), SideModel::accepted(&config)],
+            closer: None,
+            waits: [None, None],
             report: Report::default(),
+            config,
         }
     }
 
@@ -480,50 +1144,39 @@ impl World {
         for op in &scenario.ops {
             w.apply(op);
         }
-        w.finish();
-        w.report
+        w.finish()
+    }
+
+    /// What the run did so far.
+    pub fn report(&self) -> Report {
+        self.report
+    }
+
+    /// The connection of `side`, if there is one.
+    pub fn connection(&self, side: Side) -> Option<&Connection> {
+        self.conns[side.index()].as_ref()
+    }
+
+    /// The events `side` emitted since its last connect (or accept).
+    pub fn events(&self, side: Side) -> &[Event] {
+        &self.models[side.index()].log
     }
 
     fn conn(&mut self, i: usize) -> Option<&mut Connection> {
         self.conns[i].as_mut()
     }
 
+    fn windows(&self) -> bool {
+        self.platform.is_windows()
+    }
+
     /// Applies one op and checks every invariant.
     pub fn apply(&mut self, op: &Op) {
         self.report.ops += 1;
-        let mut connect_reset = false;
-        let mut closer: Option<usize> = None;
+        self.closer = None;
         let now = self.now;
         match op {
-            Op::Connect { name, mode } => {
-                let c = self.conns[0].as_mut().unwrap();
-                let before = c.state();
-                let name = match name {
-                    NameChoice::Plain => "srv".to_string(),
-                    NameChoice::Abstract => {
-                        c.set_abstract_namespace(true);
-                        "abs\0x".to_string()
-                    }
-                    NameChoice::Empty => String::new(),
-                    NameChoice::TooLong => "n".repeat(300),
-                    NameChoice::Nul => "a\0b".to_string(),
-                    NameChoice::Other { len, bytes } => {
-                        let n = usize::from(*len) % (bytes.len() + 1);
-                        String::from_utf8_lossy(&bytes[..n]).into_owned()
-                    }
-                };
-                c.connect_to_server(&name, (*mode).into(), now);
-                if matches!(before, State::Unconnected | State::Closing) {
-                    connect_reset = true;
-                    self.models[0].dead = false;
-                    self.models[0].rx.clear();
-                    self.models[0].clear_tx();
-                    assert_eq!(c.bytes_to_write(), 0, "a connect drops old writes");
-                    assert_eq!(c.bytes_available(), 0, "a connect drops old input");
-                } else {
-                    assert_eq!(c.state(), before, "connect while busy changes nothing");
-                }
-            }
+            Op::Connect { name, mode } => self.connect(name, *mode),
             Op::Write { side, len, owned } => {
                 let i = side.index();
                 let n = usize::from(*len) % 20_000;
@@ -572,84 +1225,93 @@ impl World {
             }
             Op::Peek { side, len } => {
                 let i = side.index();
-                if let Some(c) = self.conn(i) {
+                if let Some(c) = self.conns[i].as_mut() {
                     let mut buf = vec![0u8; usize::from(*len)];
-                    let mode = c.open_mode();
+                    let m = &self.models[i];
                     match c.peek(&mut buf) {
                         Ok(n) => {
-                            let m = &self.models[i];
+                            assert_eq!(m.read_verdict(), Ok(()));
                             assert_eq!(n, m.rx.len().min(buf.len()));
                             assert_eq!(&m.rx[..n], &buf[..n], "peek content");
                         }
-                        Err(e) => assert_eq!(Some(e), expected_read_error(mode)),
+                        Err(e) => assert_eq!(Err(e), m.read_verdict()),
                     }
                 }
             }
             Op::Skip { side, len } => {
                 let i = side.index();
-                if let Some(c) = self.conn(i) {
-                    let mode = c.open_mode();
+                if let Some(c) = self.conns[i].as_mut() {
+                    let m = &mut self.models[i];
                     match c.skip(usize::from(*len)) {
                         Ok(n) => {
-                            let m = &mut self.models[i];
+                            assert_eq!(m.read_verdict(), Ok(()));
                             assert_eq!(n, m.rx.len().min(usize::from(*len)));
-                            m.rx.advance(n);
-                            m.consumed += n;
+                            m.consumed_buffered(n);
                             self.report.bytes_read += n;
                         }
-                        Err(e) => assert_eq!(Some(e), expected_read_error(mode)),
+                        Err(e) => assert_eq!(Err(e), m.read_verdict()),
                     }
                 }
             }
             Op::SetReadBufferSize { side, size } => {
-                if let Some(c) = self.conn(side.index()) {
+                let i = side.index();
+                if let Some(c) = self.conns[i].as_mut() {
                     c.set_read_buffer_size(usize::from(*size));
-                    assert_eq!(c.read_buffer_size(), usize::from(*size));
+                    self.models[i].set_read_buffer_size(usize::from(*size));
                 }
             }
             Op::Disconnect(side) => {
-                if let Some(c) = self.conn(side.index()) {
+                let i = side.index();
+                if let Some(c) = self.conns[i].as_mut() {
+                    self.models[i].disconnect(now);
                     c.disconnect_from_server(now);
                 }
             }
             Op::Abort(side) => {
                 let i = side.index();
-                if let Some(c) = self.conn(i) {
+                if let Some(c) = self.conns[i].as_mut() {
+                    self.models[i].abort();
                     c.abort();
-                    assert_eq!(c.bytes_to_write(), 0, "abort drops pending writes");
-                    assert!(!c.is_open());
-                    self.models[i].clear_tx();
-                    self.models[i].rx.clear();
-                    closer = Some(i);
+                    self.closer = Some(i);
                 }
             }
             Op::Close(side) => {
                 let i = side.index();
-                if let Some(c) = self.conn(i) {
+                if let Some(c) = self.conns[i].as_mut() {
+                    self.models[i].close(now);
                     c.close(now);
-                    assert!(!c.is_open());
-                    self.models[i].rx.clear();
-                    closer = Some(i);
+                    self.closer = Some(i);
                 }
             }
             Op::WaitTimeout(side) => {
-                if let Some(c) = self.conn(side.index()) {
+                let i = side.index();
+                if let Some(c) = self.conns[i].as_mut() {
+                    let m = &mut self.models[i];
+                    if m.state != State::Unconnected {
+                        m.error = Some(SocketError::SocketTimeout);
+                        m.push(Event::Error(SocketError::SocketTimeout));
+                    }
                     c.report_wait_timeout();
                 }
             }
             Op::HandleConnected => {
                 let c = self.conns[0].as_mut().unwrap();
+                let m = &mut self.models[0];
                 match self.connect_pending.take() {
                     Some(address) => {
+                        assert_eq!(m.state, State::Connecting, "a connect under way");
+                        m.connect_deadline = None;
+                        m.mode = Some(m.requested);
+                        m.set_state(State::Connected);
+                        m.push(Event::Connected);
                         c.handle_connected(now);
                         if c.state() == State::Connected {
                             self.accept_peer(&address);
                         }
                     }
-                    None if c.state() != State::Connecting => {
-                        let before = c.state();
+                    None if m.state != State::Connecting => {
+                        // A stray success is ignored.
                         c.handle_connected(now);
-                        assert_eq!(c.state(), before, "a stray success is ignored");
                     }
                     None => {}
                 }
@@ -657,7 +1319,19 @@ impl World {
             Op::HandleConnectError(code) => {
                 let err = code.os(self.platform);
                 let c = self.conns[0].as_mut().unwrap();
-                if self.connect_pending.take().is_some() || c.state() != State::Connecting {
+                let m = &mut self.models[0];
+                if self.connect_pending.take().is_some() || m.state != State::Connecting {
+                    if m.state == State::Connecting {
+                        match classify_connect_error(err) {
+                            ConnectVerdict::InProgress | ConnectVerdict::Interrupted => {}
+                            ConnectVerdict::Retry => {
+                                if m.connect_deadline.map_or(true, |d| now >= d) {
+                                    m.connect_failed(SocketError::SocketTimeout);
+                                }
+                            }
+                            ConnectVerdict::Fail(kind) => m.connect_failed(kind),
+                        }
+                    }
                     c.handle_connect_error(err, now);
                 }
             }
@@ -683,33 +1357,39 @@ impl World {
             }
             Op::Eof(side) => {
                 let i = side.index();
+                let windows = self.windows();
                 if self.open[i] {
-                    if let Some(c) = self.conn(i) {
+                    if let Some(c) = self.conns[i].as_mut() {
+                        self.models[i].eof(windows);
                         c.handle_received(0, now);
                     }
                 }
             }
             Op::IoError { side, write, code } => {
+                let i = side.index();
                 let err = code.os(self.platform);
                 let dir = if *write {
                     Direction::Write
                 } else {
                     Direction::Read
                 };
-                if let Some(c) = self.conn(side.index()) {
+                if let Some(c) = self.conns[i].as_mut() {
+                    self.models[i].io_error(dir, err);
                     c.handle_io_error(dir, err, now);
                 }
             }
             Op::Advance { ms } => {
                 self.now += Duration::from_millis(u64::from(*ms));
                 let now = self.now;
-                for c in self.conns.iter_mut().flatten() {
-                    if c.poll_timeout().is_some_and(|t| t <= now) {
-                        c.handle_timeout(now);
+                for i in 0..2 {
+                    if let Some(c) = self.conns[i].as_mut() {
+                        self.models[i].timeout(now);
+                        if c.poll_timeout().is_some_and(|t| t <= now) {
+                            c.handle_timeout(now);
+                        }
                     }
                 }
                 self.settle();
-                let now = self.now;
                 for c in self.conns.iter().flatten() {
                     if let Some(t) = c.poll_timeout() {
                         assert!(
@@ -720,7 +1400,9 @@ impl World {
                 }
             }
             Op::SpuriousTimeout(side) => {
-                if let Some(c) = self.conn(side.index()) {
+                let i = side.index();
+                if let Some(c) = self.conns[i].as_mut() {
+                    self.models[i].timeout(now);
                     c.handle_timeout(now);
                 }
             }
@@ -729,20 +1411,106 @@ impl World {
                 self.write_direct(side.index(), 64 * 1024 + usize::from(*extra));
             }
             Op::Pump => {
-                for _ in 0..10_000 {
-                    let mut progress = false;
-                    for i in 0..2 {
-                        progress |= self.transmit(i, usize::MAX);
-                        progress |= self.receive(i, usize::MAX);
+                self.pump(|_| false);
+            }
+            Op::ShutdownWrite(side) => self.shutdown_write(side.index()),
+            Op::Vanish(side) => self.vanish(side.index()),
+            Op::Wait { side, kind } => {
+                let i = side.index();
+                if let Some(c) = self.conns[i].as_mut() {
+                    let mw = self.models[i].begin_wait(*kind);
+                    let w = c.begin_wait((*kind).into());
+                    assert_eq!(w.kind(), WaitFor::from(*kind));
+                    self.waits[i] = Some((w, mw));
+                }
+            }
+            Op::WaitExpires(side) => {
+                let i = side.index();
+                if let (Some(c), Some((w, mw))) = (self.conns[i].as_mut(), self.waits[i].take()) {
+                    let m = &mut self.models[i];
+                    if mw.kind != WaitKind::Connected && m.state != State::Unconnected {
+                        m.error = Some(SocketError::SocketTimeout);
+                        m.push(Event::Error(SocketError::SocketTimeout));
                     }
-                    if !progress {
-                        break;
+                    let e = c.wait_timed_out(&w);
+                    assert_eq!(e.kind(), SocketError::SocketTimeout);
+                }
+            }
+            Op::SetConnectTimeout { side, ms } => {
+                let i = side.index();
+                if let Some(c) = self.conns[i].as_mut() {
+                    let d = Duration::from_millis(u64::from(*ms));
+                    c.set_connect_timeout(d);
+                    self.models[i].connect_timeout = d;
+                    assert_eq!(c.config().connect_timeout, d);
+                }
+            }
+            Op::SetDrainTimeout { side, ms } => {
+                let i = side.index();
+                if let Some(c) = self.conns[i].as_mut() {
+                    let d = ms.map(|ms| Duration::from_millis(u64::from(ms)));
+                    c.set_drain_timeout(d, now);
+                    let m = &mut self.models[i];
+                    m.drain_timeout = d;
+                    if m.state == State::Closing {
+                        m.drain_deadline = d.map(|d| now.saturating_add(d));
+                    }
+                    assert_eq!(c.config().drain_timeout, d);
+                }
+            }
+            Op::Hangup(side) => {
+                let i = side.index();
+                if self.open[i] && self.hup(i) {
+                    if let Some(c) = self.conns[i].as_mut() {
+                        self.models[i].hangup();
+                        c.handle_hangup(now);
                     }
                 }
             }
         }
         self.settle();
-        self.after_op(connect_reset, closer);
+        self.after_op();
+    }
+
+    fn connect(&mut self, name: &NameChoice, mode: Mode) {
+        let now = self.now;
+        let c = self.conns[0].as_mut().unwrap();
+        let m = &mut self.models[0];
+        let name = match name {
+            NameChoice::Plain => "srv".to_string(),
+            NameChoice::Abstract => {
+                c.set_abstract_namespace(true);
+                "abs\0x".to_string()
+            }
+            NameChoice::Empty => String::new(),
+            NameChoice::TooLong => "n".repeat(300),
+            NameChoice::Nul => "a\0b".to_string(),
+            NameChoice::Other { len, bytes } => {
+                let n = usize::from(*len) % (bytes.len() + 1);
+                String::from_utf8_lossy(&bytes[..n]).into_owned()
+            }
+        };
+        match m.state {
+            State::Connecting | State::Connected => {
+                m.error = Some(SocketError::Operation);
+                m.push(Event::Error(SocketError::Operation));
+                c.connect_to_server(&name, mode.into(), now);
+            }
+            State::Unconnected | State::Closing => {
+                m.start_connection();
+                m.set_state(State::Connecting);
+                c.connect_to_server(&name, mode.into(), now);
+                assert_eq!(c.bytes_to_write(), 0, "a connect drops old writes");
+                assert_eq!(c.bytes_available(), 0, "a connect drops old input");
+                if c.state() == State::Unconnected {
+                    // The name did not resolve.
+                    m.connect_failed(SocketError::ServerNotFound);
+                } else {
+                    m.requested = mode.into();
+                    m.connect_deadline = Some(now.saturating_add(m.connect_timeout));
+                }
+            }
+        }
     }
 
     fn user_write(&mut self, i: usize, n: usize, owned: bool) {
@@ -751,8 +1519,6 @@ impl World {
         };
         let m = &mut self.models[i];
         let data = pattern(m.seq, n);
-        let mode = c.open_mode();
-        let state = c.state();
         let r = if owned {
             let b = Bytes::from(data.clone());
             let ptr = b.as_ptr();
@@ -765,31 +1531,36 @@ impl World {
         } else {
             c.write_slice(&data)
         };
+        assert_eq!(
+            r.map(|k| assert_eq!(k, n)),
+            m.write_verdict(),
+            "side {i}: write"
+        );
         match r {
-            Ok(k) => {
-                assert_eq!(k, n);
-                assert!(mode.is_some_and(OpenMode::can_write));
-                m.seq += n;
+            Ok(_) => m.seq += n,
+            Err(DeviceError::NotConnected) => {
+                // The refusal of the runtimes' writes: the error that ended
+                // the connection, if any.
+                let want = m
+                    .fatal
+                    .map_or(Outcome::Device(DeviceError::NotConnected), |k| {
+                        Outcome::Socket(k)
+                    });
+                assert_eq!(
+                    outcome(Some(Err(c.write_refusal()))),
+                    Some(Err(want)),
+                    "side {i}: write refusal"
+                );
             }
-            Err(e) => {
-                let want = match mode {
-                    None => DeviceError::NotOpen,
-                    Some(OpenMode::ReadOnly) => DeviceError::ReadOnly,
-                    Some(_) => DeviceError::NotConnected,
-                };
-                assert_eq!(e, want);
-                if e == DeviceError::NotConnected {
-                    assert_eq!(state, State::Unconnected);
-                }
-            }
+            Err(_) => {}
         }
     }
 
     fn check_read(&mut self, i: usize, r: Result<Vec<u8>, DeviceError>, max: usize) {
-        let mode = self.conns[i].as_ref().unwrap().open_mode();
         let m = &mut self.models[i];
         match r {
             Ok(got) => {
+                assert_eq!(m.read_verdict(), Ok(()), "side {i}: read");
                 assert!(got.len() <= max);
                 if max != usize::MAX {
                     assert_eq!(got.len(), m.rx.len().min(max), "reads take what is there");
@@ -799,11 +1570,10 @@ impl World {
                     m.rx[..got.len()] == got[..],
                     "bytes read differ from bytes received"
                 );
-                m.rx.advance(got.len());
-                m.consumed += got.len();
+                m.consumed_buffered(got.len());
                 self.report.bytes_read += got.len();
             }
-            Err(e) => assert_eq!(Some(e), expected_read_error(mode)),
+            Err(e) => assert_eq!(Err(e), m.read_verdict(), "side {i}: read"),
         }
     }
 
@@ -817,41 +1587,81 @@ impl World {
         assert_eq!(b.state(), State::Connected);
         assert_eq!(b.full_server_name(), address.as_str());
         self.conns[1] = Some(b);
+        self.waits[1] = None;
         self.pipes = [BytesMut::new(), BytesMut::new()];
         self.open = [true, true];
-        self.models[1] = SideModel::new(State::Connected);
+        self.shut_write = [false, false];
+        self.reset = [false, false];
+        self.models[1] = SideModel::accepted(&self.config);
         self.models[0].into_kernel = 0;
         self.models[0].consumed = 0;
-        self.models[0].rx.clear();
+        assert!(self.models[0].rx.is_empty());
         self.report.connections += 1;
+    }
+
+    // ----- the fake kernel
+
+    /// Whether side `i`'s poll reports `POLLHUP`: its peer's object is
+    /// closed, or both directions are shut down.
+    fn hup(&self, i: usize) -> bool {
+        !self.open[1 - i] || (self.shut_write[i] && self.shut_write[1 - i])
+    }
+
+    /// Whether the kernel reports end of stream to side `i` once its pipe
+    /// is drained.
+    fn peer_finished(&self, i: usize) -> bool {
+        !self.open[1 - i] || self.shut_write[1 - i]
+    }
+
+    /// Side `i`'s OS object closes. Unread bytes towards it are lost; on
+    /// Linux the peer's next send or read then fails with `ECONNRESET`.
+    fn kernel_close(&mut self, i: usize) {
+        if !self.open[i] {
+            return;
+        }
+        self.open[i] = false;
+        if !self.pipes[i].is_empty() && !self.windows() {
+            self.reset[1 - i] = true;
+        }
+        self.pipes[i].clear();
+    }
+
+    /// The error a send of side `i` gets when it cannot go through (Linux
+    /// checks the own shutdown first, then a pending reset).
+    fn send_error(&mut self, i: usize) -> OsError {
+        let code = if self.windows() {
+            OsCode::NoData
+        } else if self.shut_write[i] {
+            OsCode::Pipe
+        } else if std::mem::take(&mut self.reset[i]) {
+            OsCode::ConnReset
+        } else {
+            OsCode::Pipe
+        };
+        OsError::from_code(self.platform, code).unwrap()
     }
 
     /// One write call of side `i`.
     fn transmit(&mut self, i: usize, max: usize) -> bool {
         let peer = 1 - i;
         let now = self.now;
-        if !self.open[i] {
+        if !self.open[i] || self.conns[i].is_none() {
             return false;
         }
-        let Some(c) = self.conns[i].as_mut() else {
-            return false;
-        };
-        if !c.wants_write() {
+        if !self.conns[i].as_ref().unwrap().wants_write() {
             return false;
         }
-        if !self.open[peer] {
-            let e = OsError::from_code(
-                self.platform,
-                if self.platform.is_windows() {
-                    OsCode::NoData
-                } else {
-                    OsCode::Pipe
-                },
-            )
-            .unwrap();
-            c.handle_io_error(Direction::Write, e, now);
+        if !self.open[peer] || self.shut_write[i] {
+            let e = self.send_error(i);
+            self.models[i].io_error(Direction::Write, e);
+            self.conns[i]
+                .as_mut()
+                .unwrap()
+                .handle_io_error(Direction::Write, e, now);
+            self.report.send_failures += 1;
             return true;
         }
+        let c = self.conns[i].as_mut().unwrap();
         let mut taken = Vec::new();
         for chunk in c.transmit_chunks() {
             let n = chunk.len().min(max - taken.len());
@@ -869,16 +1679,55 @@ impl World {
             is_pattern(m.tx_start, &taken),
             "transmitted bytes differ from written bytes"
         );
-        m.tx_start += taken.len();
+        m.sent_queued(taken.len());
         self.pipes[peer].extend_from_slice(&taken);
         self.models[peer].into_kernel += taken.len();
         c.handle_sent(taken.len(), now);
         !taken.is_empty()
     }
 
+    /// The kernel has nothing more for side `i`: the driver reads end of
+    /// stream (probing for the hang-up first, as a Unix driver does), or
+    /// the pending reset. Everything the kernel took towards `i` must have
+    /// reached its buffer or its user by now.
+    fn end_of_stream(&mut self, i: usize, direct: bool) {
+        let now = self.now;
+        let windows = self.windows();
+        let m = &self.models[i];
+        if m.can_read() {
+            assert_eq!(
+                m.consumed + m.rx.len(),
+                m.into_kernel,
+                "side {i}: end of stream before every byte sent to it was read"
+            );
+        }
+        self.report.ends_of_stream += 1;
+        let reset = std::mem::take(&mut self.reset[i]);
+        let hup = self.hup(i);
+        let c = self.conns[i].as_mut().unwrap();
+        let m = &mut self.models[i];
+        if reset {
+            let e = OsError::from_code(self.platform, OsCode::ConnReset).unwrap();
+            m.io_error(Direction::Read, e);
+            c.handle_io_error(Direction::Read, e, now);
+            return;
+        }
+        if hup && !windows {
+            m.hangup();
+            c.handle_hangup(now);
+        }
+        if m.eof(windows) {
+            self.report.half_closes += 1;
+        }
+        if direct {
+            c.handle_received_direct(0, now);
+        } else {
+            c.handle_received(0, now);
+        }
+    }
+
     /// One read call of side `i`.
     fn receive(&mut self, i: usize, max: usize) -> bool {
-        let peer = 1 - i;
         let now = self.now;
         if !self.open[i] {
             return false;
@@ -891,15 +1740,14 @@ impl World {
             return false;
         }
         if self.pipes[i].is_empty() {
-            if !self.open[peer] {
-                c.handle_received(0, now);
+            if self.peer_finished(i) {
+                self.end_of_stream(i, false);
                 return true;
             }
             return false;
         }
         let n = cap.min(max).min(self.pipes[i].len());
         let data = self.pipes[i].split_to(n);
-        let readable = c.open_mode().is_some_and(OpenMode::can_read);
         let before = c.bytes_available();
         {
             let mut buf = c.recv_buf();
@@ -918,16 +1766,18 @@ impl World {
                 "buffered {after} past the limit {limit}"
             );
         }
-        if readable {
-            self.models[i].rx.extend_from_slice(&data);
-        } else {
+        let m = &mut self.models[i];
+        if m.gone.is_some() {
+            self.report.bytes_after_gone += n;
+        }
+        m.received_buffered(&data);
+        if !m.can_read() {
             assert_eq!(after, 0, "a write-only or closed device keeps nothing");
         }
         true
     }
 
     fn read_direct(&mut self, i: usize, len: usize) {
-        let peer = 1 - i;
         let now = self.now;
         if !self.open[i] {
             return;
@@ -935,20 +1785,26 @@ impl World {
         let Some(c) = self.conns[i].as_mut() else {
             return;
         };
-        if !c.can_read_direct(len) {
+        let m = &mut self.models[i];
+        let allowed = len > 0 && m.rx.is_empty() && m.may_read() && m.can_read();
+        assert_eq!(c.can_read_direct(len), allowed, "side {i}: can_read_direct");
+        if !allowed {
             return;
         }
-        assert!(c.bytes_available() == 0 && self.models[i].rx.is_empty());
         if self.pipes[i].is_empty() {
-            if !self.open[peer] {
-                c.handle_received_direct(0, now);
+            if self.peer_finished(i) {
+                self.end_of_stream(i, true);
             }
             return;
         }
         let n = len.min(self.pipes[i].len());
         self.pipes[i].advance(n);
         c.handle_received_direct(n, now);
-        self.models[i].consumed += n;
+        if m.gone.is_some() {
+            self.report.bytes_after_gone += n;
+        }
+        m.received += n as u64;
+        m.consumed += n;
         self.report.bytes_read += n;
     }
 
@@ -958,30 +1814,128 @@ impl World {
         if !self.open[i] {
             return;
         }
-        let Some(c) = self.conns[i].as_mut() else {
+        let Some(c) = self.conns[i].as_ref() else {
             return;
         };
-        if !c.can_write_direct(len) {
+        let m = &self.models[i];
+        let allowed = m.tx_len() == 0
+            && m.state == State::Connected
+            && m.gone.is_none()
+            && m.mode.is_some_and(OpenMode::can_write);
+        assert_eq!(
+            c.can_write_direct(len),
+            allowed,
+            "side {i}: can_write_direct"
+        );
+        if !allowed {
             return;
         }
-        assert_eq!(c.bytes_to_write(), 0);
-        assert!(c.open_mode().is_some_and(OpenMode::can_write));
-        if !self.open[peer] {
+        if !self.open[peer] || self.shut_write[i] {
+            // The send fails; the user's bytes were never queued.
+            let e = self.send_error(i);
+            self.models[i].io_error(Direction::Write, e);
+            self.conns[i]
+                .as_mut()
+                .unwrap()
+                .handle_io_error(Direction::Write, e, now);
+            self.report.send_failures += 1;
             return;
         }
         let m = &mut self.models[i];
-        assert_eq!(m.tx_len(), 0);
         let data = pattern(m.seq, len);
         m.seq += len;
         m.tx_start = m.seq;
+        m.sent += len as u64;
+        m.push_bytes_written(len);
         self.pipes[peer].extend_from_slice(&data);
         self.models[peer].into_kernel += len;
-        c.handle_sent_direct(len, len, now);
+        self.conns[i]
+            .as_mut()
+            .unwrap()
+            .handle_sent_direct(len, len, now);
     }
 
-    /// Performs actions and checks events of both sides.
+    /// A driver watching a half-closed side for the hang-up.
+    fn watch(&mut self, i: usize) -> bool {
+        let now = self.now;
+        if !self.open[i] || !self.hup(i) {
+            return false;
+        }
+        let Some(c) = self.conns[i].as_mut() else {
+            return false;
+        };
+        if !c.wants_hangup_watch() {
+            return false;
+        }
+        self.models[i].hangup();
+        c.handle_hangup(now);
+        true
+    }
+
+    /// The driver runs both sides until nothing more happens; `users`
+    /// runs after each round (the users' reads).
+    fn pump(&mut self, mut users: impl FnMut(&mut World) -> bool) -> bool {
+        let mut any = false;
+        for _ in 0..100_000 {
+            let mut progress = false;
+            for i in 0..2 {
+                progress |= self.watch(i);
+                progress |= self.transmit(i, usize::MAX);
+                progress |= self.receive(i, usize::MAX);
+            }
+            self.settle();
+            progress |= users(self);
+            any |= progress;
+            if !progress {
+                return any;
+            }
+        }
+        panic!("the driver never settled");
+    }
+
+    /// `side` flushes, then shuts down its writing (the runtimes'
+    /// `shutdown_write`; Windows pipes refuse).
+    fn shutdown_write(&mut self, i: usize) {
+        if self.windows() || !self.open[i] || self.conns[i].is_none() || self.shut_write[i] {
+            return;
+        }
+        if self.models[i].state != State::Connected {
+            return;
+        }
+        for _ in 0..4 {
+            if !self.transmit(i, usize::MAX) {
+                break;
+            }
+        }
+        let m = &self.models[i];
+        assert!(!m.wants_write(), "side {i}: a flush leaves nothing queued");
+        if m.state == State::Connected && !m.lost {
+            self.shut_write[i] = true;
+            self.report.shutdowns += 1;
+        }
+    }
+
+    /// The process at side `i` dies.
+    fn vanish(&mut self, i: usize) {
+        if self.conns[i].is_none() {
+            return;
+        }
+        self.kernel_close(i);
+        self.waits[i] = None;
+        if i == 1 {
+            self.conns[1] = None;
+            self.models[1] = SideModel::accepted(&self.config);
+        } else {
+            self.conns[0] = Some(Connection::new(self.config.clone()));
+            self.models[0] = SideModel::new(&self.config);
+            self.connect_pending = None;
+        }
+    }
+
+    /// Performs the actions of both sides.
     fn settle(&mut self) {
         if let Some(c) = self.conns[0].as_mut() {
+            let mut close = false;
             while let Some(a) = c.poll_action() {
                 match a {
                     Action::Connect { address, .. } => {
@@ -995,47 +1949,55 @@ impl World {
                     }
                     Action::Close => {
                         self.connect_pending = None;
-                        self.open[0] = false;
+                        close = true;
                     }
                 }
             }
+            if close {
+                self.kernel_close(0);
+            }
         }
         if let Some(c) = self.conns[1].as_mut() {
+            let mut close = false;
             while let Some(a) = c.poll_action() {
                 match a {
                     Action::Connect { .. } => panic!("an accepted socket never connects"),
-                    Action::Close => self.open[1] = false,
+                    Action::Close => close = true,
                 }
+            }
+            if close {
+                self.kernel_close(1);
             }
         }
     }
 
-    fn after_op(&mut self, connect_reset: bool, closer: Option<usize>) {
+    /// Checks the events and getters of both sides against the model.
+    fn after_op(&mut self) {
         for i in 0..2 {
             let Some(c) = self.conns[i].as_mut() else {
                 continue;
             };
             let m = &mut self.models[i];
-            let mut prev: Option<Event> = None;
+            let mut got = Vec::new();
             while let Some(e) = c.poll_event() {
                 self.report.events += 1;
                 if m.dead {
-                    let ok = e == Event::AboutToClose && closer == Some(i);
+                    let ok = e == Event::AboutToClose && self.closer == Some(i);
                     assert!(ok, "side {i}: {e:?} after Disconnected");
                 }
                 match e {
                     Event::StateChanged(s) => {
                         assert!(
-                            m.state.can_move_to(s),
+                            m.seen.can_move_to(s),
                             "side {i}: illegal edge {:?} -> {s:?}",
-                            m.state
+                            m.seen
                         );
-                        m.state = s;
+                        m.seen = s;
                     }
                     Event::Connected => {
                         assert_eq!(
-                            prev,
-                            Some(Event::StateChanged(State::Connected)),
+                            got.last(),
+                            Some(&Event::StateChanged(State::Connected)),
                             "Connected follows StateChanged(Connected)"
                         );
                     }
@@ -1043,16 +2005,22 @@ impl World {
                         assert!(!m.dead, "side {i}: Disconnected twice");
                         m.dead = true;
                     }
+                    Event::ReadChannelFinished => {
+                        assert!(!m.rcf_seen, "side {i}: ReadChannelFinished twice");
+                        m.rcf_seen = true;
+                    }
                     Event::BytesWritten(n) => assert!(n > 0, "BytesWritten(0)"),
                     _ => {}
                 }
-                prev = Some(e);
+                got.push(e);
             }
-            assert_eq!(m.state, c.state(), "side {i}: events and state() disagree");
+            assert_eq!(got, m.want, "side {i}: events (got, predicted)");
+            m.want.clear();
+            m.log.extend_from_slice(&got);
             let state = c.state();
-            if state == State::Unconnected || (connect_reset && i == 0) {
-                m.clear_tx();
-            }
+            assert_eq!(m.seen, state, "side {i}: events and state() disagree");
+            assert_eq!(m.state, state, "side {i}: state");
+            assert_eq!(c.open_mode(), m.mode, "side {i}: open mode");
             assert_eq!(
                 c.bytes_to_write(),
                 m.tx_len(),
@@ -1062,86 +2030,132 @@ impl World {
                 c.buffered() == &m.rx[..],
                 "side {i}: read buffer differs from the bytes received"
             );
-            match state {
-                State::Connected => assert!(c.is_open(), "connected but not open"),
-                State::Connecting => assert!(!c.is_open(), "open while connecting"),
-                _ => {}
-            }
-            if state != State::Connected {
-                assert_eq!(c.read_capacity(), 0, "reading while {state:?}");
-            }
-            let limit = c.read_buffer_size();
-            if limit > 0 && c.open_mode().is_some_and(OpenMode::can_read) {
+            assert_eq!(c.read_buffer_size(), m.limit);
+            assert_eq!(
+                c.is_half_closed(),
+                m.live() && m.read_finished && m.gone.is_none(),
+                "side {i}: is_half_closed"
+            );
+            assert_eq!(
+                c.wants_hangup_watch(),
+                m.watches_hangup(),
+                "side {i}: wants_hangup_watch"
+            );
+            assert_eq!(c.wants_write(), m.wants_write(), "side {i}: wants_write");
+            assert_eq!(
+                c.read_capacity() > 0,
+                m.may_read(),
+                "side {i}: read_capacity {} (paused {}, limit {}, buffered {})",
+                c.read_capacity(),
+                m.paused,
+                m.limit,
+                m.rx.len()
+            );
+            if m.limit > 0 && m.can_read() {
                 assert!(
-                    c.read_capacity() <= limit.saturating_sub(c.bytes_available()),
+                    c.read_capacity() <= m.limit.saturating_sub(c.bytes_available()),
                     "read capacity past the limit"
                 );
             }
-            if state == State::Unconnected {
-                assert!(!c.wants_write());
-                assert_eq!(c.poll_timeout(), None, "no deadline while unconnected");
+            assert_eq!(
+                c.error(),
+                m.error.unwrap_or(SocketError::Unknown),
+                "side {i}: error()"
+            );
+            assert_eq!(
+                c.fatal_error().map(|e| e.kind()),
+                m.fatal,
+                "side {i}: fatal_error()"
+            );
+            assert_eq!(c.bytes_sent(), m.sent, "side {i}: bytes_sent()");
+            assert_eq!(c.bytes_received(), m.received, "side {i}: bytes_received()");
+            assert_eq!(
+                outcome(c.read_outcome_when_empty()),
+                m.read_outcome(),
+                "side {i}: read_outcome_when_empty()"
+            );
+            assert_eq!(
+                outcome(c.flush_outcome()),
+                m.flush_outcome(),
+                "side {i}: flush_outcome()"
+            );
+            if let Some((w, mw)) = &self.waits[i] {
+                let got = c.wait_outcome(w).map(|r| r.map_err(|e| e.kind()));
+                assert_eq!(
+                    got,
+                    m.wait_outcome(mw),
+                    "side {i}: wait_outcome({:?})",
+                    mw.kind
+                );
+                if got.is_some() {
+                    self.waits[i] = None;
+                    self.report.waits_over += 1;
+                }
+            }
+            match state {
+                State::Connecting => {
+                    let deadline = m.connect_deadline.expect("a connect deadline");
+                    assert!(
+                        c.poll_timeout().is_some_and(|t| t <= deadline),
+                        "side {i}: poll_timeout {:?} past the connect deadline {deadline:?}",
+                        c.poll_timeout()
+                    );
+                }
+                State::Closing => assert_eq!(c.poll_timeout(), m.drain_deadline),
+                _ => assert_eq!(c.poll_timeout(), None, "side {i}: no deadline"),
             }
         }
     }
 
-    /// With both sides still connected, everything written must arrive.
-    fn finish(&mut self) {
-        let both = self.conns[0].as_ref().map(Connection::state) == Some(State::Connected)
-            && self.conns[1].as_ref().map(Connection::state) == Some(State::Connected);
-        if !both {
-            return;
-        }
+    /// Ends a run: the driver runs until quiet while the users read
+    /// everything; every queue empties, and a side still reading has read
+    /// all sent to it.
+    pub fn finish(&mut self) -> Report {
+        let connected =
+            |w: &World, i: usize| w.conns[i].is_some() && w.models[i].state == State::Connected;
+        let both = connected(self, 0) && connected(self, 1);
         for i in 0..2 {
             if let Some(c) = self.conns[i].as_mut() {
                 c.set_read_buffer_size(0);
+                self.models[i].set_read_buffer_size(0);
             }
         }
-        for _ in 0..100_000 {
+        self.after_op();
+        self.pump(|w| {
             let mut progress = false;
             for i in 0..2 {
-                progress |= self.transmit(i, usize::MAX);
-                progress |= self.receive(i, usize::MAX);
-                let c = self.conns[i].as_mut().unwrap();
-                if c.open_mode().is_some_and(OpenMode::can_read) {
+                let Some(c) = w.conns[i].as_mut() else {
+                    continue;
+                };
+                if w.models[i].can_read() {
                     let got = c.read_all().unwrap().to_vec();
                     progress |= !got.is_empty();
-                    self.check_read(i, Ok(got), usize::MAX);
+                    w.check_read(i, Ok(got), usize::MAX);
                 }
             }
-            self.settle();
-            self.after_op(false, None);
-            if !progress {
-                break;
-            }
-        }
+            w.after_op();
+            progress
+        });
+        self.after_op();
         for i in 0..2 {
-            let c = self.conns[i].as_ref().unwrap();
-            if c.state() != State::Connected {
-                return;
-            }
-            if !c.open_mode().is_some_and(OpenMode::can_read) {
+            let Some(c) = self.conns[i].as_ref() else {
                 continue;
-            }
+            };
             assert_eq!(c.bytes_to_write(), 0, "side {i}: writes stuck");
-            assert!(
-                self.pipes[i].is_empty(),
-                "side {i}: bytes stuck in the kernel"
-            );
             let m = &self.models[i];
-            assert_eq!(
-                m.consumed, m.into_kernel,
-                "side {i}: read {} of {} bytes sent to it",
-                m.consumed, m.into_kernel
-            );
+            if m.state == State::Connected && !m.read_finished && m.can_read() {
+                assert!(
+                    self.pipes[i].is_empty(),
+                    "side {i}: bytes stuck in the kernel"
+                );
+                assert_eq!(
+                    m.consumed, m.into_kernel,
+                    "side {i}: read {} of {} bytes sent to it",
+                    m.consumed, m.into_kernel
+                );
+            }
         }
-        self.report.checked_complete = true;
-    }
-}
-
-fn expected_read_error(mode: Option<OpenMode>) -> Option<DeviceError> {
-    match mode {
-        None => Some(DeviceError::NotOpen),
-        Some(OpenMode::WriteOnly) => Some(DeviceError::WriteOnly),
-        Some(_) => None,
+        self.report.checked_complete = both;
+        self.report
     }
 }

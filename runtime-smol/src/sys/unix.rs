@@ -33,7 +33,6 @@ use std::task::{Context, Poll};
 use async_io::Async;
 use localsock_core::{Address, Connection, ListenError, ListenPlan, OpenMode, PeerCredentials};
 use localsock_os::unix as sys;
-use rustix::io::Errno;
 
 use super::Connect;
 
@@ -96,7 +95,7 @@ impl Stream {
                 return Poll::Ready(Err(e));
             }
             match sys::finish_connect(self.io.get_ref()) {
-                Err(e) if e.raw_os_error() == Some(Errno::NOTCONN.raw_os_error()) => continue,
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => continue,
                 r => return Poll::Ready(r),
             }
         }

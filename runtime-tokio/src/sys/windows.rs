@@ -69,27 +69,21 @@ use std::sync::{Mutex, PoisonError};
 use std::task::{ready, Context, Poll};
 
 use localsock_core::{
-    Address, Connection, ErrorSource, ListenError, ListenPlan, OsError, PeerCredentials,
-    ServerError,
+    Address, Connection, ListenError, ListenPlan, ListenStage, OsError, PeerCredentials,
 };
 use localsock_os::windows as sys;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::net::windows::named_pipe::{NamedPipeClient, NamedPipeServer};
-use windows_sys::Win32::Foundation::{
-    ERROR_ACCESS_DENIED, ERROR_BROKEN_PIPE, ERROR_IO_INCOMPLETE, ERROR_IO_PENDING, ERROR_NOT_FOUND,
-    ERROR_NO_DATA, GENERIC_READ, GENERIC_WRITE, INVALID_HANDLE_VALUE,
-};
+use windows_sys::Win32::Foundation::{GENERIC_READ, GENERIC_WRITE, INVALID_HANDLE_VALUE};
 use windows_sys::Win32::Security::SECURITY_ATTRIBUTES;
 use windows_sys::Win32::Storage::FileSystem::{
-    CreateFileW, WriteFile, FILE_FLAG_FIRST_PIPE_INSTANCE, FILE_FLAG_OVERLAPPED, OPEN_EXISTING,
+    CreateFileW, FILE_FLAG_FIRST_PIPE_INSTANCE, FILE_FLAG_OVERLAPPED, OPEN_EXISTING,
     PIPE_ACCESS_DUPLEX, SECURITY_IDENTIFICATION, SECURITY_SQOS_PRESENT,
 };
 use windows_sys::Win32::System::Pipes::{
-    CreateNamedPipeW, GetNamedPipeClientProcessId, GetNamedPipeServerProcessId, PeekNamedPipe,
-    PIPE_READMODE_BYTE, PIPE_REJECT_REMOTE_CLIENTS, PIPE_TYPE_BYTE, PIPE_UNLIMITED_INSTANCES,
-    PIPE_WAIT,
+    CreateNamedPipeW, GetNamedPipeClientProcessId, GetNamedPipeServerProcessId, PIPE_READMODE_BYTE,
+    PIPE_REJECT_REMOTE_CLIENTS, PIPE_TYPE_BYTE, PIPE_UNLIMITED_INSTANCES, PIPE_WAIT,
 };
-use windows_sys::Win32::System::IO::{CancelIoEx, GetOverlappedResult, OVERLAPPED};
 
 /// At most this many slices go into one vectored write.
 const MAX_SLICES: usize = 64;
@@ -200,80 +194,6 @@ fn write_slices(p: &impl TryWrite, slices: &[IoSlice<'_>]) -> io::Result<usize> 
         [one] => p.try_write(one),
         many => p.try_write_vectored(many),
     }
-}
-
-fn last_code() -> u32 {
-    // A Win32 code round-trips through i32 unchanged.
-    io::Error::last_os_error().raw_os_error().unwrap_or(0) as u32
-}
-
-/// One overlapped `WriteFile` of `slices` on a pipe handle that no runtime
-/// has registered (so no completion port will see it), for a drop: the
-/// bytes the pipe takes at once. The data is copied to the heap first, and
-/// a write that would wait is cancelled (`CancelIoEx`) and collected
-/// (`GetOverlappedResult(wait = TRUE)`) before the `OVERLAPPED` and the
-/// copy are freed; if the cancel cannot be confirmed, both are leaked
-/// rather than freed. A cancelled write is `WouldBlock`, whatever part of
-/// it the reader may have taken meanwhile: the caller sends nothing after
-/// it, so the peer gets a prefix of the stream, never a gap or a repeat.
-fn write_unregistered(h: RawHandle, slices: &[IoSlice<'_>]) -> io::Result<usize> {
-    let mut copy = Vec::with_capacity(slices.iter().map(|s| s.len()).sum());
-    for s in slices {
-        copy.extend_from_slice(s);
-    }
-    let data = copy.into_boxed_slice();
-    if data.is_empty() {
-        return Ok(0);
-    }
-    // Capped by `capped`: far below `u32::MAX`.
-    let len = data.len() as u32;
-    let data = Box::into_raw(data);
-    let ov = Box::into_raw(Box::<OVERLAPPED>::default());
-    // SAFETY: `h` is an open pipe handle (overlapped) with no I/O in
-    // flight; `data` and `ov` are heap allocations that stay put and are
-    // neither read nor freed by us until the write is collected below.
-    let ok = unsafe { WriteFile(h, data.cast::<u8>(), len, ptr::null_mut(), ov) };
-    let started = ok != 0 || last_code() == ERROR_IO_PENDING;
-    let mut result = if started {
-        let mut n = 0u32;
-        // SAFETY: `h` and `ov` are the pair the write was issued with;
-        // bWait = FALSE does not block. The handle has no other I/O, so
-        // with `hEvent` null its own state signals this write.
-        if unsafe { GetOverlappedResult(h, ov, &mut n, 0) } != 0 {
-            Ok(n as usize)
-        } else {
-            match last_code() {
-                ERROR_IO_INCOMPLETE => Err(io::Error::from(io::ErrorKind::WouldBlock)),
-                code => Err(io::Error::from_raw_os_error(code as i32)),
-            }
-        }
-    } else {
-        Err(io::Error::last_os_error())
-    };
-    let pending = matches!(&result, Err(e) if would_block(e));
-    if pending {
-        // SAFETY: as above.
-        let cancelled = unsafe { CancelIoEx(h, ov) } != 0 || last_code() == ERROR_NOT_FOUND;
-        if !cancelled {
-            // The kernel may still use both: leak them.
-            return result;
-        }
-        let mut n = 0u32;
-        // SAFETY: as above; bWait = TRUE returns once the write (cancelled
-        // or completed meanwhile) is finished, after which the kernel no
-        // longer touches `ov` or `data`.
-        if unsafe { GetOverlappedResult(h, ov, &mut n, 1) } != 0 {
-            result = Ok(n as usize);
-        }
-    }
-    // SAFETY: both came from `Box::into_raw` above, and no I/O refers to
-    // them any more (the write completed, failed to start, or was
-    // collected).
-    unsafe {
-        drop(Box::from_raw(ov));
-        drop(Box::from_raw(data));
-    }
-    result
 }
 
 /// A connected pipe end: a client, or an accepted server instance.
@@ -493,7 +413,10 @@ impl Stream {
             StreamIo::Raw { handle, .. } => {
                 let mut slices = [IoSlice::new(&[]); MAX_SLICES];
                 let n = capped(conn.transmit_chunks(), &mut slices);
-                write_unregistered(handle.as_raw_handle(), &slices[..n])
+                sys::write_unregistered(
+                    std::os::windows::io::AsHandle::as_handle(handle),
+                    &slices[..n],
+                )
             }
             _ => self.try_send(conn, true),
         }
@@ -578,30 +501,6 @@ impl fmt::Debug for Slot {
     }
 }
 
-/// Whether a client is at an instance that was never registered: it
-/// connected (peeking works) or came and went (broken pipe). A listening
-/// instance fails with `ERROR_PIPE_LISTENING`.
-fn has_client(h: &OwnedHandle) -> bool {
-    let mut avail = 0u32;
-    // SAFETY: valid handle; no buffer (size 0); `avail` is a valid
-    // out-pointer and the other out-pointers may be null.
-    let ok = unsafe {
-        PeekNamedPipe(
-            h.as_raw_handle(),
-            ptr::null_mut(),
-            0,
-            ptr::null_mut(),
-            &mut avail,
-            ptr::null_mut(),
-        )
-    };
-    if ok != 0 {
-        return true;
-    }
-    let code = io::Error::last_os_error().raw_os_error().unwrap_or(0) as u32;
-    code == ERROR_BROKEN_PIPE || code == ERROR_NO_DATA
-}
-
 /// The server instances of one pipe name.
 pub(crate) struct Listener {
     /// The full pipe name, NUL-terminated UTF-16.
@@ -631,12 +530,8 @@ impl Listener {
     /// `AddressInUse`; Wine 8 does not enforce the flag), all with the
     /// access options' security descriptor.
     pub(crate) fn bind(plan: &ListenPlan) -> Result<Listener, ListenError> {
-        let os_err = |e: io::Error| {
-            ListenError::from_os(
-                ErrorSource::Listen,
-                OsError::native(e.raw_os_error().unwrap_or(0)),
-            )
-        };
+        let os_err =
+            |e: io::Error| ListenError::from_os_at(ListenStage::Permissions, OsError::from_io(&e));
         let security = if plan.access.is_restricted() {
             let (user, group) = sys::current_user_and_group_sids().map_err(os_err)?;
             plan.access
@@ -655,20 +550,17 @@ impl Listener {
         };
         match listener.create(true) {
             Ok(h) => listener.slots.push(Slot::Raw(h)),
-            // With FILE_FLAG_FIRST_PIPE_INSTANCE, "access denied" means
-            // another server owns the name.
-            Err(e) if e.raw_os_error() == Some(ERROR_ACCESS_DENIED as i32) => {
-                return Err(ListenError::from_os(
-                    ErrorSource::Listen,
-                    OsError::native(ERROR_ACCESS_DENIED as i32),
-                )
-                .with_detail("another server owns this pipe name")
-                .into_kind(ServerError::AddressInUse))
+            Err(e) => {
+                return Err(ListenError::from_os_at(
+                    ListenStage::FirstPipeInstance,
+                    OsError::from_io(&e),
+                ))
             }
-            Err(e) => return Err(os_err(e)),
         }
         while listener.slots.len() < listener.target {
-            let h = listener.create(false).map_err(os_err)?;
+            let h = listener.create(false).map_err(|e| {
+                ListenError::from_os_at(ListenStage::PipeInstance, OsError::from_io(&e))
+            })?;
             listener.slots.push(Slot::Raw(h));
         }
         Ok(listener)
@@ -743,9 +635,9 @@ impl Listener {
             .iter()
             .position(|s| matches!(s, Slot::Connected(_)))
             .or_else(|| {
-                self.slots
-                    .iter()
-                    .position(|s| outside_runtime && matches!(s, Slot::Raw(h) if has_client(h)))
+                self.slots.iter().position(|s| {
+                    outside_runtime && matches!(s, Slot::Raw(h) if sys::pipe_has_client(h))
+                })
             });
         if let Some(i) = found {
             let slot = match self.create(false) {
