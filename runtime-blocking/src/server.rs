@@ -222,7 +222,7 @@ impl LocalServer {
             }
             let wait = deadline.map(|d| d.saturating_duration_since(now));
             if let Err(e) = listener.wait(wait) {
-                let os = OsError::from_io(e);
+                let os = OsError::from_io(&e);
                 self.fail(ListenError::from_os(ErrorSource::WaitForNewConnection, os));
                 return false;
             }
