@@ -9,17 +9,7 @@ use std::time::Duration;
 use crate::harness::*;
 use crate::*;
 
-fn pair<R: Runtime>(tag: &str) -> (R::Server, R::Socket, <R::Server as TestServer>::Socket) {
-    let name = unique_name(tag);
-    let mut server = R::server();
-    server.listen(&name).expect("listen");
-    let mut client = R::socket();
-    client.connect_to_server(&name, OpenMode::ReadWrite);
-    assert!(client.wait_for_connected(LONG), "{}", client.error_string());
-    let peer = server.accept_one();
-    client.take_events();
-    (server, client, peer)
-}
+use super::connected_pair as pair;
 
 /// A raw std peer connected to a runtime's server (Unix).
 #[cfg(unix)]
