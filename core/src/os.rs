@@ -74,9 +74,9 @@ impl OsError {
     /// runtime converts the same way.
     ///
     /// ```
-    /// use localsock_core::{OsCode, OsError};
-    /// let e = std::io::Error::from(std::io::ErrorKind::WouldBlock);
-    /// assert_eq!(OsError::from_io(&e).code(), Some(OsCode::Again));
+    /// use localsock_core::OsError;
+    /// let e = std::io::Error::from_raw_os_error(2);
+    /// assert_eq!(OsError::from_io(&e).raw(), 2);
     /// ```
     #[cfg(feature = "std")]
     pub fn from_io(e: &std::io::Error) -> Self {
