@@ -851,11 +851,11 @@ fn half_close_then_hang_up() {
         assert_eq!(req, b"request");
         assert_eq!(ours.state(), State::Connected);
         assert!(ours.connection().is_half_closed());
-        let t = std::time::Instant::now();
         assert!(!ours.wait_for_ready_read(Duration::from_secs(10)).await);
-        assert!(
-            t.elapsed() < Duration::from_secs(5),
-            "the wait did not fail at once"
+        assert_ne!(
+            ours.error(),
+            SocketError::SocketTimeout,
+            "the wait was refused at once, not timed out"
         );
         ours.write_all(&data).await.unwrap();
         AsyncWriteExt::flush(&mut ours).await.unwrap();
