@@ -91,6 +91,11 @@ pub enum ServerError {
     SocketResource = 4,
     /// A live server (or, with reclaiming off, a leftover file) holds the name.
     AddressInUse = 8,
+    /// A wait for a new connection timed out (Qt's `SocketTimeoutError`;
+    /// Qt's `waitForNewConnection` reports it through its `timedOut`
+    /// argument and does not record it, and neither do we: a server's
+    /// `server_error()` never returns it).
+    SocketTimeout = 5,
     /// The OS does not support the operation.
     UnsupportedSocketOperation = 10,
     /// Anything else.
@@ -105,6 +110,7 @@ impl ServerError {
             ServerError::SocketAccess => "Permission denied",
             ServerError::SocketResource => "Out of resources",
             ServerError::AddressInUse => "Address in use",
+            ServerError::SocketTimeout => "Socket operation timed out",
             ServerError::UnsupportedSocketOperation => "The socket operation is not supported",
             ServerError::Unknown => "Unknown error",
         }
@@ -119,6 +125,7 @@ impl ServerError {
             ServerError::SocketAccess => K::PermissionDenied,
             ServerError::SocketResource => K::OutOfMemory,
             ServerError::AddressInUse => K::AddrInUse,
+            ServerError::SocketTimeout => K::TimedOut,
             ServerError::UnsupportedSocketOperation => K::Unsupported,
             ServerError::Unknown => K::Other,
         }
