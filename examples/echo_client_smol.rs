@@ -5,7 +5,7 @@
 //! cargo run --example echo_client_smol [NAME] [MESSAGE…]
 //! ```
 
-use localsock::smol::LocalSocket;
+use localsock::smol::{LocalSocket, State, Timeout};
 use smol::io::{AsyncBufReadExt, AsyncWriteExt};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -20,11 +20,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for message in &messages {
             socket.write_all(format!("{message}\n").as_bytes()).await?;
             let mut line = String::new();
-            // The trait's read_line (the inherent one is Qt's readLine).
-            AsyncBufReadExt::read_line(&mut socket, &mut line).await?;
+            socket.read_line(&mut line).await?;
             print!("echo: {line}");
         }
-        socket.disconnect_from_server().await;
+        // Qt's graceful disconnect: Closing while writes drain, then
+        // Unconnected (at once here: the reads above sent everything).
+        socket.disconnect_from_server();
+        if socket.state() != State::Unconnected {
+            socket.wait_for_disconnected(Timeout::FOREVER).await?;
+        }
         Ok(())
     })
 }

@@ -5,7 +5,7 @@
 //! cargo run --features tokio --example echo_client_tokio [NAME] [MESSAGE…]
 //! ```
 
-use localsock::tokio::LocalSocket;
+use localsock::tokio::{LocalSocket, State, Timeout};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
 #[tokio::main(flavor = "current_thread")]
@@ -23,10 +23,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for message in &messages {
         socket.write_all(format!("{message}\n").as_bytes()).await?; // AsyncWriteExt
         let mut line = String::new();
-        AsyncBufReadExt::read_line(&mut socket, &mut line).await?; // not Qt's readLine
+        socket.read_line(&mut line).await?; // AsyncBufReadExt
         print!("echo: {line}");
     }
-    socket.disconnect_from_server().await; // drain, then Unconnected
+    socket.disconnect_from_server(); // Qt's graceful close: drain, then Unconnected
+    if socket.state() != State::Unconnected {
+        socket.wait_for_disconnected(Timeout::FOREVER).await?;
+    }
     while let Some(signal) = socket.next_event().await {
         eprintln!("signal: {signal:?}"); // Qt's signals, in Qt's order
     }

@@ -212,7 +212,7 @@ macro_rules! async_arm {
                     socket.set_read_buffer_size(limit);
                 }
                 socket.connect_to_server(&o.name);
-                if !socket.wait_for_connected(Timeout::FOREVER).await {
+                if socket.wait_for_connected(Timeout::FOREVER).await.is_err() {
                     eprintln!("localsock: {}", socket.error_string());
                     return connect_failure_status(&o.name, socket.error());
                 }
@@ -234,8 +234,8 @@ macro_rules! async_arm {
                     };
                     match woke {
                         Woke::Stdin(Some(chunk)) => {
-                            if socket.write(chunk).is_ok() {
-                                socket.flush();
+                            if socket.write_bytes(chunk).is_ok() {
+                                socket.try_flush();
                             }
                         }
                         Woke::Stdin(None) => break,
@@ -254,12 +254,13 @@ macro_rules! async_arm {
                 // End of stdin.
                 if !o.half_close && o.linger.is_none() {
                     // Qt's ClosingState: everything pending drains, then Unconnected.
-                    socket.disconnect_from_server().await;
+                    socket.disconnect_from_server();
+                    let _ = socket.wait_for_disconnected(Timeout::FOREVER).await;
                     print_available(&mut socket);
                     return final_status(socket.last_error());
                 }
                 while socket.bytes_to_write() > 0 && socket.state() == State::Connected {
-                    socket.wait_for_bytes_written(Timeout::FOREVER).await;
+                    let _ = socket.wait_for_bytes_written(Timeout::FOREVER).await;
                     if !print_available(&mut socket) {
                         return exit::OK;
                     }
@@ -281,13 +282,14 @@ macro_rules! async_arm {
                         }
                         None => Timeout::FOREVER,
                     };
-                    socket.wait_for_ready_read(wait).await;
+                    let _ = socket.wait_for_ready_read(wait).await;
                     if !print_available(&mut socket) {
                         return exit::OK;
                     }
                 }
                 if socket.state() != State::Unconnected {
-                    socket.disconnect_from_server().await;
+                    socket.disconnect_from_server();
+                    let _ = socket.wait_for_disconnected(Timeout::FOREVER).await;
                 }
                 print_available(&mut socket);
                 final_status(socket.last_error())

@@ -493,11 +493,11 @@ macro_rules! async_arm {
 
             async fn read_line(s: &mut LocalSocket) -> Result<String, String> {
                 while !s.can_read_line() {
-                    if !s.wait_for_ready_read(STEP).await {
+                    if s.wait_for_ready_read(STEP).await.is_err() {
                         return Err(format!("no line: {}", s.error_string()));
                     }
                 }
-                let line = s.read_line(0).map_err(|e| e.to_string())?;
+                let line = s.read_line_bytes(0).map_err(|e| e.to_string())?;
                 Ok(String::from_utf8_lossy(&line).trim_end().to_string())
             }
 
@@ -506,7 +506,7 @@ macro_rules! async_arm {
                 let (mut got, mut sum) = (0, Checksum::default());
                 while got < n {
                     if s.bytes_available() == 0
-                        && !s.wait_for_ready_read(STEP).await
+                        && s.wait_for_ready_read(STEP).await.is_err()
                         && s.bytes_available() == 0
                     {
                         break;
@@ -520,7 +520,7 @@ macro_rules! async_arm {
 
             async fn server_side(mut server: LocalServer) -> Result<Received, String> {
                 let mut sig = Signals::new("server");
-                if !server.wait_for_new_connection(STEP).await {
+                if server.wait_for_new_connection(STEP).await.is_err() {
                     return Err("no client connected".into());
                 }
                 let mut s = server
@@ -537,8 +537,9 @@ macro_rules! async_arm {
                     sig.show(s.take_events());
                     sig.note(format_args!("got {line:?}, answering \"pong {i}\""));
                     lines.push(line);
-                    s.write(format!("pong {i}\n")).map_err(|e| e.to_string())?;
-                    s.flush();
+                    s.write_bytes(format!("pong {i}\n"))
+                        .map_err(|e| e.to_string())?;
+                    s.try_flush();
                 }
                 let bulk = read_n(&mut s, BULK).await?;
                 sig.show(s.take_events());
@@ -578,7 +579,7 @@ macro_rules! async_arm {
                     let mut c = LocalSocket::new();
                     c.connect_to_server(name);
                     sig.show(c.take_events());
-                    let connected = c.wait_for_connected(STEP).await;
+                    let connected = c.wait_for_connected(STEP).await.is_ok();
                     sig.show(c.take_events());
                     let ok = report.step(
                         "connect",
@@ -600,10 +601,10 @@ macro_rules! async_arm {
 
             async fn client_script(c: &mut LocalSocket, sig: &mut Signals, report: &mut Report) {
                 for i in 1..=MESSAGES {
-                    if c.write(format!("ping {i}\n")).is_err() {
+                    if c.write_bytes(format!("ping {i}\n")).is_err() {
                         break;
                     }
-                    c.wait_for_bytes_written(STEP).await;
+                    let _ = c.wait_for_bytes_written(STEP).await;
                     match read_line(c).await {
                         Ok(line) => {
                             sig.show(c.take_events());
@@ -619,12 +620,12 @@ macro_rules! async_arm {
                 let bulk = payload(BULK, 1);
                 let sum = Checksum::of(&bulk);
                 let start = std::time::Instant::now();
-                if let Err(e) = c.write(bulk) {
+                if let Err(e) = c.write_bytes(bulk) {
                     report.step("bulk", Err(e.to_string()));
                     return;
                 }
                 while c.bytes_to_write() > 0 {
-                    if !c.wait_for_bytes_written(STEP).await {
+                    if c.wait_for_bytes_written(STEP).await.is_err() {
                         report.step("bulk", Err(c.error_string()));
                         return;
                     }
@@ -637,18 +638,18 @@ macro_rules! async_arm {
                     BULK as f64 / (1 << 20) as f64 / secs
                 ));
                 // The drain: queue it all, then ask for a graceful disconnect.
-                if let Err(e) = c.write(payload(DRAIN, 2)) {
+                if let Err(e) = c.write_bytes(payload(DRAIN, 2)) {
                     report.step("drain", Err(e.to_string()));
                     return;
                 }
-                c.start_disconnect();
+                c.disconnect_from_server();
                 sig.show(c.take_events());
                 sig.note(format_args!(
                     "disconnect_from_server(): state {}, {} bytes still queued",
                     state_name(c.state()),
                     c.bytes_to_write()
                 ));
-                c.wait_for_disconnected(STEP).await;
+                let _ = c.wait_for_disconnected(STEP).await;
                 sig.show(c.take_events());
                 sig.end_run();
                 if c.state() != State::Unconnected {

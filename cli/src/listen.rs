@@ -169,12 +169,12 @@ macro_rules! async_arm {
                 client_line(pid, "connected");
                 let mut status = exit::OK;
                 loop {
-                    let more = socket.wait_for_ready_read(Timeout::FOREVER).await;
+                    let more = socket.wait_for_ready_read(Timeout::FOREVER).await.is_ok();
                     let data = socket.read_all().unwrap_or_default();
                     if !data.is_empty() {
                         if echo {
-                            if socket.write(data).is_ok() {
-                                socket.flush();
+                            if socket.write_bytes(data).is_ok() {
+                                socket.try_flush();
                             }
                         } else if !write_stdout(&data) {
                             socket.abort();
@@ -186,7 +186,8 @@ macro_rules! async_arm {
                     }
                 }
                 if socket.state() != State::Unconnected {
-                    socket.disconnect_from_server().await;
+                    socket.disconnect_from_server();
+                    let _ = socket.wait_for_disconnected(Timeout::FOREVER).await;
                 }
                 if let Some(e) = socket.last_error() {
                     if e.kind() != localsock::SocketError::PeerClosed {

@@ -3,11 +3,12 @@
 //!
 //! Every decision (states, Qt's signal order, buffering, connect retries,
 //! the ClosingState drain, error categories and texts) is made by
-//! [`localsock_core`]; this crate moves bytes between it and the OS, waits
-//! with async-io's reactor on Unix (`Async<UnixStream>`) and with the Win32
-//! thread pool on Windows (overlapped named pipes' completion events), and
-//! keeps the core's deadlines with `async_io::Timer`. Because async-io runs
-//! its own reactor, the types work under smol, `futures::executor`, or any
+//! `localsock_core`, and the one async driver, [`localsock_async`], moves
+//! the bytes. This crate is that driver's [`Runtime`](localsock_async::Runtime)
+//! for async-io ([`Smol`]): descriptors wait in async-io's reactor
+//! (`Async<T>`), the core's deadlines use `async_io::Timer`, and Windows
+//! pipes complete through the Win32 thread pool. Because async-io runs its
+//! own reactor, the types work under smol, `futures::executor`, or any
 //! executor.
 //!
 //! ```
@@ -34,8 +35,7 @@
 //!         let mut request = [0; 4];
 //!         peer.read_exact(&mut request).await?;
 //!         peer.write_all(b"pong").await?;
-//!         // `peer.flush()` would be Qt's non-blocking flush (a `bool`).
-//!         AsyncWriteExt::flush(&mut peer).await?;
+//!         peer.flush().await?;
 //!         Ok::<_, std::io::Error>(peer)
 //!     };
 //!     let (reply, _peer) = future::try_zip(client, serve).await?;
@@ -48,10 +48,11 @@
 //! # Three ways to drive a socket
 //! - **Streams**: [`LocalSocket`] implements futures-io's `AsyncRead`,
 //!   `AsyncBufRead` and `AsyncWrite`; [`LocalSocket::into_split`] gives two
-//!   halves for two tasks. `AsyncWriteExt::close` is Qt's graceful
-//!   disconnect.
+//!   halves for two tasks. `AsyncWriteExt::close` flushes, then
+//!   half-closes (pipes: Qt's graceful disconnect).
 //! - **Qt's waits**, as async functions with Qt's semantics and timeouts
-//!   ([`Timeout`]): `wait_for_connected`, `wait_for_ready_read`,
+//!   ([`Timeout`]), returning `Result` (Qt's bool is `.is_ok()`):
+//!   `wait_for_connected`, `wait_for_ready_read`,
 //!   `wait_for_bytes_written`, `wait_for_disconnected`, and on the server
 //!   `wait_for_new_connection`.
 //! - **Qt's signals**: [`LocalSocket::next_event`] (or
@@ -64,7 +65,7 @@
 //!
 //! # Platforms
 //! - **Unix** (Linux, macOS, BSD): `AF_UNIX` stream sockets registered with
-//!   async-io's reactor (`Async<UnixStream>`). A peer that half-closes
+//!   async-io's reactor (`Async<T>`, registered on the first wait). A peer that half-closes
 //!   (`shutdown(SHUT_WR)`) leaves the socket Connected: reads end, writes
 //!   go on, and the socket is watched for the peer's hang-up (Linux: a
 //!   nested epoll that reports only the hang-up; macOS and BSD: a re-probe
@@ -81,18 +82,103 @@
 //!   ([`LocalSocket::shutdown_write`] reports `Unsupported`), carry no uid
 //!   or gid in [`PeerCredentials`], and leave no file to remove.
 
-mod driver;
-mod server;
-mod socket;
-mod split;
-mod sys;
+#[cfg(unix)]
+use std::fmt;
+#[cfg(unix)]
+use std::io;
+use std::task::{Context, Poll};
+use std::time::Instant;
 
-pub use localsock_core::{
-    Access, Address, Config, DeviceError, Event, ListenError, LocalSocketError, NameContext,
-    OpenMode, PeerCredentials, Platform, ServerError, ServerOptions, SocketError, State,
+use futures_lite::FutureExt;
+
+pub use localsock_async::{
+    name_context, Access, Address, Config, DeviceError, ErrorSource, Event, ListenError,
+    LocalSocketError, NameContext, OpenMode, PeerCredentials, Platform, ServerError, ServerOptions,
+    SocketError, State, Timeout,
 };
-pub use localsock_os::{name_context, Timeout};
 
-pub use server::{Incoming, LocalServer};
-pub use socket::{Events, LocalSocket};
-pub use split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};
+/// Qt's `QLocalSocket` on async-io: see [`localsock_async::LocalSocket`].
+pub type LocalSocket = localsock_async::LocalSocket<Smol>;
+/// Qt's `QLocalServer` on async-io: see [`localsock_async::LocalServer`].
+pub type LocalServer = localsock_async::LocalServer<Smol>;
+/// The read half of [`LocalSocket::into_split`].
+pub type OwnedReadHalf = localsock_async::OwnedReadHalf<Smol>;
+/// The write half of [`LocalSocket::into_split`].
+pub type OwnedWriteHalf = localsock_async::OwnedWriteHalf<Smol>;
+/// Two halves that do not belong together, handed back by `reunite`.
+pub type ReuniteError = localsock_async::ReuniteError<Smol>;
+/// The stream of [`LocalSocket::events`].
+pub type Events<'a> = localsock_async::Events<'a, Smol>;
+/// The stream of [`LocalServer::incoming`].
+pub type Incoming<'a> = localsock_async::Incoming<'a, Smol>;
+
+/// async-io as the driver's [`Runtime`](localsock_async::Runtime).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Smol;
+
+impl localsock_async::Runtime for Smol {
+    type Timer = Timer;
+    #[cfg(unix)]
+    type Source<T: std::os::fd::AsFd + fmt::Debug + Send + Sync + 'static> = Source<T>;
+
+    fn timer(at: Instant) -> Timer {
+        Timer(async_io::Timer::at(at))
+    }
+
+    #[cfg(unix)]
+    fn register<T: std::os::fd::AsFd + fmt::Debug + Send + Sync + 'static>(
+        io: T,
+    ) -> io::Result<Source<T>> {
+        // The descriptors the driver registers are non-blocking already.
+        async_io::Async::new_nonblocking(io).map(Source)
+    }
+}
+
+/// An `async_io::Timer` as the driver's timer.
+#[derive(Debug)]
+pub struct Timer(async_io::Timer);
+
+impl localsock_async::Timer for Timer {
+    fn reset(&mut self, at: Instant) {
+        self.0.set_at(at);
+    }
+
+    fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.0.poll(cx).map(drop)
+    }
+}
+
+/// A descriptor in async-io's reactor (`Async<T>`).
+///
+/// async-io arms its poller one-shot and level-triggered at each wait, so
+/// nothing is cached: an operation runs as it is, and a wait reports the
+/// next event after it registered.
+#[cfg(unix)]
+#[derive(Debug)]
+pub struct Source<T: std::os::fd::AsFd>(async_io::Async<T>);
+
+#[cfg(unix)]
+impl<T: std::os::fd::AsFd + fmt::Debug + Send + Sync> localsock_async::Source<T> for Source<T> {
+    fn get_ref(&self) -> &T {
+        self.0.get_ref()
+    }
+
+    fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        interest: localsock_async::Interest,
+    ) -> Poll<io::Result<()>> {
+        match interest {
+            localsock_async::Interest::Readable => self.0.poll_readable(cx),
+            localsock_async::Interest::Writable => self.0.poll_writable(cx),
+        }
+    }
+
+    fn try_io<U>(
+        &self,
+        _interest: localsock_async::Interest,
+        op: impl FnOnce(&T) -> io::Result<U>,
+    ) -> io::Result<U> {
+        op(self.0.get_ref())
+    }
+}

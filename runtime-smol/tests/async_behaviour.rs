@@ -150,15 +150,18 @@ fn drop_during_closing_neither_panics_nor_blocks() {
         let (_server, client, peer) = pair("dropclosing").await;
         (client, peer)
     });
-    client.write(payload(8 << 20, 3)).unwrap();
-    client.start_disconnect();
+    client.write_bytes(payload(8 << 20, 3)).unwrap();
+    client.disconnect_from_server();
     assert_eq!(client.state(), State::Closing);
     // A drain started and cancelled inside an executor, then the socket is
     // dropped outside any executor.
     smol::block_on(async {
         let drained = future::or(
             async {
-                client.disconnect_from_server().await;
+                client.disconnect_from_server();
+                let _ = client
+                    .wait_for_disconnected(localsock_smol::Timeout::FOREVER)
+                    .await;
                 true
             },
             async {
@@ -243,7 +246,7 @@ fn read_limit_holds_back_a_fast_writer() {
         let data = payload(4 << 20, 9);
         let mut queued_seen = Vec::new();
         for chunk in data.chunks(256 << 10) {
-            writer.write(chunk.to_vec()).unwrap();
+            writer.write_bytes(chunk.to_vec()).unwrap();
             // Let both sides make progress for a moment.
             let _ = writer
                 .wait_for_bytes_written(Duration::from_millis(5))
@@ -254,7 +257,10 @@ fn read_limit_holds_back_a_fast_writer() {
         }
         assert_eq!(reader.bytes_available(), limit, "the buffer filled up");
         // A full buffer: the wait says no at once, nothing more is read.
-        assert!(!reader.wait_for_ready_read(Duration::from_millis(20)).await);
+        assert!(reader
+            .wait_for_ready_read(Duration::from_millis(20))
+            .await
+            .is_err());
         assert_eq!(reader.bytes_available(), limit);
         // The writer's queue grew while the reader did not read.
         assert!(
@@ -381,7 +387,10 @@ fn halves_as_two_tasks_echo() {
         assert!(got == payload(1 << 20, 5));
         let mut socket = r.reunite(w).expect("same socket");
         assert_eq!(socket.state(), State::Connected);
-        socket.disconnect_from_server().await;
+        socket.disconnect_from_server();
+        let _ = socket
+            .wait_for_disconnected(localsock_smol::Timeout::FOREVER)
+            .await;
         assert_eq!(socket.state(), State::Unconnected);
         echo.await;
     }));
@@ -409,7 +418,7 @@ fn next_event_follows_qt_order() {
             ]
         );
         let mut peer = server.accept().await.unwrap();
-        c.write(&b"hi"[..]).unwrap();
+        c.write_bytes(&b"hi"[..]).unwrap();
         assert_eq!(c.next_event().await, Some(Event::BytesWritten(2)));
         peer.write_all(b"back").await.unwrap();
         AsyncWriteExt::close(&mut peer).await.unwrap();
@@ -485,7 +494,7 @@ fn flush_and_close_report_lost_bytes() {
         drop(peer);
         let mut result = Ok(());
         for _ in 0..1000 {
-            c.write(vec![0u8; 64 << 10]).unwrap_or(0);
+            c.write_bytes(vec![0u8; 64 << 10]).unwrap_or(0);
             result = AsyncWriteExt::flush(&mut c).await;
             if result.is_err() {
                 break;
@@ -541,7 +550,10 @@ fn full_backlog_is_retried_until_the_connect_timeout() {
         impatient.set_connect_timeout(Duration::from_millis(50));
         impatient.connect_to_server(&name);
         if impatient.state() == State::Connecting {
-            assert!(!impatient.wait_for_connected(Timeout::FOREVER).await);
+            assert!(impatient
+                .wait_for_connected(Timeout::FOREVER)
+                .await
+                .is_err());
             assert_eq!(impatient.error(), SocketError::SocketTimeout);
         }
         drop(impatient);
@@ -555,7 +567,11 @@ fn full_backlog_is_retried_until_the_connect_timeout() {
         };
         let connect = async {
             for c in &mut clients {
-                assert!(c.wait_for_connected(LONG).await, "{}", c.error_string());
+                assert!(
+                    c.wait_for_connected(LONG).await.is_ok(),
+                    "{}",
+                    c.error_string()
+                );
             }
         };
         let (peers, ()) = future::zip(accept, connect).await;
@@ -575,7 +591,9 @@ fn works_without_smol() {
         peer.read_exact(&mut buf).await.unwrap();
         assert_eq!(&buf, b"ping");
         assert!(
-            !peer.wait_for_ready_read(Duration::from_millis(10)).await,
+            peer.wait_for_ready_read(Duration::from_millis(10))
+                .await
+                .is_err(),
             "a timeout with the timer on async-io's thread"
         );
         assert_eq!(peer.error(), SocketError::SocketTimeout);
@@ -592,7 +610,7 @@ fn io_traits_refuse_what_the_device_refuses() {
         server.listen(&name).unwrap();
         let mut wo = LocalSocket::new();
         wo.connect_to_server_with_mode(&name, OpenMode::WriteOnly);
-        assert!(wo.wait_for_connected(LONG).await);
+        assert!(wo.wait_for_connected(LONG).await.is_ok());
         let mut buf = [0u8; 4];
         let e = wo.read(&mut buf).await.unwrap_err();
         assert_eq!(e.kind(), std::io::ErrorKind::Unsupported);
@@ -727,9 +745,15 @@ fn shutdown_write_half_closes() {
         assert_eq!(req, b"request");
         // A half-close: the peer stays connected and can answer.
         assert_eq!(peer.state(), State::Connected);
-        assert!(!peer.wait_for_ready_read(Duration::from_secs(5)).await);
+        assert!(peer
+            .wait_for_ready_read(Duration::from_secs(5))
+            .await
+            .is_err());
         peer.write_all(b"response").await.unwrap();
-        peer.disconnect_from_server().await;
+        peer.disconnect_from_server();
+        let _ = peer
+            .wait_for_disconnected(localsock_smol::Timeout::FOREVER)
+            .await;
         let mut rest = Vec::new();
         c.read_to_end(&mut rest).await.unwrap();
         assert_eq!(rest, b"response");
@@ -776,8 +800,11 @@ fn awaited_disconnect_drains_then_signals() {
             }
             got
         });
-        c.write(data.clone()).unwrap();
-        c.disconnect_from_server().await;
+        c.write_bytes(data.clone()).unwrap();
+        c.disconnect_from_server();
+        let _ = c
+            .wait_for_disconnected(localsock_smol::Timeout::FOREVER)
+            .await;
         assert_eq!(c.state(), State::Unconnected);
         assert!(c.is_open(), "buffered input stays readable");
         let events = c.take_events();
@@ -851,7 +878,10 @@ fn half_close_then_hang_up() {
         assert_eq!(req, b"request");
         assert_eq!(ours.state(), State::Connected);
         assert!(ours.connection().is_half_closed());
-        assert!(!ours.wait_for_ready_read(Duration::from_secs(10)).await);
+        assert!(ours
+            .wait_for_ready_read(Duration::from_secs(10))
+            .await
+            .is_err());
         assert_ne!(
             ours.error(),
             SocketError::SocketTimeout,
@@ -859,7 +889,10 @@ fn half_close_then_hang_up() {
         );
         ours.write_all(&data).await.unwrap();
         AsyncWriteExt::flush(&mut ours).await.unwrap();
-        assert!(ours.wait_for_disconnected(Duration::from_secs(30)).await);
+        assert!(ours
+            .wait_for_disconnected(Duration::from_secs(30))
+            .await
+            .is_ok());
         peer.join().unwrap();
         let signals = closing_signals(&ours.take_events());
         assert_eq!(
@@ -887,7 +920,7 @@ fn half_close_then_hang_up_with_writes_pending() {
         let mut req = Vec::new();
         ours.read_to_end(&mut req).await.unwrap();
         assert_eq!(req, b"request");
-        ours.write(payload(8 << 20, 22)).unwrap();
+        ours.write_bytes(payload(8 << 20, 22)).unwrap();
         let peer = std::thread::spawn(move || {
             let mut buf = [0u8; 1024];
             let _ = raw.read(&mut buf).unwrap();
@@ -978,7 +1011,7 @@ fn data_of_a_peer_that_died_is_read_to_the_end() {
     use std::io::Write;
     smol::block_on(async {
         let (_server, mut raw, mut ours) = raw_pair("died").await;
-        ours.write(payload(4 << 20, 23)).unwrap();
+        ours.write_bytes(payload(4 << 20, 23)).unwrap();
         let sent = payload(100_000, 24);
         let expect = sent.clone();
         std::thread::spawn(move || {
@@ -1018,11 +1051,14 @@ fn drop_sends_what_the_kernel_takes() {
 fn start_disconnect_leaves_the_drain_to_later_waits() {
     smol::block_on(async {
         let (_server, mut c, mut peer) = pair("startdisc").await;
-        c.write(&b"hello"[..]).unwrap();
-        c.start_disconnect();
+        c.write_bytes(&b"hello"[..]).unwrap();
+        c.disconnect_from_server();
         assert_eq!(c.state(), State::Closing);
         assert_eq!(c.bytes_to_write(), 5);
-        assert!(c.wait_for_disconnected(Duration::from_secs(30)).await);
+        assert!(c
+            .wait_for_disconnected(Duration::from_secs(30))
+            .await
+            .is_ok());
         let mut got = Vec::new();
         peer.read_to_end(&mut got).await.unwrap();
         assert_eq!(got, b"hello");
@@ -1090,10 +1126,13 @@ fn timeouts_can_be_set_on_any_socket() {
         // An accepted socket's drain timeout ends a drain to a peer that
         // never reads.
         peer.set_drain_timeout(Some(Duration::from_millis(100)));
-        peer.write(payload(16 << 20, 26)).unwrap();
-        peer.start_disconnect();
+        peer.write_bytes(payload(16 << 20, 26)).unwrap();
+        peer.disconnect_from_server();
         assert_eq!(peer.state(), State::Closing);
-        assert!(peer.wait_for_disconnected(Duration::from_secs(30)).await);
+        assert!(peer
+            .wait_for_disconnected(Duration::from_secs(30))
+            .await
+            .is_ok());
         assert_eq!(peer.error(), SocketError::SocketTimeout);
     });
 }
@@ -1104,7 +1143,7 @@ fn zero_timeout_waits_keep_the_queue_bounded() {
     smol::block_on(async {
         let (_server, mut c, _peer) = pair("zerowait").await;
         for _ in 0..1_000_000 {
-            assert!(!c.wait_for_ready_read(Duration::ZERO).await);
+            assert!(c.wait_for_ready_read(Duration::ZERO).await.is_err());
         }
         assert!(c.take_events().len() <= 1024);
         assert_eq!(c.error(), SocketError::SocketTimeout);

@@ -4,8 +4,11 @@
 //!
 //! Every decision (states, Qt's signal order, buffering, connect retries on
 //! a full backlog, error categories and texts) is made by
-//! [`localsock_core`]; this crate moves bytes between it and tokio's reactor
-//! and turns Qt's `waitFor*` calls into async fns.
+//! `localsock_core`, and the one async driver, [`localsock_async`], moves
+//! the bytes. This crate is that driver's
+//! [`Runtime`](localsock_async::Runtime) for tokio ([`Tokio`]):
+//! descriptors wait in tokio's reactor (`AsyncFd`) and the core's deadlines
+//! use `tokio::time`.
 //!
 //! ```
 //! use localsock_tokio::{LocalServer, LocalSocket};
@@ -21,26 +24,25 @@
 //!     let mut socket = LocalSocket::connect(&name).await?;
 //!     socket.write_all(b"hello\n").await?; // queued; the read below sends it
 //!     let mut line = String::new();
-//!     // The socket is its own `AsyncBufRead`; Qt's `read_line(max)` is the
-//!     // inherent method, so name the trait's.
-//!     AsyncBufReadExt::read_line(&mut socket, &mut line).await?;
+//!     // The socket is its own `AsyncBufRead`.
+//!     socket.read_line(&mut line).await?;
 //!     Ok::<_, std::io::Error>(line)
 //! });
 //!
 //! let mut peer = server.accept().await?;
 //! let mut line = String::new();
-//! AsyncBufReadExt::read_line(&mut peer, &mut line).await?;
+//! peer.read_line(&mut line).await?;
 //! peer.write_all(line.as_bytes()).await?;
-//! peer.shutdown().await?; // Qt's graceful disconnect: drains, then closes
+//! peer.shutdown().await?; // flushes, then half-closes
 //! assert_eq!(client.await??, "hello\n");
 //! # Ok(())
 //! # }
 //! ```
 //!
 //! # Three surfaces, one socket
-//! [`LocalSocket`] offers Qt's calls (`connect_to_server`, `write`,
+//! [`LocalSocket`] offers Qt's calls (`connect_to_server`, `write_bytes`,
 //! `wait_for_ready_read`, `read_all`, `error_string`, …; the `wait_for_*`
-//! calls are async fns with Qt's semantics), tokio's I/O traits, and Qt's
+//! calls are async fns returning `Result`), tokio's I/O traits, and Qt's
 //! signals as [`Event`]s through [`LocalSocket::next_event`]. The same
 //! operations exist under the same names in `localsock-blocking` and
 //! `localsock-smol`.
@@ -67,15 +69,17 @@
 //! so no `send` is spent on a socket known to be full; a read keeps the
 //! readability until `recv` finds the socket empty (a short read proves
 //! nothing: the peer decides where a read stops, at a passed descriptor or
-//! an out-of-band mark); small reads go through a 4 KiB stack buffer, so a
-//! run of them makes one `recv` per 4 KiB. The
-//! `vs_raw` example measures round trips and bulk throughput against raw
-//! `tokio::net::UnixStream` on the same runtime flavour.
+//! an out-of-band mark). The `vs_raw` example measures round trips and bulk
+//! throughput against raw `tokio::net::UnixStream` on the same runtime
+//! flavour.
 //!
 //! # Platforms
-//! Unix (Linux, macOS, BSD): `AF_UNIX` stream sockets. Windows: named pipes
-//! through `tokio::net::windows::named_pipe`. Platform code lives in
-//! `sys::unix` and `sys::windows`; everything else is shared.
+//! Unix (Linux, macOS, BSD): `AF_UNIX` stream sockets in tokio's reactor.
+//! Windows: named pipes opened for overlapped I/O, whose completions wake
+//! the waiting task through the Win32 thread pool (the same pipe layer on
+//! every runtime; tokio's reactor is not involved, so a pipe reads and
+//! writes even before a runtime polls it, and a dropped pipe is released
+//! at once).
 //!
 //! On Windows:
 //! - A server keeps [`ServerOptions::pipe_instances`] instances open
@@ -89,33 +93,142 @@
 //!   the core's schedule with `tokio::time` until the connect timeout; no
 //!   thread blocks in `WaitNamedPipe`.
 //! - Pipes have no half-close: [`LocalSocket::shutdown_write`] fails with
-//!   `Unsupported`. [`PeerCredentials`] carry the process id only.
-//! - tokio does a pipe's I/O through the runtime's completion port, so a
-//!   pipe reads and writes only once a runtime has polled it: a synchronous
-//!   [`flush`](LocalSocket::flush) before that writes nothing (the next
-//!   wait or read sends). A drop still hands such a pipe what it takes at
-//!   once, with one overlapped write of its own.
-//! - A dropped or closed pipe is released by the runtime's driver at its
-//!   next turn (tokio keeps the handle until the cancelled read's completion
-//!   is collected); only then does the peer see the end of the stream. On a
-//!   current-thread runtime that nobody drives, that waits.
+//!   `Unsupported`, and `AsyncWriteExt::shutdown` is Qt's graceful
+//!   disconnect. [`PeerCredentials`] carry the process id only.
 #![warn(missing_docs)]
-// Unsafe code only where allowed by name, each with a `SAFETY:` comment:
-// `sys::windows` (Win32 calls, raw handles for tokio) and the one read into
-// tokio's uninitialised `ReadBuf` in `sys::unix`.
-#![deny(unsafe_code)]
 
-mod driver;
-mod server;
-mod socket;
-mod split;
-mod sys;
+#[cfg(unix)]
+use std::fmt;
+use std::future::Future;
+#[cfg(unix)]
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
 
-pub use localsock_core::{
-    Access, Address, Config, DeviceError, Event, ListenError, LocalSocketError, NameContext,
-    OpenMode, PeerCredentials, Platform, ServerError, ServerOptions, SocketError, State,
+pub use localsock_async::{
+    name_context, Access, Address, Config, DeviceError, ErrorSource, Event, ListenError,
+    LocalSocketError, NameContext, OpenMode, PeerCredentials, Platform, ServerError, ServerOptions,
+    SocketError, State, Timeout,
 };
-pub use localsock_os::{name_context, Timeout};
-pub use server::{Incoming, LocalServer};
-pub use socket::{Events, LocalSocket};
-pub use split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};
+
+/// Qt's `QLocalSocket` on tokio: see [`localsock_async::LocalSocket`].
+pub type LocalSocket = localsock_async::LocalSocket<Tokio>;
+/// Qt's `QLocalServer` on tokio: see [`localsock_async::LocalServer`].
+pub type LocalServer = localsock_async::LocalServer<Tokio>;
+/// The read half of [`LocalSocket::into_split`].
+pub type OwnedReadHalf = localsock_async::OwnedReadHalf<Tokio>;
+/// The write half of [`LocalSocket::into_split`].
+pub type OwnedWriteHalf = localsock_async::OwnedWriteHalf<Tokio>;
+/// Two halves that do not belong together, handed back by `reunite`.
+pub type ReuniteError = localsock_async::ReuniteError<Tokio>;
+/// The stream of [`LocalSocket::events`].
+pub type Events<'a> = localsock_async::Events<'a, Tokio>;
+/// The stream of [`LocalServer::incoming`].
+pub type Incoming<'a> = localsock_async::Incoming<'a, Tokio>;
+
+/// tokio as the driver's [`Runtime`](localsock_async::Runtime). I/O and
+/// time must be enabled on the runtime that polls the sockets.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tokio;
+
+impl localsock_async::Runtime for Tokio {
+    type Timer = Timer;
+    #[cfg(unix)]
+    type Source<T: std::os::fd::AsFd + fmt::Debug + Send + Sync + 'static> = Source<T>;
+
+    fn timer(at: Instant) -> Timer {
+        Timer(Box::pin(tokio::time::sleep_until(at.into())))
+    }
+
+    /// tokio 1.51.6/1.53.3 deprecated the safe `AsyncFd` constructors
+    /// because a `T` that does not own its descriptor could close it while
+    /// registered; their replacement, `AsyncFd::register_with_interest`, is
+    /// `unsafe` and missing from the tokio versions this crate supports
+    /// (1.42 and later). The driver registers only descriptor-owning
+    /// objects (`UnixStream`, `UnixListener`, `OwnedFd`), owned by the
+    /// `AsyncFd` for as long as it is registered, so the safe constructor
+    /// is sound.
+    #[cfg(unix)]
+    #[allow(deprecated)]
+    fn register<T: std::os::fd::AsFd + fmt::Debug + Send + Sync + 'static>(
+        io: T,
+    ) -> io::Result<Source<T>> {
+        use tokio::io::Interest;
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(io::Error::other(
+                "localsock-tokio: polled outside a tokio runtime",
+            ));
+        }
+        tokio::io::unix::AsyncFd::with_interest(Fd(io), Interest::READABLE | Interest::WRITABLE)
+            .map(Source)
+    }
+}
+
+/// A `tokio::time::Sleep` as the driver's timer.
+#[derive(Debug)]
+pub struct Timer(Pin<Box<tokio::time::Sleep>>);
+
+impl localsock_async::Timer for Timer {
+    fn reset(&mut self, at: Instant) {
+        self.0.as_mut().reset(at.into());
+    }
+
+    fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+/// A descriptor in tokio's reactor (`AsyncFd`).
+///
+/// tokio caches readiness per direction until an operation reports
+/// `WouldBlock`: [`try_io`](localsock_async::Source::try_io) runs the
+/// operation only while the cache says ready, and clears it on
+/// `WouldBlock`.
+#[cfg(unix)]
+#[derive(Debug)]
+pub struct Source<T: std::os::fd::AsFd>(tokio::io::unix::AsyncFd<Fd<T>>);
+
+/// `AsyncFd` wants `AsRawFd`; the driver's objects offer `AsFd`.
+#[cfg(unix)]
+#[derive(Debug)]
+pub struct Fd<T>(T);
+
+#[cfg(unix)]
+impl<T: std::os::fd::AsFd> std::os::fd::AsRawFd for Fd<T> {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.0.as_fd().as_raw_fd()
+    }
+}
+
+#[cfg(unix)]
+impl<T: std::os::fd::AsFd + fmt::Debug + Send + Sync> localsock_async::Source<T> for Source<T> {
+    fn get_ref(&self) -> &T {
+        &self.0.get_ref().0
+    }
+
+    fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        interest: localsock_async::Interest,
+    ) -> Poll<io::Result<()>> {
+        // The guard is dropped without clearing: only an operation that
+        // reports `WouldBlock` (in `try_io`) clears the readiness.
+        match interest {
+            localsock_async::Interest::Readable => self.0.poll_read_ready(cx).map_ok(drop),
+            localsock_async::Interest::Writable => self.0.poll_write_ready(cx).map_ok(drop),
+        }
+    }
+
+    fn try_io<U>(
+        &self,
+        interest: localsock_async::Interest,
+        op: impl FnOnce(&T) -> io::Result<U>,
+    ) -> io::Result<U> {
+        let interest = match interest {
+            localsock_async::Interest::Readable => tokio::io::Interest::READABLE,
+            localsock_async::Interest::Writable => tokio::io::Interest::WRITABLE,
+        };
+        self.0.try_io(interest, |fd| op(&fd.0))
+    }
+}

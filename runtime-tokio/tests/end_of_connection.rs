@@ -69,7 +69,7 @@ async fn hang_up_after_half_close(tag: &str, reply_len: usize, queue_first: bool
     let mut s = server.accept().await.unwrap();
     let reply: Vec<u8> = (0..reply_len).map(|i| (i % 251) as u8).collect();
     if queue_first {
-        s.write(reply.clone()).unwrap(); // drained while reading below
+        s.write_bytes(reply.clone()).unwrap(); // drained while reading below
     }
     let mut request = Vec::new();
     s.read_to_end(&mut request).await.unwrap();
@@ -85,7 +85,10 @@ async fn hang_up_after_half_close(tag: &str, reply_len: usize, queue_first: bool
         "end of stream again"
     );
     let t = Instant::now();
-    assert!(!s.wait_for_ready_read(LONG).await, "no more data can come");
+    assert!(
+        s.wait_for_ready_read(LONG).await.is_err(),
+        "no more data can come"
+    );
     assert!(t.elapsed() < Duration::from_secs(5), "refused at once");
     if !queue_first {
         s.write_all(&reply).await.unwrap();
@@ -94,7 +97,7 @@ async fn hang_up_after_half_close(tag: &str, reply_len: usize, queue_first: bool
     AsyncWriteExt::flush(&mut s).await.unwrap();
     let t = Instant::now();
     assert!(
-        s.wait_for_disconnected(LONG).await,
+        s.wait_for_disconnected(LONG).await.is_ok(),
         "the hang-up ends the wait: {}",
         s.error_string()
     );
@@ -190,7 +193,7 @@ async fn data_of_a_peer_that_died_is_read_to_the_end() {
     server.listen(&name).unwrap();
     let mut raw = UnixStream::connect(server.full_server_name()).unwrap();
     let mut s = server.accept().await.unwrap();
-    s.write(vec![9u8; 4 << 20]).unwrap();
+    s.write_bytes(vec![9u8; 4 << 20]).unwrap();
     let data: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
     let sent = data.clone();
     let writer = std::thread::spawn(move || {
@@ -222,9 +225,9 @@ async fn drop_sends_what_the_kernel_takes() {
 
     // Qt's `write` on a socket no task ever polled, and an accepted one.
     let (_server, mut client, mut peer) = pair("drop-qt").await;
-    client.write(&b"qt\n"[..]).unwrap();
+    client.write_bytes(&b"qt\n"[..]).unwrap();
     drop(client);
-    peer.write(&b"back\n"[..]).unwrap();
+    peer.write_bytes(&b"back\n"[..]).unwrap();
     let mut got = Vec::new();
     peer.read_to_end(&mut got).await.unwrap();
     assert_eq!(got, b"qt\n");
@@ -236,11 +239,11 @@ async fn drop_sends_what_the_kernel_takes() {
 #[tokio::test]
 async fn start_disconnect_with_writes_pending_is_closing() {
     let (_server, mut client, mut peer) = pair("closing").await;
-    client.write(&b"hello"[..]).unwrap();
-    client.start_disconnect();
+    client.write_bytes(&b"hello"[..]).unwrap();
+    client.disconnect_from_server();
     assert_eq!(client.state(), State::Closing);
     assert_eq!(client.bytes_to_write(), 5);
-    assert!(client.wait_for_disconnected(LONG).await);
+    assert!(client.wait_for_disconnected(LONG).await.is_ok());
     assert_eq!(client.state(), State::Unconnected);
     let mut got = Vec::new();
     peer.read_to_end(&mut got).await.unwrap();
@@ -248,10 +251,10 @@ async fn start_disconnect_with_writes_pending_is_closing() {
 
     // `close` as well.
     let (_server, mut client, mut peer) = pair("closing-close").await;
-    client.write(&b"bye"[..]).unwrap();
-    client.close();
+    client.write_bytes(&b"bye"[..]).unwrap();
+    client.close_device();
     assert_eq!(client.state(), State::Closing);
-    assert!(client.wait_for_disconnected(LONG).await);
+    assert!(client.wait_for_disconnected(LONG).await.is_ok());
     let mut got = Vec::new();
     peer.read_to_end(&mut got).await.unwrap();
     assert_eq!(got, b"bye");
@@ -262,11 +265,11 @@ async fn start_disconnect_with_writes_pending_is_closing() {
 async fn drain_timeout_on_an_accepted_socket() {
     let (_server, _client, mut peer) = pair("drain").await;
     peer.set_drain_timeout(Some(Duration::from_millis(100)));
-    peer.write(vec![1u8; 16 << 20]).unwrap(); // the client never reads
-    peer.start_disconnect();
+    peer.write_bytes(vec![1u8; 16 << 20]).unwrap(); // the client never reads
+    peer.disconnect_from_server();
     assert_eq!(peer.state(), State::Closing);
     let t = Instant::now();
-    assert!(peer.wait_for_disconnected(LONG).await);
+    assert!(peer.wait_for_disconnected(LONG).await.is_ok());
     assert!(t.elapsed() < Duration::from_secs(10));
     assert_eq!(peer.error(), SocketError::SocketTimeout);
     assert!(
@@ -280,7 +283,10 @@ async fn drain_timeout_on_an_accepted_socket() {
 #[tokio::test]
 async fn connect_timeout_on_a_reused_socket() {
     let (_s, mut reused, _p) = pair("reuse-first").await;
-    reused.disconnect_from_server().await;
+    reused.disconnect_from_server();
+    let _ = reused
+        .wait_for_disconnected(localsock_tokio::Timeout::FOREVER)
+        .await;
     assert_eq!(reused.state(), State::Unconnected);
 
     let name = unique_name("reuse-full");
@@ -309,7 +315,7 @@ async fn connect_timeout_on_a_reused_socket() {
     reused.connect_to_server(&name);
     assert_eq!(reused.state(), State::Connecting);
     let t = Instant::now();
-    assert!(!reused.wait_for_connected(LONG).await);
+    assert!(reused.wait_for_connected(LONG).await.is_err());
     assert!(
         t.elapsed() < Duration::from_secs(10),
         "the short timeout applied"
@@ -331,7 +337,7 @@ async fn read_after_abort_is_not_connected() {
 async fn zero_timeouts_keep_the_event_queue_bounded() {
     let (_server, mut client, _peer) = pair("zero").await;
     for _ in 0..1_000_000 {
-        assert!(!client.wait_for_ready_read(Duration::ZERO).await);
+        assert!(client.wait_for_ready_read(Duration::ZERO).await.is_err());
     }
     assert!(client.connection().queued_events() <= localsock_core::MAX_QUEUED_EVENTS);
     assert_eq!(client.error(), SocketError::SocketTimeout);

@@ -71,7 +71,10 @@ fn spawn_streamer(mut peer: LocalSocket, data: Vec<u8>) -> tokio::task::JoinHand
                 tokio::time::sleep(Duration::from_millis(3)).await;
             }
         }
-        peer.disconnect_from_server().await;
+        peer.disconnect_from_server();
+        let _ = peer
+            .wait_for_disconnected(localsock_tokio::Timeout::FOREVER)
+            .await;
         assert_eq!(
             peer.error(),
             SocketError::Unknown,
@@ -255,16 +258,19 @@ fn dropping_during_and_after_runtime_shutdown_never_panics() {
                 .unwrap();
             let mut a = LocalSocket::connect(&name).await.unwrap();
             let b = server.accept().await.unwrap();
-            a.write(vec![7u8; 1 << 20]).unwrap(); // pending writes
-                                                  // Fill the backlog so a connect stays Connecting, with its retry
-                                                  // timer allocated by a short wait.
+            a.write_bytes(vec![7u8; 1 << 20]).unwrap(); // pending writes
+                                                        // Fill the backlog so a connect stays Connecting, with its retry
+                                                        // timer allocated by a short wait.
             let mut fill = Vec::new();
             let mut connecting = None;
             for _ in 0..16 {
                 let mut s = LocalSocket::new();
                 s.connect_to_server(&name);
                 if s.state() == State::Connecting {
-                    assert!(!s.wait_for_connected(Duration::from_millis(5)).await);
+                    assert!(s
+                        .wait_for_connected(Duration::from_millis(5))
+                        .await
+                        .is_err());
                     connecting = Some(s);
                     break;
                 }
@@ -312,14 +318,23 @@ async fn read_buffer_limit_is_back_pressure() {
         peer.write_all(&data).await.unwrap();
         AsyncWriteExt::flush(&mut peer).await.unwrap();
         done2.store(true, Ordering::SeqCst);
-        peer.disconnect_from_server().await;
+        peer.disconnect_from_server();
+        let _ = peer
+            .wait_for_disconnected(localsock_tokio::Timeout::FOREVER)
+            .await;
     });
     while client.bytes_available() < LIMIT {
-        assert!(client.wait_for_ready_read(Duration::from_secs(30)).await);
+        assert!(client
+            .wait_for_ready_read(Duration::from_secs(30))
+            .await
+            .is_ok());
         assert!(client.bytes_available() <= LIMIT);
     }
     // Full: the socket no longer reads, nothing arrives, the writer stalls.
-    assert!(!client.wait_for_ready_read(Duration::from_millis(100)).await);
+    assert!(client
+        .wait_for_ready_read(Duration::from_millis(100))
+        .await
+        .is_err());
     assert_eq!(client.bytes_available(), LIMIT);
     assert!(
         !done.load(Ordering::SeqCst),
@@ -329,7 +344,10 @@ async fn read_buffer_limit_is_back_pressure() {
     while got.len() < len {
         if client.bytes_available() == 0 {
             assert!(
-                client.wait_for_ready_read(Duration::from_secs(30)).await,
+                client
+                    .wait_for_ready_read(Duration::from_secs(30))
+                    .await
+                    .is_ok(),
                 "{}",
                 client.error_string()
             );
@@ -374,7 +392,10 @@ async fn owned_halves_on_two_tasks() {
     assert_eq!(sum, expect);
     let mut client = r.reunite(w).expect("halves of one socket");
     assert_eq!(client.state(), State::Connected);
-    client.disconnect_from_server().await;
+    client.disconnect_from_server();
+    let _ = client
+        .wait_for_disconnected(localsock_tokio::Timeout::FOREVER)
+        .await;
     assert_eq!(echo.await.unwrap(), len as u64);
 }
 
@@ -421,7 +442,7 @@ async fn connect_against_full_backlog() {
         queued.push(s);
         assert!(queued.len() < 64, "the backlog never filled");
     };
-    assert!(!short.wait_for_connected(Timeout::FOREVER).await);
+    assert!(short.wait_for_connected(Timeout::FOREVER).await.is_err());
     assert_eq!(short.state(), State::Unconnected);
     assert_eq!(short.error(), SocketError::SocketTimeout);
     assert!(short
@@ -432,13 +453,17 @@ async fn connect_against_full_backlog() {
     let mut patient = LocalSocket::new();
     patient.connect_to_server(&name);
     assert_eq!(patient.state(), State::Connecting);
-    assert!(!patient.wait_for_connected(Duration::from_millis(30)).await);
+    assert!(patient
+        .wait_for_connected(Duration::from_millis(30))
+        .await
+        .is_err());
     assert_eq!(patient.state(), State::Connecting, "still retrying");
     let accepting = async {
         let mut n = 0;
         while server
             .wait_for_new_connection(Duration::from_millis(500))
             .await
+            .is_ok()
         {
             while server.next_pending_connection().is_some() {
                 n += 1;
@@ -450,7 +475,7 @@ async fn connect_against_full_backlog() {
         patient.wait_for_connected(Duration::from_secs(10)),
         accepting
     );
-    assert!(connected, "{}", patient.error_string());
+    assert!(connected.is_ok(), "{}", patient.error_string());
     assert_eq!(accepted, queued.len() + 1);
 }
 
@@ -475,7 +500,10 @@ async fn incoming_and_events_streams() {
                 ]
             );
             s.write_all(b"hi").await.unwrap();
-            s.disconnect_from_server().await;
+            s.disconnect_from_server();
+            let _ = s
+                .wait_for_disconnected(localsock_tokio::Timeout::FOREVER)
+                .await;
         }
     });
     let mut peer = server.incoming().next().await.unwrap().unwrap();
@@ -494,7 +522,7 @@ async fn incoming_and_events_streams() {
 async fn flush_reports_lost_writes() {
     let (_server, mut client, peer) = pair("lost").await;
     drop(peer);
-    client.write(vec![3u8; 4 << 20]).unwrap(); // queued
+    client.write_bytes(vec![3u8; 4 << 20]).unwrap(); // queued
     let r = AsyncWriteExt::flush(&mut client).await;
     assert!(r.is_err(), "4 MiB cannot reach a closed peer");
     assert!(
@@ -526,10 +554,10 @@ fn sync_calls_outside_a_runtime() {
     client.connect_to_server(&name);
     assert_eq!(client.state(), State::Connected);
     let mut peer = server.next_pending_connection().expect("the OS has it");
-    client.write(&b"ping"[..]).unwrap();
+    client.write_bytes(&b"ping"[..]).unwrap();
     // Unix: the OS takes it now. Windows: tokio writes to a pipe only once a
     // runtime has polled it, so nothing leaves yet (the flush below sends).
-    assert_eq!(client.flush(), cfg!(unix));
+    assert_eq!(client.try_flush(), cfg!(unix));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -552,12 +580,12 @@ async fn io_traits_honour_the_open_mode() {
     server.listen(&name).unwrap();
     let mut wo = LocalSocket::new();
     wo.connect_to_server_with_mode(&name, localsock_tokio::OpenMode::WriteOnly);
-    assert!(wo.wait_for_connected(Timeout::FOREVER).await);
+    assert!(wo.wait_for_connected(Timeout::FOREVER).await.is_ok());
     let err = wo.read(&mut [0u8; 8]).await.unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);
     let mut ro = LocalSocket::new();
     ro.connect_to_server_with_mode(&name, localsock_tokio::OpenMode::ReadOnly);
-    assert!(ro.wait_for_connected(Timeout::FOREVER).await);
+    assert!(ro.wait_for_connected(Timeout::FOREVER).await.is_ok());
     let err = ro.write_all(b"x").await.unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);
 }

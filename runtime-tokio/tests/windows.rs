@@ -65,7 +65,10 @@ async fn burst_of_fifty_clients_before_any_accept() {
             "{id} twice"
         );
         peer.write_all(&(id + 1000).to_le_bytes()).await.unwrap();
-        peer.disconnect_from_server().await;
+        peer.disconnect_from_server();
+        let _ = peer
+            .wait_for_disconnected(localsock_tokio::Timeout::FOREVER)
+            .await;
     }
     for c in clients {
         c.await.unwrap();
@@ -112,7 +115,7 @@ async fn busy_pipe_is_retried_without_blocking_the_runtime() {
         "ERROR_PIPE_BUSY is retried"
     );
     let before = ticks.load(Ordering::Relaxed);
-    assert!(!short.wait_for_connected(Timeout::FOREVER).await);
+    assert!(short.wait_for_connected(Timeout::FOREVER).await.is_err());
     assert_eq!(short.error(), SocketError::SocketTimeout);
     assert!(
         ticks.load(Ordering::Relaxed) > before,
@@ -122,11 +125,14 @@ async fn busy_pipe_is_retried_without_blocking_the_runtime() {
     let mut patient = LocalSocket::new();
     patient.connect_to_server(&name);
     assert_eq!(patient.state(), State::Connecting);
-    assert!(!patient.wait_for_connected(Duration::from_millis(30)).await);
+    assert!(patient
+        .wait_for_connected(Duration::from_millis(30))
+        .await
+        .is_err());
     assert_eq!(patient.state(), State::Connecting, "still retrying");
     let _peer = server.accept().await.unwrap(); // frees an instance
     assert!(
-        patient.wait_for_connected(LONG).await,
+        patient.wait_for_connected(LONG).await.is_ok(),
         "{}",
         patient.error_string()
     );
@@ -160,11 +166,11 @@ async fn dead_on_arrival_clients_do_not_wedge_the_server() {
             .unwrap();
         if armed {
             // Registers the instances and starts their connects.
-            assert!(
-                !server
-                    .wait_for_new_connection(Duration::from_millis(20))
-                    .await
-            );
+            let timed_out = server
+                .wait_for_new_connection(Duration::from_millis(20))
+                .await
+                .expect_err("no client yet");
+            assert_eq!(timed_out.kind(), ServerError::SocketTimeout);
         }
         for _ in 0..2 {
             let mut gone = LocalSocket::new();
@@ -178,7 +184,7 @@ async fn dead_on_arrival_clients_do_not_wedge_the_server() {
                 .await
                 .expect("accept in time")
                 .unwrap();
-            assert!(!peer.wait_for_ready_read(LONG).await);
+            assert!(peer.wait_for_ready_read(LONG).await.is_err());
             assert_eq!(peer.state(), State::Unconnected, "armed: {armed}");
             doa.push(peer);
         }
@@ -280,11 +286,11 @@ async fn close_ends_queued_connections_and_the_name() {
     let mut server = LocalServer::new();
     server.listen(&name).unwrap();
     let mut c = LocalSocket::connect(&name).await.unwrap();
-    assert!(server.wait_for_new_connection(LONG).await);
+    assert!(server.wait_for_new_connection(LONG).await.is_ok());
     server.close();
-    assert!(c.wait_for_disconnected(LONG).await);
+    assert!(c.wait_for_disconnected(LONG).await.is_ok());
     let mut late = LocalSocket::new();
     late.connect_to_server(&name);
-    assert!(!late.wait_for_connected(LONG).await);
+    assert!(late.wait_for_connected(LONG).await.is_err());
     assert_eq!(late.error(), SocketError::ServerNotFound);
 }

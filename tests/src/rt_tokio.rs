@@ -158,33 +158,39 @@ impl TestSocket for TokioSocket {
     }
     fn wait_for_connected(&mut self, wait: Wait) -> bool {
         let s = &mut self.socket;
-        self.rt.block_on(s.wait_for_connected(Timeout::from(wait)))
+        self.rt
+            .block_on(s.wait_for_connected(Timeout::from(wait)))
+            .is_ok()
     }
     fn wait_for_ready_read(&mut self, wait: Wait) -> bool {
         let s = &mut self.socket;
-        self.rt.block_on(s.wait_for_ready_read(Timeout::from(wait)))
+        self.rt
+            .block_on(s.wait_for_ready_read(Timeout::from(wait)))
+            .is_ok()
     }
     fn wait_for_bytes_written(&mut self, wait: Wait) -> bool {
         let s = &mut self.socket;
         self.rt
             .block_on(s.wait_for_bytes_written(Timeout::from(wait)))
+            .is_ok()
     }
     fn wait_for_disconnected(&mut self, wait: Wait) -> bool {
         let s = &mut self.socket;
         self.rt
             .block_on(s.wait_for_disconnected(Timeout::from(wait)))
+            .is_ok()
     }
     fn write(&mut self, data: &[u8]) -> Result<usize, DeviceError> {
-        self.socket.write(data.to_vec())
+        self.socket.write_bytes(data.to_vec())
     }
     fn flush(&mut self) -> bool {
-        self.socket.flush()
+        self.socket.try_flush()
     }
     fn read_all(&mut self) -> Result<Vec<u8>, DeviceError> {
         self.socket.read_all().map(|b| b.to_vec())
     }
     fn read_line(&mut self, max: usize) -> Result<Vec<u8>, DeviceError> {
-        self.socket.read_line(max).map(|b| b.to_vec())
+        self.socket.read_line_bytes(max).map(|b| b.to_vec())
     }
     fn skip(&mut self, n: usize) -> Result<usize, DeviceError> {
         self.socket.skip(n)
@@ -226,13 +232,13 @@ impl TestSocket for TokioSocket {
         self.rt.block_on(s.shutdown_write())
     }
     fn disconnect_from_server(&mut self) {
-        self.socket.start_disconnect()
+        self.socket.disconnect_from_server()
     }
     fn abort(&mut self) {
         self.socket.abort()
     }
     fn close(&mut self) {
-        self.socket.close()
+        self.socket.close_device()
     }
     fn set_connect_timeout(&mut self, timeout: std::time::Duration) {
         self.socket.set_connect_timeout(timeout)
@@ -293,6 +299,7 @@ impl TestServer for TokioServer {
         let s = &mut self.server;
         self.rt
             .block_on(s.wait_for_new_connection(Timeout::from(wait)))
+            .is_ok()
     }
     fn next_pending_connection(&mut self) -> Option<TokioSocket> {
         let socket = self.server.next_pending_connection()?;

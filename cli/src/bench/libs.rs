@@ -374,9 +374,10 @@ macro_rules! localsock_async {
             ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
                 async move {
                     while self.bytes_available() == 0 {
-                        if !self
+                        if self
                             .wait_for_ready_read(localsock::$rt::Timeout::FOREVER)
                             .await
+                            .is_err()
                             && self.bytes_available() == 0
                             && self.state() != localsock::State::Connected
                         {

@@ -4,7 +4,7 @@
 //! This is the whole adapter logic, written once as poll functions over
 //! `&mut Driver`. [`LocalSocket`](crate::LocalSocket) owns a `Driver`
 //! directly (no lock on the hot path); the split halves share one behind a
-//! mutex and differ only in the [`Interest`] they pass: each half waits for
+//! mutex and differ only in the [`Directions`] they pass: each half waits for
 //! its own direction, so the two tasks never fight over one waker slot.
 //!
 //! Every `poll_*` follows the core's driver loop (see [`Connection`]): feed
@@ -16,20 +16,19 @@ use std::io;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use async_io::Timer;
-use futures_lite::FutureExt;
 use localsock_core::{
-    AcceptedFrom, Action, Config, Connection, DeviceError, Direction, OpenMode, OsError, State,
-    Wait,
+    AcceptedFrom, Action, Config, Connection, DeviceError, Direction, ErrorSource,
+    LocalSocketError, OpenMode, OsError, SocketError, State, Wait,
 };
 
-use crate::sys::{Connect, Stream};
+use crate::runtime::{Runtime, Timer};
+use crate::stream::{Connect, Stream};
 
 /// Which directions a caller may wait for. A split half passes only its
 /// own, so the read and the write task each own one of async-io's two
 /// waker slots; [`LocalSocket`](crate::LocalSocket) passes both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Interest {
+pub(crate) struct Directions {
     /// Read into the core's buffer while waiting (Qt reads whenever it
     /// waits) and register for readability.
     pub read: bool,
@@ -37,16 +36,16 @@ pub(crate) struct Interest {
     pub write: bool,
 }
 
-impl Interest {
-    pub const BOTH: Interest = Interest {
+impl Directions {
+    pub const BOTH: Directions = Directions {
         read: true,
         write: true,
     };
-    pub const READ: Interest = Interest {
+    pub const READ: Directions = Directions {
         read: true,
         write: false,
     };
-    pub const WRITE: Interest = Interest {
+    pub const WRITE: Directions = Directions {
         read: false,
         write: true,
     };
@@ -54,41 +53,41 @@ impl Interest {
 
 /// The timer for the core's own deadlines (connect retry and timeout,
 /// drain timeout). Re-armed only when the deadline changes, so a poll with
-/// an unchanged deadline costs no reactor operation.
+/// an unchanged deadline costs no timer operation.
 ///
 /// Allocated on the first deadline: most sockets never have one, and a
 /// socket is copied into every level of the future of a task that owns it
 /// (an unboxed timer made a 64-byte echo task 40% larger).
 #[derive(Debug)]
-pub(crate) struct CoreTimer {
-    armed: Option<Box<Armed>>,
+pub(crate) struct CoreTimer<R: Runtime> {
+    armed: Option<Box<Armed<R>>>,
 }
 
 #[derive(Debug)]
-struct Armed {
-    timer: Timer,
+struct Armed<R: Runtime> {
+    timer: R::Timer,
     /// The deadline `timer` is set for; `None` once it fired.
     at: Option<Instant>,
 }
 
-impl CoreTimer {
+impl<R: Runtime> CoreTimer<R> {
     pub(crate) fn new() -> Self {
         CoreTimer { armed: None }
     }
 
     /// Ready once `at` has passed; registers the waker otherwise.
-    fn poll_at(&mut self, cx: &mut Context<'_>, at: Instant) -> Poll<()> {
+    pub(crate) fn poll_at(&mut self, cx: &mut Context<'_>, at: Instant) -> Poll<()> {
         let armed = self.armed.get_or_insert_with(|| {
             Box::new(Armed {
-                timer: Timer::never(),
-                at: None,
+                timer: R::timer(at),
+                at: Some(at),
             })
         });
         if armed.at != Some(at) {
-            armed.timer.set_at(at);
+            armed.timer.reset(at);
             armed.at = Some(at);
         }
-        match armed.timer.poll(cx) {
+        match armed.timer.poll_expired(cx) {
             Poll::Ready(_) => {
                 armed.at = None;
                 Poll::Ready(())
@@ -100,9 +99,9 @@ impl CoreTimer {
 
 /// A connection and its OS stream.
 #[derive(Debug)]
-pub(crate) struct Driver {
+pub(crate) struct Driver<R: Runtime> {
     pub(crate) conn: Connection,
-    stream: Option<Stream>,
+    stream: Option<Stream<R>>,
     /// A connect is under way on `stream` (`EINPROGRESS`).
     in_progress: bool,
     /// The core's clock: time is `origin.elapsed()`.
@@ -114,7 +113,7 @@ pub(crate) struct Driver {
     last_now: Duration,
 }
 
-impl Driver {
+impl<R: Runtime> Driver<R> {
     pub(crate) fn new(config: Config) -> Self {
         Driver {
             conn: Connection::new(config),
@@ -125,7 +124,7 @@ impl Driver {
         }
     }
 
-    pub(crate) fn accepted(from: &AcceptedFrom, stream: Stream) -> Self {
+    pub(crate) fn accepted(from: &AcceptedFrom, stream: Stream<R>) -> Self {
         Driver {
             conn: Connection::accepted_from(from),
             stream: Some(stream),
@@ -144,7 +143,7 @@ impl Driver {
         self.stream.is_some()
     }
 
-    pub(crate) fn stream(&self) -> Option<&Stream> {
+    pub(crate) fn stream(&self) -> Option<&Stream<R>> {
         if self.in_progress {
             None
         } else {
@@ -237,7 +236,7 @@ impl Driver {
     }
 
     /// Replaces the stream (a connect under way goes with it).
-    fn set_stream(&mut self, stream: Option<Stream>) {
+    fn set_stream(&mut self, stream: Option<Stream<R>>) {
         self.stream = stream;
         self.in_progress = false;
     }
@@ -420,15 +419,15 @@ impl Driver {
     pub(crate) fn poll_drive(
         &mut self,
         cx: &mut Context<'_>,
-        timer: &mut CoreTimer,
-        interest: Interest,
+        timer: &mut CoreTimer<R>,
+        interest: Directions,
         need_writable: bool,
     ) -> Poll<bool> {
         let mut waiting = false;
 
         // 1. A connect under way.
         if self.in_progress {
-            if let Some(stream) = self.stream.as_ref() {
+            if let Some(stream) = self.stream.as_mut() {
                 match stream.poll_finish_connect(cx) {
                     Poll::Ready(r) => {
                         self.in_progress = false;
@@ -455,7 +454,7 @@ impl Driver {
                 Poll::Pending => waiting = true,
             }
         } else if need_writable && interest.write {
-            if let Some(stream) = self.stream.as_ref() {
+            if let Some(stream) = self.stream.as_mut() {
                 match stream.poll_writable(cx) {
                     Poll::Ready(_) => return Poll::Ready(true),
                     Poll::Pending => waiting = true,
@@ -507,25 +506,28 @@ impl Driver {
         }
     }
 
-    /// Drives one of Qt's waits until the core judges it (`wait_outcome`):
-    /// Ready(true) when its condition holds, Ready(false) when it cannot
-    /// (the caller's deadline is the caller's business).
+    /// Drives one of Qt's waits until the core judges it (`wait_outcome`).
+    /// The caller's deadline is the caller's business.
     pub(crate) fn poll_wait(
         &mut self,
         cx: &mut Context<'_>,
-        timer: &mut CoreTimer,
-        interest: Interest,
+        timer: &mut CoreTimer<R>,
+        interest: Directions,
         wait: &Wait,
-    ) -> Poll<bool> {
+    ) -> Poll<Result<(), LocalSocketError>> {
         loop {
             if let Some(r) = self.conn.wait_outcome(wait) {
-                return Poll::Ready(r.is_ok());
+                return Poll::Ready(r);
             }
             match self.poll_drive(cx, timer, interest, false) {
                 Poll::Ready(true) => {}
                 // Nothing can happen (the core normally says so first).
                 Poll::Ready(false) => {
-                    return Poll::Ready(self.conn.wait_outcome(wait).is_some_and(|r| r.is_ok()))
+                    return Poll::Ready(
+                        self.conn
+                            .wait_outcome(wait)
+                            .unwrap_or_else(|| Err(self.stuck_error_for_wait())),
+                    )
                 }
                 Poll::Pending => return Poll::Pending,
             }
@@ -536,8 +538,8 @@ impl Driver {
     pub(crate) fn poll_connected(
         &mut self,
         cx: &mut Context<'_>,
-        timer: &mut CoreTimer,
-        interest: Interest,
+        timer: &mut CoreTimer<R>,
+        interest: Directions,
     ) -> Poll<()> {
         while self.conn.state() == State::Connecting {
             match self.poll_drive(cx, timer, interest, false) {
@@ -561,6 +563,15 @@ impl Driver {
         }
     }
 
+    /// As [`stuck_error`](Self::stuck_error), for a wait.
+    fn stuck_error_for_wait(&self) -> LocalSocketError {
+        self.conn
+            .fatal_error()
+            .or(self.conn.last_error())
+            .cloned()
+            .unwrap_or_else(|| LocalSocketError::new(SocketError::Operation, ErrorSource::Socket))
+    }
+
     /// The error a write reports when writing is impossible (the core's
     /// `write_refusal`).
     fn write_error(&self) -> io::Error {
@@ -576,8 +587,8 @@ impl Driver {
     pub(crate) fn poll_read(
         &mut self,
         cx: &mut Context<'_>,
-        timer: &mut CoreTimer,
-        interest: Interest,
+        timer: &mut CoreTimer<R>,
+        interest: Directions,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
         if buf.is_empty() {
@@ -647,8 +658,8 @@ impl Driver {
     pub(crate) fn poll_fill_buf(
         &mut self,
         cx: &mut Context<'_>,
-        timer: &mut CoreTimer,
-        interest: Interest,
+        timer: &mut CoreTimer<R>,
+        interest: Directions,
     ) -> Poll<io::Result<()>> {
         if self.conn.wants_write() {
             self.send_now();
@@ -675,8 +686,8 @@ impl Driver {
     pub(crate) fn poll_write(
         &mut self,
         cx: &mut Context<'_>,
-        timer: &mut CoreTimer,
-        interest: Interest,
+        timer: &mut CoreTimer<R>,
+        interest: Directions,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         std::task::ready!(self.poll_connected(cx, timer, interest));
@@ -696,7 +707,7 @@ impl Driver {
             // The core's rule (large or the rest of a partial direct write,
             // nothing queued, connected), where the backend allows direct
             // writes at all.
-            let direct = Stream::DIRECT_WRITES && self.conn.can_write_direct(buf.len());
+            let direct = Stream::<R>::DIRECT_WRITES && self.conn.can_write_direct(buf.len());
             if direct {
                 if let Some(stream) = self.stream.as_mut() {
                     match stream.send_direct(buf) {
@@ -743,8 +754,8 @@ impl Driver {
     pub(crate) fn poll_flush(
         &mut self,
         cx: &mut Context<'_>,
-        timer: &mut CoreTimer,
-        interest: Interest,
+        timer: &mut CoreTimer<R>,
+        interest: Directions,
     ) -> Poll<io::Result<()>> {
         if self.conn.wants_write() {
             self.send_now();
@@ -761,16 +772,28 @@ impl Driver {
         }
     }
 
-    /// `AsyncWrite::poll_close`: Qt's graceful disconnect (Closing while
-    /// pending bytes drain, then Unconnected). An error if bytes were lost
-    /// on the way (the peer went away, or the drain timeout passed).
-    pub(crate) fn poll_close(
+    /// The I/O traits' `poll_close` / `poll_shutdown`: everything queued
+    /// is sent (a connect under way first completes), then the socket
+    /// half-closes: the peer reads end of stream, this side can still
+    /// read. Named pipes cannot half-close: there, and when a graceful
+    /// disconnect is already under way, it is Qt's graceful disconnect,
+    /// Ready once Unconnected. An error if queued bytes were lost.
+    pub(crate) fn poll_shutdown(
         &mut self,
         cx: &mut Context<'_>,
-        timer: &mut CoreTimer,
-        interest: Interest,
+        timer: &mut CoreTimer<R>,
+        interest: Directions,
     ) -> Poll<io::Result<()>> {
-        if matches!(self.conn.state(), State::Connected | State::Connecting) {
+        let state = self.conn.state();
+        if cfg!(unix) && matches!(state, State::Connected | State::Connecting) {
+            std::task::ready!(self.poll_flush(cx, timer, interest))?;
+            return Poll::Ready(match self.shutdown_write() {
+                // The connection ended meanwhile: nothing left to close.
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+                r => r,
+            });
+        }
+        if matches!(state, State::Connected | State::Connecting) {
             self.start_disconnect();
         }
         loop {
@@ -787,9 +810,17 @@ impl Driver {
             }
         }
     }
+
+    /// Half-closes a connected socket (`Unsupported` on pipes).
+    pub(crate) fn shutdown_write(&self) -> io::Result<()> {
+        match self.stream() {
+            Some(s) if self.conn.state() == State::Connected => s.shutdown_write(),
+            _ => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
 }
 
-impl Drop for Driver {
+impl<R: Runtime> Drop for Driver<R> {
     /// Qt's destructor aborts; first, the kernel gets whatever it takes of
     /// the queued bytes without blocking (one non-blocking send loop, no
     /// waker, no waiting), so a `write` right before a drop usually

@@ -1,6 +1,6 @@
-//! The smol runtime's view of one OS stream and one OS listener: the same
-//! small method set on every platform, so the driver, `socket.rs` and
-//! `server.rs` hold no platform code.
+//! One OS stream and one OS listener: the same small method set on every
+//! platform, so the driver, `socket.rs` and `server.rs` hold no platform
+//! code.
 //!
 //! A backend provides:
 //! - `Stream`: `connect(&Address, OpenMode) -> io::Result<Connect>`,
@@ -17,8 +17,9 @@
 //!
 //! Every I/O method is non-blocking and reports "not now" as
 //! `io::ErrorKind::WouldBlock`; the `poll_*` methods register the task's
-//! waker with async-io's reactor. The methods that move bytes take
-//! `&mut self`, since a backend may keep state between calls.
+//! waker (Unix: with the runtime's reactor, registering the descriptor on
+//! first use; Windows: with the Win32 thread pool). The methods take
+//! `&mut self`, since a backend keeps state between calls.
 //!
 //! The same vocabulary covers readiness (Unix) and completion (Windows):
 //! - Unix: `recv_*`/`send*` are `recv(2)`/`send(2)`; `poll_readable` and
@@ -41,11 +42,11 @@ mod windows;
 pub(crate) use windows::{Listener, Stream};
 
 /// Outcome of starting a connect.
-pub(crate) enum Connect {
+pub(crate) enum Connect<R: crate::Runtime> {
     /// Connected at once.
-    Done(Stream),
+    Done(Stream<R>),
     /// Under way: wait with `Stream::poll_finish_connect`. (Never on
     /// Windows, where a pipe connect succeeds or fails at once.)
     #[cfg_attr(windows, allow(dead_code))]
-    InProgress(Stream),
+    InProgress(Stream<R>),
 }

@@ -1,16 +1,18 @@
-//! [`LocalServer`]: Qt's `QLocalServer` on async-io.
+//! [`LocalServer`]: Qt's `QLocalServer` on any runtime.
 
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures_core::Stream as FuturesStream;
-use localsock_core::{Config, ErrorSource, ListenError, Server, ServerError, ServerOptions};
+use localsock_core::{
+    Config, ErrorSource, ListenError, OsError, Server, ServerError, ServerOptions,
+};
+use localsock_os::{name_context, Timeout};
 
-use crate::driver::os_error;
 use crate::socket::with_timeout;
-use crate::sys::Listener;
-use crate::{name_context, LocalSocket, Timeout};
+use crate::stream::Listener;
+use crate::{LocalSocket, Runtime};
 
 /// A local server: listens on a Qt-style name and hands out a
 /// [`LocalSocket`] per client.
@@ -29,20 +31,20 @@ use crate::{name_context, LocalSocket, Timeout};
 /// is handed out; while all are taken, clients see the pipe busy and their
 /// connects are retried. Pipes leave no file behind.
 #[derive(Debug)]
-pub struct LocalServer {
-    core: Server<LocalSocket>,
-    listener: Option<Listener>,
+pub struct LocalServer<R: Runtime> {
+    core: Server<LocalSocket<R>>,
+    listener: Option<Listener<R>>,
     options: ServerOptions,
     config: Config,
 }
 
-impl Default for LocalServer {
+impl<R: Runtime> Default for LocalServer<R> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl LocalServer {
+impl<R: Runtime> LocalServer<R> {
     /// A server that is not listening, with Qt's defaults.
     pub fn new() -> Self {
         LocalServer {
@@ -162,7 +164,7 @@ impl LocalServer {
                 }
                 Ok(None) => return Ok(()),
                 Err(e) => {
-                    return self.core.handle_accept_error(os_error(&e));
+                    return self.core.handle_accept_error(OsError::from_io(&e));
                 }
             }
         }
@@ -178,23 +180,34 @@ impl LocalServer {
     /// Qt's `nextPendingConnection`: the next accepted connection, if any
     /// (accepting what the OS has, up to the pending limit, first); never
     /// waits.
-    pub fn next_pending_connection(&mut self) -> Option<LocalSocket> {
+    pub fn next_pending_connection(&mut self) -> Option<LocalSocket<R>> {
         let _ = self.accept_ready(false);
         self.core.next_pending_connection()
     }
 
     /// Waits until a connection is pending; returns at once if one already
-    /// is (unlike Qt on Unix). False when not listening, on an accept
-    /// error (see [`server_error`](Self::server_error)), or on timeout.
+    /// is (unlike Qt on Unix). An error when not listening, on an accept
+    /// error (also recorded: see [`server_error`](Self::server_error)), or
+    /// on timeout: `ServerError::SocketTimeout`, which is not recorded (Qt
+    /// reports it through `timedOut`). Qt's bool is `.is_ok()`.
     ///
     /// Cancel safety: cancel-safe; connections accepted meanwhile stay
     /// queued for `next_pending_connection`.
-    pub async fn wait_for_new_connection(&mut self, timeout: impl Into<Timeout>) -> bool {
-        if !self.core.is_listening() {
-            return false;
+    pub async fn wait_for_new_connection(
+        &mut self,
+        timeout: impl Into<Timeout>,
+    ) -> Result<(), ListenError> {
+        if !self.core.is_listening() && !self.core.has_pending_connections() {
+            return Err(self.not_listening());
         }
-        let op = poll_fn(|cx| self.poll_pending(cx).map(|r| r.is_ok()));
-        with_timeout(timeout.into(), op, false).await
+        let op = poll_fn(|cx| self.poll_pending(cx));
+        match with_timeout::<R, _>(timeout.into(), op).await {
+            Some(r) => r,
+            None => Err(ListenError::new(
+                ServerError::SocketTimeout,
+                ErrorSource::WaitForNewConnection,
+            )),
+        }
     }
 
     /// Ready once a connection is queued (Ok), or on an accept or wait
@@ -208,13 +221,16 @@ impl LocalServer {
             if self.core.has_pending_connections() {
                 return Poll::Ready(Ok(()));
             }
-            let Some(listener) = self.listener.as_ref() else {
+            let Some(listener) = self.listener.as_mut() else {
                 return Poll::Ready(Err(self.not_listening()));
             };
             match listener.poll_readable(cx) {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(e)) => {
-                    let err = ListenError::from_os(ErrorSource::WaitForNewConnection, os_error(&e));
+                    let err = ListenError::from_os(
+                        ErrorSource::WaitForNewConnection,
+                        OsError::from_io(&e),
+                    );
                     self.fail(err.clone());
                     return Poll::Ready(Err(err));
                 }
@@ -231,12 +247,15 @@ impl LocalServer {
     /// Cancel safety: cancel-safe; a connection accepted from the OS is
     /// queued before anything can be cancelled, and the next call (or
     /// `next_pending_connection`) returns it.
-    pub async fn accept(&mut self) -> Result<LocalSocket, ListenError> {
+    pub async fn accept(&mut self) -> Result<LocalSocket<R>, ListenError> {
         poll_fn(|cx| self.poll_accept(cx)).await
     }
 
     /// The poll form of [`accept`](Self::accept).
-    pub fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<Result<LocalSocket, ListenError>> {
+    pub fn poll_accept(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<LocalSocket<R>, ListenError>> {
         if !self.core.is_listening() && !self.core.has_pending_connections() {
             return Poll::Ready(Err(self.not_listening()));
         }
@@ -256,7 +275,7 @@ impl LocalServer {
     /// Accepted connections as a [`Stream`](futures_core::Stream), ending
     /// when the server stops listening. An accept failure is an `Err` item;
     /// the stream goes on after it.
-    pub fn incoming(&mut self) -> Incoming<'_> {
+    pub fn incoming(&mut self) -> Incoming<'_, R> {
         Incoming { server: self }
     }
 
@@ -292,7 +311,7 @@ impl LocalServer {
     }
 }
 
-impl Drop for LocalServer {
+impl<R: Runtime> Drop for LocalServer<R> {
     fn drop(&mut self) {
         self.close();
     }
@@ -301,12 +320,12 @@ impl Drop for LocalServer {
 /// Accepted connections as a [`Stream`](futures_core::Stream); see
 /// [`LocalServer::incoming`]. Cancel-safe like [`LocalServer::accept`].
 #[derive(Debug)]
-pub struct Incoming<'a> {
-    server: &'a mut LocalServer,
+pub struct Incoming<'a, R: Runtime> {
+    server: &'a mut LocalServer<R>,
 }
 
-impl FuturesStream for Incoming<'_> {
-    type Item = Result<LocalSocket, ListenError>;
+impl<R: Runtime> FuturesStream for Incoming<'_, R> {
+    type Item = Result<LocalSocket<R>, ListenError>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let server = &mut *self.get_mut().server;

@@ -1,6 +1,6 @@
 //! Windows: overlapped named pipes whose completions wake the waiting task.
 //!
-//! The pipe I/O itself is the blocking runtime's policy-free overlapped layer
+//! The pipe I/O itself is the policy-free overlapped layer
 //! (`localsock_os::windows`): every handle is overlapped, a read
 //! and a write can be in flight at once, each operation owns a heap
 //! `OVERLAPPED` and buffer that are never freed while the kernel may use them,
@@ -51,7 +51,7 @@
 //! # Connecting
 //! `CreateFileW` on a pipe never waits: it connects, or fails at once.
 //! `ERROR_PIPE_BUSY` (every instance taken) goes to the core, whose retry
-//! policy re-connects on its own deadlines through `async_io::Timer`;
+//! policy re-connects on its own deadlines through the runtime's timer;
 //! `WaitNamedPipe`, which blocks a thread, is never called.
 
 use std::io;
@@ -64,6 +64,8 @@ use localsock_core::{
 use localsock_os::windows as sys;
 
 use super::Connect;
+use crate::Runtime;
+use std::marker::PhantomData;
 
 /// The smallest `ReadFile` a direct read issues: a tiny `read_exact`
 /// should not cost one kernel round trip per few bytes. What the caller's
@@ -81,7 +83,7 @@ fn would_block() -> io::Error {
 /// A connected pipe (client handle or accepted server instance) with a
 /// waker for each of its read and write completions.
 #[derive(Debug)]
-pub(crate) struct Stream {
+pub(crate) struct Stream<R: Runtime> {
     pipe: sys::PipeStream,
     /// Wakes a task when the read slot's event is signalled.
     read_done: sys::EventWaker,
@@ -90,9 +92,11 @@ pub(crate) struct Stream {
     /// Bytes a completed read returned beyond what the caller could take;
     /// handed out before anything else.
     carry: BytesMut,
+    /// Pipes need no reactor; the runtime only keeps the core's deadlines.
+    runtime: PhantomData<fn() -> R>,
 }
 
-impl Stream {
+impl<R: Runtime> Stream<R> {
     /// A write never goes straight from the caller's buffer to the OS: the
     /// overlapped write outlives the call, and its bytes must stay in the
     /// core's queue (counted as unsent) until it completes.
@@ -102,14 +106,15 @@ impl Stream {
     /// are always requested whatever the open mode: the core enforces the
     /// mode, and a write-only socket must still read to notice that the
     /// peer closed (`PeekNamedPipe` would need read access too).
-    pub(crate) fn connect(address: &Address, _mode: OpenMode) -> io::Result<Connect> {
+    pub(crate) fn connect(address: &Address, _mode: OpenMode) -> io::Result<Connect<R>> {
         let pipe = sys::PipeStream::connect(address.as_str(), true, true)?;
         Ok(Connect::Done(Stream::from_pipe(pipe)?))
     }
 
     /// Prepares the wakers for a pipe's two completion events.
-    pub(crate) fn from_pipe(pipe: sys::PipeStream) -> io::Result<Stream> {
+    pub(crate) fn from_pipe(pipe: sys::PipeStream) -> io::Result<Stream<R>> {
         Ok(Stream {
+            runtime: PhantomData,
             read_done: sys::EventWaker::new(pipe.read_event())?,
             write_done: sys::EventWaker::new(pipe.write_event())?,
             pipe,
@@ -119,7 +124,7 @@ impl Stream {
 
     /// A pipe connect has no "in progress" phase: never called with a
     /// connect under way, ready at once if it is.
-    pub(crate) fn poll_finish_connect(&self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    pub(crate) fn poll_finish_connect(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
     }
 
@@ -127,7 +132,7 @@ impl Stream {
     /// an error for the next `recv_*` to collect). Ready at once when there
     /// is carried-over data or no read in flight: then the next `recv_*`
     /// makes progress without waiting.
-    pub(crate) fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    pub(crate) fn poll_readable(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if !self.carry.is_empty() || !self.pipe.read_pending() {
             return Poll::Ready(Ok(()));
         }
@@ -136,7 +141,7 @@ impl Stream {
 
     /// Waits until the write in flight has finished. Ready at once when no
     /// write is in flight (the next `send` starts one).
-    pub(crate) fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    pub(crate) fn poll_writable(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if !self.pipe.write_pending() {
             return Poll::Ready(Ok(()));
         }
@@ -285,30 +290,35 @@ impl Stream {
 /// A set of armed pipe instances, with a waker for their shared connection
 /// event.
 #[derive(Debug)]
-pub(crate) struct Listener {
+pub(crate) struct Listener<R: Runtime> {
     inner: sys::PipeListener,
+    runtime: PhantomData<fn() -> R>,
     /// Wakes a task when the instances' shared event is signalled.
     ready: sys::EventWaker,
 }
 
-impl Listener {
+impl<R: Runtime> Listener<R> {
     /// Creates the pipe instances the core planned (see
     /// `localsock_os::windows::listen_plan`).
-    pub(crate) fn bind(plan: &ListenPlan) -> Result<Listener, ListenError> {
+    pub(crate) fn bind(plan: &ListenPlan) -> Result<Listener<R>, ListenError> {
         let inner = sys::listen_plan(plan)?;
         match sys::EventWaker::new(inner.event()) {
-            Ok(ready) => Ok(Listener { inner, ready }),
+            Ok(ready) => Ok(Listener {
+                inner,
+                ready,
+                runtime: PhantomData,
+            }),
             // Dropping `inner` cancels and collects the armed instances.
             Err(e) => Err(ListenError::from_os(
                 ErrorSource::Listen,
-                crate::driver::os_error(&e),
+                localsock_core::OsError::from_io(&e),
             )),
         }
     }
 
     /// Takes a connected instance without waiting (a fresh one is armed
     /// before it is handed off); `Ok(None)` when no client is there.
-    pub(crate) fn accept(&mut self) -> io::Result<Option<Stream>> {
+    pub(crate) fn accept(&mut self) -> io::Result<Option<Stream<R>>> {
         match self.inner.accept()? {
             Some(pipe) => Stream::from_pipe(pipe).map(Some),
             None => Ok(None),
@@ -317,7 +327,7 @@ impl Listener {
 
     /// Waits until a client may have connected (spurious wake-ups are
     /// sorted out by `accept`).
-    pub(crate) fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    pub(crate) fn poll_readable(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.ready.poll_ready(cx)
     }
 

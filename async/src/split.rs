@@ -9,28 +9,26 @@
 
 use std::fmt;
 use std::io;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 use bytes::{Buf, Bytes};
-use futures_io::{AsyncBufRead, AsyncRead, AsyncWrite};
 use localsock_core::{SocketError, State};
 
-use crate::driver::{CoreTimer, Driver, Interest};
-use crate::LocalSocket;
+use crate::driver::{CoreTimer, Directions, Driver};
+use crate::{LocalSocket, Runtime};
 
-struct Shared {
-    driver: Driver,
+struct Shared<R: Runtime> {
+    driver: Driver<R>,
     /// The read half's task, while it waits.
     read_waker: Option<Waker>,
     /// The write half's task, while it waits.
     write_waker: Option<Waker>,
 }
 
-type SharedRef = Arc<Mutex<Shared>>;
+type SharedRef<R> = Arc<Mutex<Shared<R>>>;
 
-pub(crate) fn split(driver: Driver) -> (OwnedReadHalf, OwnedWriteHalf) {
+pub(crate) fn split<R: Runtime>(driver: Driver<R>) -> (OwnedReadHalf<R>, OwnedWriteHalf<R>) {
     let shared = Arc::new(Mutex::new(Shared {
         driver,
         read_waker: None,
@@ -49,7 +47,7 @@ pub(crate) fn split(driver: Driver) -> (OwnedReadHalf, OwnedWriteHalf) {
     )
 }
 
-fn lock(shared: &SharedRef) -> MutexGuard<'_, Shared> {
+fn lock<R: Runtime>(shared: &SharedRef<R>) -> MutexGuard<'_, Shared<R>> {
     // A panic in the other half's task while it held the lock cannot leave
     // the driver half-updated in a way that matters more than the panic
     // itself; carrying on beats a second panic here.
@@ -68,12 +66,12 @@ enum Side {
 /// sends what the write half queued whenever it can, and on Windows that
 /// collects the write completion the write half may be waiting for (the
 /// completion event is reset by the collection, so it would not wake it).
-fn poll_shared<R>(
-    shared: &SharedRef,
+fn poll_shared<R: Runtime, T>(
+    shared: &SharedRef<R>,
     side: Side,
     cx: &mut Context<'_>,
-    f: impl FnOnce(&mut Driver, &mut Context<'_>) -> Poll<R>,
-) -> Poll<R> {
+    f: impl FnOnce(&mut Driver<R>, &mut Context<'_>) -> Poll<T>,
+) -> Poll<T> {
     let mut guard = lock(shared);
     let g = &mut *guard;
     let before = (g.driver.conn.state(), g.driver.has_stream());
@@ -107,17 +105,19 @@ fn poll_shared<R>(
 }
 
 /// The reading half of a [`LocalSocket`], from [`LocalSocket::into_split`].
-/// Implements [`AsyncRead`] and [`AsyncBufRead`].
+/// Implements futures-io's `AsyncRead` and `AsyncBufRead` (feature
+/// `futures-io`) and tokio's `AsyncRead` and `AsyncBufRead` (feature
+/// `tokio`).
 ///
-/// The halves speak only futures-io: Qt's signals are discarded while the
-/// socket is split.
+/// The halves speak only the I/O traits: Qt's signals are discarded while
+/// the socket is split.
 ///
 /// It sends bytes the write half queued when it can do so without waiting
 /// (so request/response works), but only the write half waits for the
 /// socket to become writable: flush the write half to be sure.
-pub struct OwnedReadHalf {
-    shared: SharedRef,
-    timer: CoreTimer,
+pub struct OwnedReadHalf<R: Runtime> {
+    shared: SharedRef<R>,
+    timer: CoreTimer<R>,
     /// Data taken from the core for `poll_fill_buf` (the core's buffer sits
     /// behind the lock, so it cannot be lent out). At most one read-buffer
     /// limit's worth.
@@ -125,14 +125,16 @@ pub struct OwnedReadHalf {
 }
 
 /// The writing half of a [`LocalSocket`], from [`LocalSocket::into_split`].
-/// Implements [`AsyncWrite`]; `close` is Qt's graceful disconnect, which
-/// ends both directions once the pending bytes have left.
-pub struct OwnedWriteHalf {
-    shared: SharedRef,
-    timer: CoreTimer,
+/// Implements the `AsyncWrite` of futures-io and of tokio (by feature);
+/// `close` / `shutdown` flushes, then half-closes on Unix (the read half
+/// still reads the peer's reply) and is Qt's graceful disconnect on
+/// Windows pipes, which have no half-close.
+pub struct OwnedWriteHalf<R: Runtime> {
+    shared: SharedRef<R>,
+    timer: CoreTimer<R>,
 }
 
-impl fmt::Debug for OwnedReadHalf {
+impl<R: Runtime> fmt::Debug for OwnedReadHalf<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OwnedReadHalf")
             .field("state", &self.state())
@@ -141,7 +143,7 @@ impl fmt::Debug for OwnedReadHalf {
     }
 }
 
-impl fmt::Debug for OwnedWriteHalf {
+impl<R: Runtime> fmt::Debug for OwnedWriteHalf<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OwnedWriteHalf")
             .field("state", &self.state())
@@ -152,24 +154,24 @@ impl fmt::Debug for OwnedWriteHalf {
 /// The two halves passed to [`OwnedReadHalf::reunite`] came from different
 /// sockets; they are handed back.
 #[derive(Debug)]
-pub struct ReuniteError(pub OwnedReadHalf, pub OwnedWriteHalf);
+pub struct ReuniteError<R: Runtime>(pub OwnedReadHalf<R>, pub OwnedWriteHalf<R>);
 
-impl fmt::Display for ReuniteError {
+impl<R: Runtime> fmt::Display for ReuniteError<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("the halves belong to different sockets")
     }
 }
 
-impl std::error::Error for ReuniteError {}
+impl<R: Runtime> std::error::Error for ReuniteError<R> {}
 
-impl OwnedReadHalf {
+impl<R: Runtime> OwnedReadHalf<R> {
     /// Puts the socket back together. Data the read half took out of the
     /// socket's buffer for `poll_fill_buf` and not yet consumed is lost to
     /// the reunited socket, so consume it first.
     // The error hands both halves back by value, as tokio's does; it is
     // rare and 200 bytes are cheap to move.
     #[allow(clippy::result_large_err)]
-    pub fn reunite(self, write: OwnedWriteHalf) -> Result<LocalSocket, ReuniteError> {
+    pub fn reunite(self, write: OwnedWriteHalf<R>) -> Result<LocalSocket<R>, ReuniteError<R>> {
         if !Arc::ptr_eq(&self.shared, &write.shared) {
             return Err(ReuniteError(self, write));
         }
@@ -197,7 +199,7 @@ impl OwnedReadHalf {
     }
 
     /// Whether `write` is the other half of the same socket.
-    pub fn is_pair_of(&self, write: &OwnedWriteHalf) -> bool {
+    pub fn is_pair_of(&self, write: &OwnedWriteHalf<R>) -> bool {
         Arc::ptr_eq(&self.shared, &write.shared)
     }
 
@@ -218,7 +220,7 @@ impl OwnedReadHalf {
     }
 }
 
-impl OwnedWriteHalf {
+impl<R: Runtime> OwnedWriteHalf<R> {
     /// The connection's state.
     pub fn state(&self) -> State {
         lock(&self.shared).driver.conn.state()
@@ -235,81 +237,72 @@ impl OwnedWriteHalf {
     }
 }
 
-impl AsyncRead for OwnedReadHalf {
-    /// As [`LocalSocket`]'s `poll_read`, waiting only for readability.
-    /// Cancel-safe.
-    fn poll_read(
-        self: Pin<&mut Self>,
+impl<R: Runtime> OwnedReadHalf<R> {
+    /// The I/O traits' `poll_read`: what an earlier `poll_fill_buf` took
+    /// first, then the socket.
+    pub(crate) fn poll_read_into(
+        &mut self,
         cx: &mut Context<'_>,
         out: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        if !this.buf.is_empty() {
-            let n = out.len().min(this.buf.len());
-            this.buf.copy_to_slice(&mut out[..n]);
+        if !self.buf.is_empty() {
+            let n = out.len().min(self.buf.len());
+            self.buf.copy_to_slice(&mut out[..n]);
             return Poll::Ready(Ok(n));
         }
-        let timer = &mut this.timer;
-        poll_shared(&this.shared, Side::Read, cx, |d, cx| {
-            d.poll_read(cx, timer, Interest::READ, out)
+        let timer = &mut self.timer;
+        poll_shared(&self.shared, Side::Read, cx, |d, cx| {
+            d.poll_read(cx, timer, Directions::READ, out)
         })
     }
-}
 
-impl AsyncBufRead for OwnedReadHalf {
-    /// Takes what the socket has buffered (without copying) and lends it
-    /// out; empty at end of stream. Cancel-safe.
-    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
-        let this = self.get_mut();
-        if this.buf.is_empty() {
-            let timer = &mut this.timer;
-            let taken = poll_shared(&this.shared, Side::Read, cx, |d, cx| {
-                std::task::ready!(d.poll_fill_buf(cx, timer, Interest::READ))?;
+    /// The I/O traits' `poll_fill_buf`: takes what the core buffered into
+    /// this half, so the lock is not held while the caller looks at it.
+    pub(crate) fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        if self.buf.is_empty() {
+            let timer = &mut self.timer;
+            let taken = poll_shared(&self.shared, Side::Read, cx, |d, cx| {
+                std::task::ready!(d.poll_fill_buf(cx, timer, Directions::READ))?;
                 Poll::Ready(d.conn.read_all().map_err(io::Error::from))
             });
-            this.buf = std::task::ready!(taken)?;
+            self.buf = std::task::ready!(taken)?;
         }
-        Poll::Ready(Ok(&this.buf[..]))
+        Poll::Ready(Ok(&self.buf[..]))
     }
 
-    fn consume(self: Pin<&mut Self>, amt: usize) {
-        let this = self.get_mut();
-        this.buf.advance(amt.min(this.buf.len()));
+    /// The I/O traits' `consume`.
+    pub(crate) fn consume_buffered(&mut self, amt: usize) {
+        self.buf.advance(amt.min(self.buf.len()));
     }
 }
 
-impl AsyncWrite for OwnedWriteHalf {
-    /// As [`LocalSocket`]'s `poll_write`, waiting only for writability.
-    /// Cancel-safe.
-    fn poll_write(
-        self: Pin<&mut Self>,
+impl<R: Runtime> OwnedWriteHalf<R> {
+    /// The I/O traits' `poll_write`.
+    pub(crate) fn poll_write_from(
+        &mut self,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let timer = &mut this.timer;
-        poll_shared(&this.shared, Side::Write, cx, |d, cx| {
-            d.poll_write(cx, timer, Interest::WRITE, buf)
+        let timer = &mut self.timer;
+        poll_shared(&self.shared, Side::Write, cx, |d, cx| {
+            d.poll_write(cx, timer, Directions::WRITE, buf)
         })
     }
 
-    /// Waits until everything queued was taken by the OS. Cancel-safe.
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let timer = &mut this.timer;
-        poll_shared(&this.shared, Side::Write, cx, |d, cx| {
-            d.poll_flush(cx, timer, Interest::WRITE)
+    /// The I/O traits' `poll_flush`.
+    pub(crate) fn poll_flush_all(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let timer = &mut self.timer;
+        poll_shared(&self.shared, Side::Write, cx, |d, cx| {
+            d.poll_flush(cx, timer, Directions::WRITE)
         })
     }
 
-    /// Qt's graceful disconnect: pending bytes drain, then the connection
-    /// ends in both directions (the read half then reads what is buffered,
-    /// then end of stream). Cancel-safe.
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let timer = &mut this.timer;
-        poll_shared(&this.shared, Side::Write, cx, |d, cx| {
-            d.poll_close(cx, timer, Interest::WRITE)
+    /// The I/O traits' `poll_close` / `poll_shutdown`: flush, then
+    /// half-close (see [`LocalSocket`]).
+    pub(crate) fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let timer = &mut self.timer;
+        poll_shared(&self.shared, Side::Write, cx, |d, cx| {
+            d.poll_shutdown(cx, timer, Directions::WRITE)
         })
     }
 }

@@ -1,77 +1,81 @@
-//! [`LocalSocket`]: Qt's `QLocalSocket` as a futures-io stream.
+//! [`LocalSocket`]: Qt's `QLocalSocket` on any runtime.
 
 use std::future::{poll_fn, Future};
 use std::io;
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use async_io::Timer;
 use bytes::Bytes;
 use futures_core::Stream as FuturesStream;
-use futures_io::{AsyncBufRead, AsyncRead, AsyncWrite};
 use localsock_core::{
-    AcceptedFrom, Config, Connection, DeviceError, ErrorSource, Event, LocalSocketError, OpenMode,
+    AcceptedFrom, Config, Connection, DeviceError, Event, LocalSocketError, OpenMode,
     PeerCredentials, SocketError, State, WaitFor,
 };
+use localsock_os::{name_context, Timeout};
 
-use crate::driver::{CoreTimer, Driver, Interest};
+use crate::driver::{CoreTimer, Directions, Driver};
 use crate::split::{self, OwnedReadHalf, OwnedWriteHalf};
-use crate::sys::Stream;
-use crate::{name_context, Timeout};
+use crate::stream::Stream;
+use crate::Runtime;
 
 /// A local socket: a client of a [`LocalServer`](crate::LocalServer) (or of
 /// a Qt `QLocalServer`), or the server side of an accepted connection.
 ///
+/// Generic over the [`Runtime`] that keeps its timers and (on Unix) its
+/// reactor; `localsock-smol` and `localsock-tokio` name it
+/// `LocalSocket` for theirs.
+///
 /// Dropping a socket hands the kernel whatever of the pending writes it
 /// takes without blocking; the rest is lost (as with Qt's destructor,
-/// which aborts). To deliver everything, await
-/// [`disconnect_from_server`](Self::disconnect_from_server) (or
-/// [`start_disconnect`](Self::start_disconnect) then
-/// [`wait_for_disconnected`](Self::wait_for_disconnected), or
-/// `AsyncWriteExt::close`) before dropping it.
+/// which aborts). To deliver everything, call
+/// [`disconnect_from_server`](Self::disconnect_from_server) and await
+/// [`wait_for_disconnected`](Self::wait_for_disconnected) (or flush with
+/// the I/O traits) before dropping it.
 ///
 /// Three ways to use it, all on the same state machine:
-/// - **futures-io streams**: [`AsyncRead`], [`AsyncBufRead`] and
-///   [`AsyncWrite`] (use them through `futures_lite::io` / `futures::io`
-///   extension traits);
-/// - **Qt's waits**, as async functions: [`wait_for_connected`](Self::wait_for_connected),
+/// - **Streams**: futures-io's `AsyncRead`, `AsyncBufRead` and `AsyncWrite`
+///   (feature `futures-io`) or tokio's (feature `tokio`). Their
+///   `close`/`shutdown` flush, then half-close (the peer reads end of
+///   stream; this side can still read). Named pipes cannot half-close:
+///   there it is Qt's graceful disconnect.
+/// - **Qt's waits**, as async functions returning `Result` (Qt's bool is
+///   `.is_ok()`): [`wait_for_connected`](Self::wait_for_connected),
 ///   [`wait_for_ready_read`](Self::wait_for_ready_read),
 ///   [`wait_for_bytes_written`](Self::wait_for_bytes_written),
 ///   [`wait_for_disconnected`](Self::wait_for_disconnected), with Qt's
-///   queue-style [`write`](Self::write) and [`read_all`](Self::read_all);
+///   queue-style [`write_bytes`](Self::write_bytes) and
+///   [`read_all`](Self::read_all).
 /// - **Qt's signals**: [`next_event`](Self::next_event) drives the socket
 ///   and returns the next [`Event`].
 ///
-/// Writes are buffered, as in Qt and like `BufWriter`: they leave on
-/// `flush`, on any wait, on a read (so request/response needs no explicit
+/// Writes are buffered, as in Qt and like `BufWriter`: they leave on a
+/// flush, on any wait, on a read (so request/response needs no explicit
 /// flush), when 64 KiB are queued, and on a disconnect. A write of 64 KiB
 /// or more with nothing queued goes straight to the OS; so does a read into
 /// a buffer when nothing is buffered.
 ///
-/// Some inherent methods share a name with an extension-trait method and
-/// win method resolution: `flush` (Qt's non-blocking flush, returns
-/// `bool`), `write` (Qt's queueing write), `read_line(max)` (Qt's) and
-/// `close` (Qt's, synchronous). Call the trait versions as
-/// `AsyncWriteExt::flush(&mut socket).await` and so on.
-///
-/// Works on any executor: the I/O is driven by async-io's reactor.
+/// The driver is spawn-free: the socket makes progress only while
+/// something polls it (a wait, a read or write, [`next_event`](Self::next_event),
+/// a flush or close). A graceful disconnect with writes pending therefore
+/// drains in [`wait_for_disconnected`](Self::wait_for_disconnected) or in
+/// later calls, not behind your back.
 #[derive(Debug)]
-pub struct LocalSocket {
+pub struct LocalSocket<R: Runtime> {
     /// Boxed: the socket is moved into tasks and through `async fn`
     /// arguments, and each level of a future's state holds its own copy;
     /// unboxed, a 64-byte echo task took about 1.8 KB.
-    driver: Box<Driver>,
-    timer: CoreTimer,
+    pub(crate) driver: Box<Driver<R>>,
+    pub(crate) timer: CoreTimer<R>,
 }
 
-impl Default for LocalSocket {
+impl<R: Runtime> Default for LocalSocket<R> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl LocalSocket {
+impl<R: Runtime> LocalSocket<R> {
     /// An unconnected socket with Qt's defaults.
     pub fn new() -> Self {
         Self::with_config(Config::new(name_context()))
@@ -79,15 +83,16 @@ impl LocalSocket {
 
     /// An unconnected socket with the given core configuration.
     pub fn with_config(config: Config) -> Self {
-        LocalSocket {
-            driver: Box::new(Driver::new(config)),
-            timer: CoreTimer::new(),
-        }
+        Self::from_driver(Driver::new(config))
     }
 
-    pub(crate) fn accepted(from: &AcceptedFrom, stream: Stream) -> Self {
+    pub(crate) fn accepted(from: &AcceptedFrom, stream: Stream<R>) -> Self {
+        Self::from_driver(Driver::accepted(from, stream))
+    }
+
+    pub(crate) fn from_driver(driver: Driver<R>) -> Self {
         LocalSocket {
-            driver: Box::new(Driver::accepted(from, stream)),
+            driver: Box::new(driver),
             timer: CoreTimer::new(),
         }
     }
@@ -97,16 +102,11 @@ impl LocalSocket {
     ///
     /// Cancel safety: dropping the future drops (aborts) the half-made
     /// socket; nothing else is affected.
-    pub async fn connect(name: &str) -> Result<LocalSocket, LocalSocketError> {
-        let mut s = LocalSocket::new();
+    pub async fn connect(name: &str) -> Result<Self, LocalSocketError> {
+        let mut s = Self::new();
         s.connect_to_server(name);
-        if s.wait_for_connected(Timeout::FOREVER).await {
-            Ok(s)
-        } else {
-            Err(s.driver.conn.last_error().cloned().unwrap_or_else(|| {
-                LocalSocketError::new(SocketError::SocketTimeout, ErrorSource::WaitForConnected)
-            }))
-        }
+        s.wait_for_connected(Timeout::FOREVER).await?;
+        Ok(s)
     }
 
     // ----- Qt's API ------------------------------------------------------
@@ -145,95 +145,88 @@ impl LocalSocket {
         self.driver.conn.set_abstract_namespace(on)
     }
 
-    /// Waits until connected. Returns at once unless Connecting. On timeout
-    /// returns false with no error and stays Connecting (as Qt does).
+    /// Waits until connected. `Ok` at once when Connected. A timeout is
+    /// `SocketTimeout` and the socket stays Connecting (as in Qt); a failed
+    /// connect is its error.
     ///
     /// Cancel safety: cancel-safe; the connect carries on and a later call
     /// picks it up.
-    pub async fn wait_for_connected(&mut self, timeout: impl Into<Timeout>) -> bool {
+    pub async fn wait_for_connected(
+        &mut self,
+        timeout: impl Into<Timeout>,
+    ) -> Result<(), LocalSocketError> {
         self.wait(WaitFor::Connected, timeout.into()).await
     }
 
-    /// Waits until new data is buffered. False when Unconnected, when the
-    /// peer closed or half-closed (no more data can come), when the read
-    /// buffer is full, or on timeout (which emits `SocketTimeout`, as in
+    /// Waits until new data is buffered. An error when Unconnected, when
+    /// the peer closed or half-closed (no more data can come), when the
+    /// read buffer is full, or on timeout (`SocketTimeout`, recorded as in
     /// Qt; the socket stays connected). Pending writes are sent meanwhile.
     ///
     /// Cancel safety: cancel-safe; data read meanwhile stays buffered and a
-    /// cancelled wait reports no timeout.
-    pub async fn wait_for_ready_read(&mut self, timeout: impl Into<Timeout>) -> bool {
+    /// cancelled wait records no timeout.
+    pub async fn wait_for_ready_read(
+        &mut self,
+        timeout: impl Into<Timeout>,
+    ) -> Result<(), LocalSocketError> {
         self.wait(WaitFor::ReadyRead, timeout.into()).await
     }
 
-    /// Waits until at least one byte of pending data was written. False at
-    /// once when nothing is pending or Unconnected; false when the
-    /// connection ends first, or on timeout (emitting `SocketTimeout`).
+    /// Waits until at least one byte of pending data was written. An error
+    /// at once when nothing is pending or Unconnected, when the connection
+    /// ends first, or on timeout (`SocketTimeout`).
     ///
     /// Cancel safety: cancel-safe; queued data stays queued.
-    pub async fn wait_for_bytes_written(&mut self, timeout: impl Into<Timeout>) -> bool {
+    pub async fn wait_for_bytes_written(
+        &mut self,
+        timeout: impl Into<Timeout>,
+    ) -> Result<(), LocalSocketError> {
         self.wait(WaitFor::BytesWritten, timeout.into()).await
     }
 
     /// Waits until Unconnected: drains pending writes when Closing, or
     /// waits for the peer to close when Connected (after a half-close too:
-    /// the socket is watched for the peer's hang-up). False at once when
-    /// already Unconnected (as in Qt), or on timeout (emitting
-    /// `SocketTimeout`).
+    /// the socket is watched for the peer's hang-up). An error at once when
+    /// already Unconnected (as in Qt), or on timeout (`SocketTimeout`).
     ///
     /// Cancel safety: cancel-safe; a drain under way carries on in later
     /// calls.
-    pub async fn wait_for_disconnected(&mut self, timeout: impl Into<Timeout>) -> bool {
+    pub async fn wait_for_disconnected(
+        &mut self,
+        timeout: impl Into<Timeout>,
+    ) -> Result<(), LocalSocketError> {
         self.wait(WaitFor::Disconnected, timeout.into()).await
     }
 
     /// One of Qt's waits: the core sets its baseline and judges it; this
     /// drives the socket until then, or gives up at `timeout` (which the
     /// core records where Qt does).
-    async fn wait(&mut self, kind: WaitFor, timeout: Timeout) -> bool {
+    async fn wait(&mut self, kind: WaitFor, timeout: Timeout) -> Result<(), LocalSocketError> {
         let wait = self.driver.conn.begin_wait(kind);
         let driver = &mut self.driver;
         let timer = &mut self.timer;
-        let op = poll_fn(|cx| driver.poll_wait(cx, timer, Interest::BOTH, &wait).map(Some));
-        match with_timeout(timeout, op, None).await {
-            Some(done) => done,
-            None => {
-                self.driver.conn.wait_timed_out(&wait);
-                false
-            }
+        let op = poll_fn(|cx| driver.poll_wait(cx, timer, Directions::BOTH, &wait));
+        match with_timeout::<R, _>(timeout, op).await {
+            Some(outcome) => outcome,
+            None => Err(self.driver.conn.wait_timed_out(&wait)),
         }
-    }
-
-    /// Qt's graceful close, awaited (`disconnectFromServer` followed by
-    /// `waitForDisconnected`): Closing until every pending byte was taken
-    /// by the OS, then Unconnected. If the peer goes away first the
-    /// socket ends with the core's error (see [`error`](Self::error)).
-    /// Buffered input stays readable. While Connecting, the connect is
-    /// cancelled.
-    ///
-    /// Cancel safety: cancel-safe; the socket stays Closing and any later
-    /// wait (or another call of this) continues the drain. Dropping the
-    /// socket instead sends only what the kernel takes at once (see the
-    /// type's docs).
-    pub async fn disconnect_from_server(&mut self) {
-        let driver = &mut self.driver;
-        let timer = &mut self.timer;
-        let _ = poll_fn(|cx| driver.poll_close(cx, timer, Interest::BOTH)).await;
     }
 
     /// Starts Qt's graceful disconnect and returns at once, writing
     /// nothing: with writes pending the socket is Closing until they drain
-    /// (in any later wait, read, write or `next_event`), then Unconnected;
-    /// with none it is Unconnected at once. What the non-blocking
-    /// `QLocalSocket::disconnectFromServer` does.
-    pub fn start_disconnect(&mut self) {
+    /// (in [`wait_for_disconnected`](Self::wait_for_disconnected) or any
+    /// later wait, read, write or `next_event`), then Unconnected; with
+    /// none it is Unconnected at once. While Connecting, the connect is
+    /// cancelled. Buffered input stays readable.
+    pub fn disconnect_from_server(&mut self) {
         self.driver.start_disconnect();
     }
 
     /// Qt's `close`: `AboutToClose`, buffered input dropped, then a graceful
     /// disconnect that drains in later waits (see
-    /// [`start_disconnect`](Self::start_disconnect)); nothing is written
-    /// inside the call.
-    pub fn close(&mut self) {
+    /// [`disconnect_from_server`](Self::disconnect_from_server)); nothing
+    /// is written inside the call.
+    pub fn close_device(&mut self) {
         self.driver.close();
     }
 
@@ -244,15 +237,15 @@ impl LocalSocket {
     }
 
     /// Qt's `flush`: writes what the OS takes now, without waiting. True
-    /// if anything was written. (`AsyncWriteExt::flush` waits for all.)
-    pub fn flush(&mut self) -> bool {
+    /// if anything was written. (The I/O traits' flush waits for all.)
+    pub fn try_flush(&mut self) -> bool {
         self.driver.flush_now()
     }
 
-    /// Queues owned data without copying it; see the type's notes on
-    /// buffering. Returns the number of bytes queued. Unlike
-    /// [`AsyncWrite`], the queue is not bounded: this is Qt's `write`.
-    pub fn write(&mut self, data: impl Into<Bytes>) -> Result<usize, DeviceError> {
+    /// Qt's `write`: queues owned data without copying it; see the type's
+    /// notes on buffering. Returns the number of bytes queued. Unlike the
+    /// I/O traits' writes, the queue is not bounded.
+    pub fn write_bytes(&mut self, data: impl Into<Bytes>) -> Result<usize, DeviceError> {
         let n = self.driver.conn.write(data)?;
         if self.driver.conn.wants_transmit_now() {
             self.driver.send_now();
@@ -271,7 +264,7 @@ impl LocalSocket {
     }
 
     /// Qt's `readLine(max)` over what is buffered (0 = no limit).
-    pub fn read_line(&mut self, max: usize) -> Result<Bytes, DeviceError> {
+    pub fn read_line_bytes(&mut self, max: usize) -> Result<Bytes, DeviceError> {
         self.driver.conn.read_line(max)
     }
 
@@ -397,7 +390,7 @@ impl LocalSocket {
             }
             match self
                 .driver
-                .poll_drive(cx, &mut self.timer, Interest::BOTH, false)
+                .poll_drive(cx, &mut self.timer, Directions::BOTH, false)
             {
                 Poll::Ready(true) => {}
                 // Nothing can happen until the user acts (full read
@@ -409,7 +402,7 @@ impl LocalSocket {
 
     /// The signals as a [`Stream`](futures_core::Stream), driving I/O as
     /// [`next_event`](Self::next_event) does.
-    pub fn events(&mut self) -> Events<'_> {
+    pub fn events(&mut self) -> Events<'_, R> {
         Events { socket: self }
     }
 
@@ -422,150 +415,61 @@ impl LocalSocket {
         }
     }
 
-    /// Sends everything pending, then half-closes: the peer reads end of
-    /// stream while this side can still read. Not a Qt call. Windows named
-    /// pipes have no half-close: there the pending data is sent and the
-    /// result is an `Unsupported` error, the connection carrying on.
+    /// Sends everything queued, then half-closes: the peer reads end of
+    /// stream, this side can still read (Qt lacks this). Pipes cannot
+    /// half-close: `Unsupported` on Windows.
     ///
-    /// Cancel safety: cancel-safe before the half-close (pending data stays
-    /// queued); the half-close itself is one non-blocking call.
+    /// Cancel safety: cancel-safe; queued data stays queued.
     pub async fn shutdown_write(&mut self) -> io::Result<()> {
         {
             let driver = &mut self.driver;
             let timer = &mut self.timer;
-            poll_fn(|cx| driver.poll_flush(cx, timer, Interest::BOTH)).await?;
+            poll_fn(|cx| driver.poll_flush(cx, timer, Directions::BOTH)).await?;
         }
-        match self.driver.stream() {
-            Some(s) if self.driver.conn.state() == State::Connected => s.shutdown_write(),
-            _ => Err(io::ErrorKind::NotConnected.into()),
-        }
+        self.driver.shutdown_write()
     }
 
-    /// The core state machine (read-only), for inspection.
+    /// The core state machine, for inspection.
     pub fn connection(&self) -> &Connection {
         &self.driver.conn
     }
 
-    /// Splits the socket into a read half and a write half that two tasks
-    /// can use at once (each implements the futures-io traits). The halves
-    /// share the connection behind a mutex; each waits only for its own
-    /// direction.
-    ///
-    /// Dropping one half leaves the connection to the other. Dropping the
-    /// last one is like dropping the socket (what the kernel takes at once
-    /// is sent, the rest is lost); to deliver pending bytes first, `close` the write half (Qt's graceful disconnect, which ends
-    /// both directions). [`OwnedReadHalf::reunite`] puts the socket back
-    /// together.
-    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+    /// Splits into halves for one reading and one writing task.
+    pub fn into_split(self) -> (OwnedReadHalf<R>, OwnedWriteHalf<R>) {
         split::split(*self.driver)
     }
-
-    pub(crate) fn from_driver(driver: Driver) -> Self {
-        LocalSocket {
-            driver: Box::new(driver),
-            timer: CoreTimer::new(),
-        }
-    }
 }
 
-/// Runs `op`, or gives `on_timeout` when `timeout` passes first. A zero
-/// timeout still lets `op` make one round of non-blocking progress (it is
-/// polled first).
-pub(crate) async fn with_timeout<T>(
+/// Runs `op` until it completes or `timeout` passes (`None`). A zero
+/// timeout polls `op` once and needs no timer.
+pub(crate) async fn with_timeout<R: Runtime, T>(
     timeout: Timeout,
     op: impl Future<Output = T>,
-    on_timeout: T,
-) -> T {
-    match timeout
-        .duration()
-        .and_then(|d| Instant::now().checked_add(d))
-    {
-        None => op.await,
-        Some(deadline) => {
-            futures_lite::future::or(op, async {
-                Timer::at(deadline).await;
-                on_timeout
-            })
-            .await
+) -> Option<T> {
+    let deadline = timeout.duration().map(|d| Instant::now().checked_add(d));
+    let mut op = pin!(op);
+    let mut timer = CoreTimer::<R>::new();
+    poll_fn(move |cx| {
+        if let Poll::Ready(v) = op.as_mut().poll(cx) {
+            return Poll::Ready(Some(v));
         }
-    }
+        match deadline {
+            // No timeout, or one beyond `Instant`'s range.
+            None | Some(None) => Poll::Pending,
+            Some(Some(at)) if at <= Instant::now() => Poll::Ready(None),
+            Some(Some(at)) => timer.poll_at(cx, at).map(|()| None),
+        }
+    })
+    .await
 }
 
-impl AsyncRead for LocalSocket {
-    /// Reads buffered data, waiting until some arrives. Pending writes are
-    /// sent first, so request/response works without explicit flushes.
-    /// `Ok(0)` is end of stream; a connection that failed reports its
-    /// error. A read into a buffer with nothing buffered goes straight into
-    /// it. Cancel-safe: nothing is consumed unless `Ready` is returned.
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        this.driver
-            .poll_read(cx, &mut this.timer, Interest::BOTH, buf)
-    }
-}
-
-impl AsyncBufRead for LocalSocket {
-    /// The buffered bytes, waiting until there are some; empty at end of
-    /// stream. Cancel-safe.
-    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
-        let this = self.get_mut();
-        std::task::ready!(this
-            .driver
-            .poll_fill_buf(cx, &mut this.timer, Interest::BOTH))?;
-        Poll::Ready(Ok(this.driver.conn.buffered()))
-    }
-
-    fn consume(self: Pin<&mut Self>, amt: usize) {
-        let _ = self.get_mut().driver.conn.skip(amt);
-    }
-}
-
-impl AsyncWrite for LocalSocket {
-    /// Queues `buf` (see the type's notes on buffering); a large write with
-    /// nothing queued goes straight to the OS. Pending only while 64 KiB
-    /// are queued and the OS takes nothing, so the queue stays bounded.
-    /// Cancel-safe: `Ready(Ok(n))` means `n` bytes were queued or sent;
-    /// `Pending` took nothing.
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        this.driver
-            .poll_write(cx, &mut this.timer, Interest::BOTH, buf)
-    }
-
-    /// Waits until everything queued was taken by the OS. An error if the
-    /// connection ended with bytes still queued. Cancel-safe.
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        this.driver.poll_flush(cx, &mut this.timer, Interest::BOTH)
-    }
-
-    /// Qt's graceful disconnect: Closing while pending bytes drain, then
-    /// Unconnected (both directions end; buffered input stays readable).
-    /// An error if bytes were lost on the way. Cancel-safe (the drain
-    /// continues in later calls).
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        this.driver.poll_close(cx, &mut this.timer, Interest::BOTH)
-    }
-}
-
-/// The signals of a socket as a [`Stream`](futures_core::Stream); see
-/// [`LocalSocket::events`]. Ends once the socket is Unconnected and every
-/// signal was taken.
+/// The stream of a socket's [`Event`]s: see [`LocalSocket::events`].
 #[derive(Debug)]
-pub struct Events<'a> {
-    socket: &'a mut LocalSocket,
+pub struct Events<'a, R: Runtime> {
+    socket: &'a mut LocalSocket<R>,
 }
 
-impl FuturesStream for Events<'_> {
+impl<R: Runtime> FuturesStream for Events<'_, R> {
     type Item = Event;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {

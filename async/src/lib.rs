@@ -1,0 +1,57 @@
+//! localsock's async driver: Qt's `QLocalSocket` / `QLocalServer` for any
+//! executor, generic over a small [`Runtime`] trait.
+//!
+//! Every decision (states, Qt's signal order, buffering, connect retries,
+//! the ClosingState drain, lost-write accounting, error categories and
+//! texts) is made by [`localsock_core`]. This crate is the one async
+//! driver that moves bytes between the core and the OS, written once for
+//! every executor, the way quinn's endpoint is generic over its runtime.
+//! It is spawn-free: it never starts a task or a thread, and works only
+//! inside the caller's polls. From a runtime it needs a timer and, on
+//! Unix, descriptor readiness ([`Runtime`]); Windows named pipes complete
+//! through the Win32 thread pool and need no reactor.
+//!
+//! Most users take a runtime crate that names the types for its runtime:
+//! `localsock-smol` (async-io, futures-io streams) or `localsock-tokio`
+//! (tokio streams). Use this crate directly to embed localsock in another
+//! executor: implement [`Runtime`] and name the types with it. The
+//! repository's `examples/custom_executor.rs` does so for a small
+//! single-threaded executor of its own on `polling`.
+//!
+//! The I/O traits come with features: `futures-io` implements futures-io's
+//! `AsyncRead`/`AsyncBufRead`/`AsyncWrite`, `tokio` implements tokio's.
+//! (They live here rather than in the runtime crates because Rust's orphan
+//! rule forbids a runtime crate to implement a foreign trait for a type
+//! defined here.)
+//!
+//! # Cancel safety
+//! All state lives in the core and the socket, never in a future: the
+//! reads, `next_event`, `accept` and the waits are cancel-safe; a future
+//! dropped before it completes loses no byte, no signal and no connection.
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod driver;
+#[cfg(feature = "futures-io")]
+mod io_futures;
+#[cfg(feature = "tokio")]
+mod io_tokio;
+mod runtime;
+mod server;
+mod socket;
+mod split;
+mod stream;
+
+pub use localsock_core::{
+    Access, Address, Config, DeviceError, ErrorSource, Event, ListenError, LocalSocketError,
+    NameContext, OpenMode, PeerCredentials, Platform, ServerError, ServerOptions, SocketError,
+    State,
+};
+pub use localsock_os::{name_context, Timeout};
+
+#[cfg(unix)]
+pub use runtime::Source;
+pub use runtime::{Interest, Runtime, Timer};
+pub use server::{Incoming, LocalServer};
+pub use socket::{Events, LocalSocket};
+pub use split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};
