@@ -25,11 +25,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         writeln!(socket, "{message}")?;
         // Reads send what is queued first: no explicit flush needed.
         let mut line = String::new();
-        BufRead::read_line(&mut socket, &mut line)?;
+        socket.read_line(&mut line)?; // `BufRead`: blocks for a whole line
         print!("echo: {line}");
     }
-    // Qt's graceful close: Closing until everything queued is written.
+    // Qt's graceful close: `disconnect_from_server` starts it and returns
+    // at once (Closing while anything is queued), `wait_for_disconnected`
+    // waits until everything queued is written and the socket is closed.
     socket.disconnect_from_server();
-    socket.wait_for_disconnected(Timeout::FOREVER);
+    socket.wait_for_disconnected(Timeout::FOREVER)?;
     Ok(())
 }

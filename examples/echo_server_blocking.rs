@@ -1,6 +1,8 @@
 //! An echo server on the blocking runtime: a thread per client, written in
-//! Qt's "without an event loop" style (`wait_for_ready_read`, `read_line`,
-//! `write`, `flush`).
+//! Qt's "without an event loop" style: `wait_for_ready_read`, and Qt's
+//! non-blocking `readLine`, `write` and `flush`, which are `read_line_bytes`,
+//! `write_bytes` and `try_flush` here (the names `read_line`, `write` and
+//! `flush` belong to `std::io`'s traits, which block).
 //!
 //! ```text
 //! cargo run --example echo_server_blocking [NAME]       # default: localsock-echo
@@ -30,14 +32,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Echoes whole lines until the client goes.
 fn serve(mut socket: LocalSocket) -> Result<(), DeviceError> {
-    // `wait_for_ready_read` is false once the client has closed; whatever
-    // it sent last is still buffered and gets answered.
-    while socket.wait_for_ready_read(Timeout::FOREVER) || socket.bytes_available() > 0 {
+    // `wait_for_ready_read` is an error once the client has closed;
+    // whatever it sent last is still buffered and gets answered.
+    while socket.wait_for_ready_read(Timeout::FOREVER).is_ok() || socket.bytes_available() > 0 {
         while socket.can_read_line() {
-            let line = socket.read_line(0)?; // a zero-copy `Bytes`
-            socket.write(line)?; // queued, sent on flush
+            let line = socket.read_line_bytes(0)?; // a zero-copy `Bytes`
+            socket.write_bytes(line)?; // queued, sent on flush
         }
-        socket.flush();
+        socket.try_flush(); // what the OS takes now; never blocks
         if !socket.is_valid() {
             break;
         }

@@ -77,7 +77,7 @@ mod blocking {
             socket.set_read_buffer_size(limit);
         }
         socket.connect_to_server(&o.name);
-        if !socket.wait_for_connected(Timeout::FOREVER) {
+        if socket.wait_for_connected(Timeout::FOREVER).is_err() {
             eprintln!("localsock: {}", socket.error_string());
             return connect_failure_status(&o.name, socket.error());
         }
@@ -89,7 +89,7 @@ mod blocking {
             loop {
                 match stdin.try_recv() {
                     Ok(chunk) => {
-                        if socket.write(chunk).is_err() {
+                        if socket.write_bytes(chunk).is_err() {
                             break;
                         }
                     }
@@ -103,8 +103,10 @@ mod blocking {
             if stdin_done {
                 break;
             }
-            socket.flush();
-            socket.wait_for_ready_read(STDIN_POLL);
+            socket.try_flush();
+            // A timeout or the end of the connection: both are looked at
+            // below (the state), or on the next round (stdin).
+            let _ = socket.wait_for_ready_read(STDIN_POLL);
             drop(socket.take_events());
             if !print_available(&mut socket) {
                 return exit::OK;
@@ -117,16 +119,17 @@ mod blocking {
         // End of stdin.
         if !o.half_close && o.linger.is_none() {
             // Qt's ClosingState: everything pending drains, then Unconnected.
+            // The outcome is in `last_error` (a peer that went first).
             socket.disconnect_from_server();
             if socket.state() != State::Unconnected {
-                socket.wait_for_disconnected(Timeout::FOREVER);
+                let _ = socket.wait_for_disconnected(Timeout::FOREVER);
             }
             print_available(&mut socket);
             return final_status(socket.last_error());
         }
         // Drain what is pending, still reading.
         while socket.bytes_to_write() > 0 && socket.state() == State::Connected {
-            socket.wait_for_bytes_written(Timeout::FOREVER);
+            let _ = socket.wait_for_bytes_written(Timeout::FOREVER);
             if !print_available(&mut socket) {
                 return exit::OK;
             }
@@ -148,7 +151,7 @@ mod blocking {
                 }
                 None => Timeout::FOREVER,
             };
-            socket.wait_for_ready_read(wait);
+            let _ = socket.wait_for_ready_read(wait);
             if !print_available(&mut socket) {
                 return exit::OK;
             }
@@ -156,7 +159,7 @@ mod blocking {
         if socket.state() != State::Unconnected {
             socket.disconnect_from_server();
             if socket.state() != State::Unconnected {
-                socket.wait_for_disconnected(Timeout::FOREVER);
+                let _ = socket.wait_for_disconnected(Timeout::FOREVER);
             }
         }
         print_available(&mut socket);

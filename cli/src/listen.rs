@@ -88,12 +88,12 @@ mod blocking {
         client_line(pid, "connected");
         let mut status = exit::OK;
         loop {
-            let more = socket.wait_for_ready_read(Timeout::FOREVER);
+            let more = socket.wait_for_ready_read(Timeout::FOREVER).is_ok();
             let data = socket.read_all().unwrap_or_default();
             if !data.is_empty() {
                 if echo {
-                    if socket.write(data).is_ok() {
-                        socket.flush();
+                    if socket.write_bytes(data).is_ok() {
+                        socket.try_flush();
                     }
                 } else if !write_stdout(&data) {
                     socket.abort();
@@ -106,7 +106,8 @@ mod blocking {
         }
         if socket.state() != State::Unconnected {
             socket.disconnect_from_server();
-            socket.wait_for_disconnected(Timeout::FOREVER);
+            // How it ended is in `last_error`, looked at below.
+            let _ = socket.wait_for_disconnected(Timeout::FOREVER);
         }
         if let Some(e) = socket.last_error() {
             if e.kind() != localsock::SocketError::PeerClosed {

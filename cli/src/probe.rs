@@ -51,12 +51,12 @@ pub fn probe(name: &str) -> (Outcome, String) {
     let mut socket = LocalSocket::new();
     socket.set_connect_timeout(PROBE_TIMEOUT);
     socket.connect_to_server(name);
-    if socket.wait_for_connected(Timeout::FOREVER) {
+    let Err(err) = socket.wait_for_connected(Timeout::FOREVER) else {
         socket.abort();
         return (Outcome::Alive, full);
-    }
+    };
     let text = socket.error_string();
-    let outcome = match socket.error() {
+    let outcome = match err.kind() {
         SocketError::ServerNotFound if !full.is_empty() => Outcome::Missing,
         SocketError::ConnectionRefused => refused(&full, text),
         SocketError::SocketAccess => Outcome::AccessDenied,

@@ -109,9 +109,15 @@ impl LocalServer {
         self.core.full_server_name()
     }
 
-    /// The last error (`Unknown` if none).
+    /// The last error (`Unknown` if none). A wait that timed out is not
+    /// recorded, as in Qt.
     pub fn server_error(&self) -> ServerError {
         self.core.server_error()
+    }
+
+    /// The last error with its context, if any.
+    pub fn last_error(&self) -> Option<&ListenError> {
+        self.core.last_error()
     }
 
     /// Qt's text for the last error ("" if none).
@@ -182,13 +188,26 @@ impl LocalServer {
         self.core.next_pending_connection()
     }
 
-    /// Waits until a connection is pending; returns at once if one already
-    /// is (unlike Qt on Unix). False when not listening, on timeout, or
-    /// when accepting fails (out of descriptors: see
-    /// [`server_error`](Self::server_error); the server keeps listening).
-    pub fn wait_for_new_connection(&mut self, timeout: impl Into<Timeout>) -> bool {
+    /// Qt's `waitForNewConnection`: waits until a connection is pending;
+    /// `Ok(())` at once if one already is (unlike Qt on Unix). Errors:
+    /// - on timeout, `ServerError::SocketTimeout` (source
+    ///   `WaitForNewConnection`), which is not recorded: `server_error` and
+    ///   `last_error` stay as they were, as in Qt (whose `timedOut`
+    ///   argument says the same);
+    /// - when accepting fails (out of descriptors), that error, also in
+    ///   [`last_error`](Self::last_error); the server keeps listening;
+    /// - when waiting fails, that error; the server is closed, as in Qt;
+    /// - when not listening, the last error if any (a failed `listen`, or
+    ///   what closed the server), else `Unknown` with the detail "not
+    ///   listening".
+    ///
+    /// Qt's `bool` is `.is_ok()`.
+    pub fn wait_for_new_connection(
+        &mut self,
+        timeout: impl Into<Timeout>,
+    ) -> Result<(), ListenError> {
         if !self.core.is_listening() {
-            return false;
+            return Err(self.not_listening(ErrorSource::WaitForNewConnection));
         }
         let deadline = timeout.into().deadline();
         if deadline.is_none()
@@ -197,53 +216,65 @@ impl LocalServer {
         {
             // Forever: wait inside `accept` itself (one system call per
             // connection, as a std listener makes).
-            let Some(listener) = self.listener.as_mut() else {
-                return false;
-            };
-            let accepted = match listener.accept_wait() {
-                Ok(stream) => self.queue(stream),
-                Err(e) => self.accept_failed(&e),
-            };
-            return accepted.is_ok() && self.core.has_pending_connections();
+            if let Some(listener) = self.listener.as_mut() {
+                match listener.accept_wait() {
+                    Ok(stream) => self.queue(stream)?,
+                    Err(e) => self.accept_failed(&e)?,
+                }
+            }
         }
         loop {
-            if self.accept_ready(true).is_err() {
-                return false;
-            }
+            self.accept_ready(true)?;
             if self.core.has_pending_connections() {
-                return true;
+                return Ok(());
             }
             let Some(listener) = self.listener.as_mut() else {
-                return false;
+                return Err(self.not_listening(ErrorSource::WaitForNewConnection));
             };
             let now = Instant::now();
             if deadline.is_some_and(|d| now >= d) {
-                return false;
+                return Err(timed_out());
             }
             let wait = deadline.map(|d| d.saturating_duration_since(now));
             if let Err(e) = listener.wait(wait) {
                 let os = OsError::from_io(&e);
-                self.fail(ListenError::from_os(ErrorSource::WaitForNewConnection, os));
-                return false;
+                let err = ListenError::from_os(ErrorSource::WaitForNewConnection, os);
+                self.fail(err.clone());
+                return Err(err);
             }
         }
     }
 
-    /// Blocks until a client connects and returns it. While accepting
-    /// fails (out of descriptors), returns that error; the server keeps
-    /// listening.
+    /// Blocks until a client connects and returns it (a queued connection
+    /// first). Errors: those of
+    /// [`wait_for_new_connection`](Self::wait_for_new_connection) without a
+    /// timeout. While accepting fails (out of descriptors) it returns that
+    /// error; the server keeps listening, so try again later.
     pub fn accept(&mut self) -> Result<LocalSocket, ListenError> {
+        self.accept_within(Timeout::FOREVER)
+    }
+
+    /// Like [`accept`](Self::accept), but gives up after `timeout` with
+    /// `ServerError::SocketTimeout` (not recorded, as for
+    /// [`wait_for_new_connection`](Self::wait_for_new_connection)).
+    pub fn accept_timeout(&mut self, timeout: Duration) -> Result<LocalSocket, ListenError> {
+        self.accept_within(timeout.into())
+    }
+
+    fn accept_within(&mut self, timeout: Timeout) -> Result<LocalSocket, ListenError> {
         loop {
             if let Some(s) = self.core.next_pending_connection() {
                 return Ok(s);
             }
-            if !self.wait_for_new_connection(Timeout::FOREVER) {
-                return Err(self.core.last_error().cloned().unwrap_or_else(|| {
-                    ListenError::new(ServerError::Unknown, ErrorSource::Accept)
-                        .with_detail("not listening")
-                }));
-            }
+            self.wait_for_new_connection(timeout)?;
         }
+    }
+
+    /// Why a wait or an accept cannot start: the server is not listening.
+    fn not_listening(&self, source: ErrorSource) -> ListenError {
+        self.core.last_error().cloned().unwrap_or_else(|| {
+            ListenError::new(ServerError::Unknown, source).with_detail("not listening")
+        })
     }
 
     /// An iterator of accepted connections (blocking), ending when the
@@ -281,18 +312,14 @@ impl LocalServer {
     pub fn remove_server(name: &str) -> bool {
         localsock_os::remove_server(name)
     }
+}
 
-    /// Waits for a connection and returns it, like [`accept`](Self::accept),
-    /// but gives up after `timeout`.
-    pub fn accept_timeout(&mut self, timeout: Duration) -> io::Result<Option<LocalSocket>> {
-        if self.wait_for_new_connection(timeout) {
-            Ok(self.next_pending_connection())
-        } else if self.is_listening() {
-            Ok(None)
-        } else {
-            Err(io::ErrorKind::NotConnected.into())
-        }
-    }
+/// The error of a wait for a new connection that timed out (not recorded).
+fn timed_out() -> ListenError {
+    ListenError::new(
+        ServerError::SocketTimeout,
+        ErrorSource::WaitForNewConnection,
+    )
 }
 
 impl Drop for LocalServer {

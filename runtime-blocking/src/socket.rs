@@ -5,9 +5,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use localsock_core::{
-    AcceptedFrom, Action, Config, Connection, DeviceError, Direction, ErrorSource, Event,
-    LocalSocketError, OpenMode, OsError, PeerCredentials, SocketError, State, WaitFor,
-    TRANSMIT_THRESHOLD,
+    AcceptedFrom, Action, Config, Connection, DeviceError, Direction, Event, LocalSocketError,
+    OpenMode, OsError, PeerCredentials, SocketError, State, WaitFor, TRANSMIT_THRESHOLD,
 };
 
 use crate::platform::{Connect, Stream};
@@ -20,12 +19,27 @@ use crate::{name_context, Timeout};
 /// [`connect_to_server`](Self::connect_to_server), then block with the
 /// `wait_for_*` calls; or use [`std::io::Read`], [`Write`] and [`BufRead`].
 ///
+/// Qt's calls map to methods as follows; none of them shares its name with
+/// a method of `Read`, `Write` or `BufRead`, so a trait call never lands on
+/// a Qt call by accident (and the reverse):
+///
+/// | Qt | here | blocks? |
+/// |---|---|---|
+/// | `waitForConnected` and the other `waitFor*` | `wait_for_*`: `Ok(())`, or why not ([`LocalSocketError`]; a timeout is [`SocketError::SocketTimeout`]) — Qt's `bool` is `.is_ok()` | up to the timeout |
+/// | `write(QByteArray)` | [`write_bytes`](Self::write_bytes) (queues) | no |
+/// | `flush` | [`try_flush`](Self::try_flush) (what the OS takes now) | no |
+/// | `readLine(maxSize)` | [`read_line_bytes`](Self::read_line_bytes) (what is buffered) | no |
+/// | `disconnectFromServer` | [`disconnect_from_server`](Self::disconnect_from_server) (starts the close) | no |
+/// | `close` | [`close_device`](Self::close_device) | no |
+/// | — | [`Write::flush`] (everything queued, or the loss as an error) | yes |
+///
 /// Writes are buffered, as in Qt and like `BufWriter`: they leave on
-/// [`flush`](Self::flush), on any `wait_for_*`, on a read, when 64 KiB are
-/// queued, and on [`disconnect_from_server`](Self::disconnect_from_server).
-/// A `Write::write` of 64 KiB or more goes straight to the OS once nothing
-/// is queued ahead of it, and waits for room like a std stream does; unlike
-/// one, two peers that both write without reading never block each other:
+/// [`try_flush`](Self::try_flush) and [`Write::flush`], on any `wait_for_*`,
+/// on a read, and when 64 KiB are queued; not inside
+/// [`disconnect_from_server`](Self::disconnect_from_server), which only
+/// starts the close. A `Write::write` of 64 KiB or more goes straight to
+/// the OS once nothing is queued ahead of it, and waits for room like a std
+/// stream does; unlike one, two peers that both write without reading never block each other:
 /// a write the peer has taken nothing of for 10 ms reads into the socket's
 /// buffer while it waits.
 ///
@@ -35,22 +49,27 @@ use crate::{name_context, Timeout};
 ///
 /// let mut socket = LocalSocket::new();
 /// socket.connect_to_server("myapp");
-/// if socket.wait_for_connected(Duration::from_secs(3)) {
-///     socket.write(&b"hello\n"[..]).unwrap();
-///     socket.wait_for_bytes_written(Timeout::FOREVER);
-///     if socket.wait_for_ready_read(Duration::from_secs(3)) {
-///         println!("{:?}", socket.read_all().unwrap());
+/// match socket.wait_for_connected(Duration::from_secs(3)) {
+///     Ok(()) => {
+///         socket.write_bytes(&b"hello\n"[..]).unwrap();
+///         socket.wait_for_bytes_written(Timeout::FOREVER).unwrap();
+///         if socket.wait_for_ready_read(Duration::from_secs(3)).is_ok() {
+///             println!("{:?}", socket.read_all().unwrap());
+///         }
+///         socket.disconnect_from_server();
+///         if let Err(e) = socket.wait_for_disconnected(Duration::from_secs(3)) {
+///             eprintln!("not delivered: {e}");
+///         }
 ///     }
-///     socket.disconnect_from_server();
-/// } else {
-///     eprintln!("{}", socket.error_string());
+///     Err(e) => eprintln!("{e}"),
 /// }
 /// ```
 ///
 /// Dropping a socket first hands the kernel whatever of the pending writes
 /// it takes without blocking, then closes; what does not fit is lost, as
 /// with Qt's destructor (which aborts). Call `disconnect_from_server` and
-/// `wait_for_disconnected` first to deliver everything.
+/// `wait_for_disconnected` (or [`Write::flush`]) first to deliver
+/// everything.
 #[derive(Debug)]
 pub struct LocalSocket {
     conn: Connection,
@@ -120,11 +139,8 @@ impl LocalSocket {
     pub fn connect(name: &str) -> Result<LocalSocket, LocalSocketError> {
         let mut s = LocalSocket::new();
         s.connect_to_server(name);
-        if s.wait_for_connected(Timeout::FOREVER) {
-            Ok(s)
-        } else {
-            Err(s.take_connect_error())
-        }
+        s.wait_for_connected(Timeout::FOREVER)?;
+        Ok(s)
     }
 
     pub(crate) fn accepted(from: &AcceptedFrom, stream: Stream) -> Self {
@@ -135,12 +151,6 @@ impl LocalSocket {
             send_mode: SendMode::Probe,
             origin: Instant::now(),
         }
-    }
-
-    fn take_connect_error(&self) -> LocalSocketError {
-        self.conn.last_error().cloned().unwrap_or_else(|| {
-            LocalSocketError::new(SocketError::SocketTimeout, ErrorSource::WaitForConnected)
-        })
     }
 
     fn now(&self) -> Duration {
@@ -183,48 +193,81 @@ impl LocalSocket {
         self.conn.set_abstract_namespace(on)
     }
 
-    /// Waits until connected. Returns at once unless Connecting. On
-    /// timeout returns false with no error and stays Connecting (Qt).
-    pub fn wait_for_connected(&mut self, timeout: impl Into<Timeout>) -> bool {
+    /// Qt's `waitForConnected`: waits until connected. `Ok(())` at once
+    /// when already Connected. When the connect fails, or no connect is
+    /// under way, the socket's last error (what ended the connect; else
+    /// `Operation`). On timeout a [`SocketError::SocketTimeout`] error that
+    /// is not recorded: the socket stays Connecting with no error, as in
+    /// Qt, and a later wait picks the connect up. Qt's `bool` is
+    /// `.is_ok()`.
+    pub fn wait_for_connected(
+        &mut self,
+        timeout: impl Into<Timeout>,
+    ) -> Result<(), LocalSocketError> {
         self.wait_for(WaitFor::Connected, timeout.into())
     }
 
-    /// Waits until new data is buffered. False when Unconnected, when the
-    /// peer closed or half-closed (no more data can come), when the read
-    /// buffer is full, or on timeout (which emits `SocketTimeout`, as in Qt;
-    /// the socket stays connected).
-    pub fn wait_for_ready_read(&mut self, timeout: impl Into<Timeout>) -> bool {
+    /// Qt's `waitForReadyRead`: waits until new data is buffered; pending
+    /// writes are sent meanwhile. An error when Unconnected, when the peer
+    /// closed or half-closed (no more data can come), when the read buffer
+    /// is full, or on timeout: [`SocketError::SocketTimeout`], which is
+    /// recorded and emitted as in Qt (the socket stays connected). Qt's
+    /// `bool` is `.is_ok()`.
+    pub fn wait_for_ready_read(
+        &mut self,
+        timeout: impl Into<Timeout>,
+    ) -> Result<(), LocalSocketError> {
         self.wait_for(WaitFor::ReadyRead, timeout.into())
     }
 
-    /// Waits until at least one byte of pending data was written. False at
-    /// once when nothing is pending or Unconnected; false when the
-    /// connection ends first, or on timeout (emitting `SocketTimeout`).
-    pub fn wait_for_bytes_written(&mut self, timeout: impl Into<Timeout>) -> bool {
+    /// Qt's `waitForBytesWritten`: waits until at least one byte of the
+    /// pending data was taken by the OS. An error at once when nothing is
+    /// pending or Unconnected; the connection's error when it ends first;
+    /// on timeout [`SocketError::SocketTimeout`] (recorded and emitted, as
+    /// in Qt). Qt's `bool` is `.is_ok()`.
+    pub fn wait_for_bytes_written(
+        &mut self,
+        timeout: impl Into<Timeout>,
+    ) -> Result<(), LocalSocketError> {
         self.wait_for(WaitFor::BytesWritten, timeout.into())
     }
 
-    /// Waits until Unconnected: drains pending writes when Closing, or waits
-    /// for the peer to close when Connected. False at once when already
-    /// Unconnected (Qt warns), or on timeout (emitting `SocketTimeout`).
-    pub fn wait_for_disconnected(&mut self, timeout: impl Into<Timeout>) -> bool {
+    /// Qt's `waitForDisconnected`: waits until Unconnected, draining pending
+    /// writes when Closing (after
+    /// [`disconnect_from_server`](Self::disconnect_from_server)), or waiting
+    /// for the peer to close when Connected. An error at once when already
+    /// Unconnected (Qt warns), or on timeout [`SocketError::SocketTimeout`]
+    /// (recorded and emitted, as in Qt; the drain carries on in later
+    /// calls). If the peer goes away before the drain ends, or the drain
+    /// timeout ([`set_drain_timeout`](Self::set_drain_timeout)) passes, the
+    /// socket becomes Unconnected with the core's error in
+    /// [`last_error`](Self::last_error), and this returns `Ok(())`: it is
+    /// disconnected, as Qt's `true` says. (To learn whether every byte
+    /// left, use [`Write::flush`] before disconnecting.) Qt's `bool` is
+    /// `.is_ok()`.
+    pub fn wait_for_disconnected(
+        &mut self,
+        timeout: impl Into<Timeout>,
+    ) -> Result<(), LocalSocketError> {
         self.wait_for(WaitFor::Disconnected, timeout.into())
     }
 
-    /// One of Qt's waits: the core judges it, this drives the socket.
-    fn wait_for(&mut self, kind: WaitFor, timeout: Timeout) -> bool {
+    /// One of Qt's waits: the core sets its baseline and judges it; this
+    /// drives the socket until then, or gives up at `timeout` (which the
+    /// core records where Qt does).
+    fn wait_for(&mut self, kind: WaitFor, timeout: Timeout) -> Result<(), LocalSocketError> {
         let wait = self.conn.begin_wait(kind);
-        let done = |s: &Self| s.conn.wait_outcome(&wait).is_some();
-        if self.drive(timeout, done) {
-            return self.conn.wait_outcome(&wait).is_some_and(|r| r.is_ok());
+        self.drive(timeout, |s| s.conn.wait_outcome(&wait).is_some());
+        match self.conn.wait_outcome(&wait) {
+            Some(outcome) => outcome,
+            None => Err(self.conn.wait_timed_out(&wait)),
         }
-        self.conn.wait_timed_out(&wait);
-        false
     }
 
-    /// Writes what the OS takes now, without blocking. True if anything was
-    /// written (Qt's `flush`).
-    pub fn flush(&mut self) -> bool {
+    /// Qt's `flush`: writes what the OS takes now, without blocking. True
+    /// if anything was written. [`Write::flush`] instead blocks until
+    /// everything queued is written.
+    pub fn try_flush(&mut self) -> bool {
         let before = self.conn.bytes_to_write();
         if before == 0 {
             return false;
@@ -233,19 +276,26 @@ impl LocalSocket {
         self.conn.bytes_to_write() < before
     }
 
-    /// Graceful close: Closing until pending writes have drained, then
-    /// Unconnected. Nothing blocks; use
-    /// [`wait_for_disconnected`](Self::wait_for_disconnected) to wait for the
-    /// drain. Buffered input stays readable.
+    /// Qt's `disconnectFromServer`: starts the graceful close and returns
+    /// at once, writing nothing. With writes pending the socket is Closing
+    /// until they have drained — in
+    /// [`wait_for_disconnected`](Self::wait_for_disconnected), which is how
+    /// to wait for it, or in any other wait, read or write — then
+    /// Unconnected; with none it is Unconnected at once. While Connecting,
+    /// the connect is cancelled. Buffered input stays readable.
     pub fn disconnect_from_server(&mut self) {
         let now = self.now();
         self.conn.disconnect_from_server(now);
         self.run_actions();
     }
 
-    /// Qt's `close`: `AboutToClose`, buffered input dropped, then a graceful
-    /// disconnect (pending writes still drain through the `wait_for_*` calls).
-    pub fn close(&mut self) {
+    /// Qt's `close` (`close_device` on every runtime: futures'
+    /// `AsyncWriteExt::close` has the name `close`): `AboutToClose`,
+    /// buffered input dropped, then the graceful disconnect of
+    /// [`disconnect_from_server`](Self::disconnect_from_server), which
+    /// returns at once too; pending writes drain in
+    /// [`wait_for_disconnected`](Self::wait_for_disconnected).
+    pub fn close_device(&mut self) {
         let now = self.now();
         self.conn.close(now);
         self.run_actions();
@@ -257,9 +307,11 @@ impl LocalSocket {
         self.run_actions();
     }
 
-    /// Queues owned data without copying it; see the type's notes on
-    /// buffering. Returns the number of bytes queued.
-    pub fn write(&mut self, data: impl Into<Bytes>) -> Result<usize, DeviceError> {
+    /// Qt's `write(QByteArray)`: queues owned data without copying it and
+    /// without blocking (the queue is not bounded; see the type's notes on
+    /// buffering). Returns the number of bytes queued.
+    /// [`Write::write`] instead copies and may wait for the OS.
+    pub fn write_bytes(&mut self, data: impl Into<Bytes>) -> Result<usize, DeviceError> {
         let n = self.conn.write(data)?;
         if self.conn.wants_transmit_now() {
             self.try_send();
@@ -277,8 +329,9 @@ impl LocalSocket {
         self.conn.read_all()
     }
 
-    /// Qt's `readLine(max)` over what is buffered (0 = no limit).
-    pub fn read_line(&mut self, max: usize) -> Result<Bytes, DeviceError> {
+    /// Qt's `readLine(maxSize)` over what is buffered (0 = no limit); never
+    /// blocks. [`BufRead::read_line`] instead blocks for a whole line.
+    pub fn read_line_bytes(&mut self, max: usize) -> Result<Bytes, DeviceError> {
         self.conn.read_line(max)
     }
 
@@ -387,9 +440,10 @@ impl LocalSocket {
         }
     }
 
-    /// Writes everything pending (blocking), then half-closes: the peer
-    /// reads end of stream while this side can still read. Not a Qt call;
-    /// on Windows pipes it is unsupported.
+    /// [`Write::flush`] (blocks until everything queued is written, or
+    /// reports the loss), then half-closes: the peer reads end of stream
+    /// while this side can still read. Not a Qt call; on Windows pipes it is
+    /// unsupported.
     pub fn shutdown_write(&mut self) -> io::Result<()> {
         Write::flush(self)?;
         match &mut self.stream {
@@ -714,7 +768,9 @@ impl Write for LocalSocket {
     /// while more than 64 KiB are queued, or for a large write, until the
     /// OS takes some of it.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.conn.state() == State::Connecting && !self.wait_for_connected(Timeout::FOREVER) {
+        if self.conn.state() == State::Connecting
+            && self.wait_for_connected(Timeout::FOREVER).is_err()
+        {
             return Err(self.conn.write_refusal().into());
         }
         if Stream::DIRECT_WRITES
@@ -782,8 +838,10 @@ impl Write for LocalSocket {
         }
     }
 
-    /// Blocks until everything queued is written. Fails if the connection
-    /// ended first (the queued bytes were lost), not just when bytes remain.
+    /// Blocks until every queued byte was taken by the OS (not Qt's
+    /// non-blocking `flush`: that is [`try_flush`](LocalSocket::try_flush)).
+    /// Fails with the connection's error if it ended first and queued bytes
+    /// were lost; succeeds at once when nothing is queued.
     fn flush(&mut self) -> io::Result<()> {
         loop {
             if let Some(outcome) = self.conn.flush_outcome() {

@@ -34,28 +34,28 @@ impl TestSocket for LocalSocket {
         LocalSocket::set_abstract_namespace(self, on)
     }
     fn wait_for_connected(&mut self, wait: Wait) -> bool {
-        LocalSocket::wait_for_connected(self, Timeout::from(wait))
+        LocalSocket::wait_for_connected(self, Timeout::from(wait)).is_ok()
     }
     fn wait_for_ready_read(&mut self, wait: Wait) -> bool {
-        LocalSocket::wait_for_ready_read(self, Timeout::from(wait))
+        LocalSocket::wait_for_ready_read(self, Timeout::from(wait)).is_ok()
     }
     fn wait_for_bytes_written(&mut self, wait: Wait) -> bool {
-        LocalSocket::wait_for_bytes_written(self, Timeout::from(wait))
+        LocalSocket::wait_for_bytes_written(self, Timeout::from(wait)).is_ok()
     }
     fn wait_for_disconnected(&mut self, wait: Wait) -> bool {
-        LocalSocket::wait_for_disconnected(self, Timeout::from(wait))
+        LocalSocket::wait_for_disconnected(self, Timeout::from(wait)).is_ok()
     }
     fn write(&mut self, data: &[u8]) -> Result<usize, DeviceError> {
-        LocalSocket::write(self, data.to_vec())
+        LocalSocket::write_bytes(self, data.to_vec())
     }
     fn flush(&mut self) -> bool {
-        LocalSocket::flush(self)
+        LocalSocket::try_flush(self)
     }
     fn read_all(&mut self) -> Result<Vec<u8>, DeviceError> {
         LocalSocket::read_all(self).map(|b| b.to_vec())
     }
     fn read_line(&mut self, max: usize) -> Result<Vec<u8>, DeviceError> {
-        LocalSocket::read_line(self, max).map(|b| b.to_vec())
+        LocalSocket::read_line_bytes(self, max).map(|b| b.to_vec())
     }
     fn skip(&mut self, n: usize) -> Result<usize, DeviceError> {
         LocalSocket::skip(self, n)
@@ -88,7 +88,7 @@ impl TestSocket for LocalSocket {
         LocalSocket::abort(self)
     }
     fn close(&mut self) {
-        LocalSocket::close(self)
+        LocalSocket::close_device(self)
     }
     fn set_connect_timeout(&mut self, timeout: std::time::Duration) {
         LocalSocket::set_connect_timeout(self, timeout)
@@ -146,7 +146,7 @@ impl TestServer for LocalServer {
         LocalServer::listen_with(self, name, options)
     }
     fn wait_for_new_connection(&mut self, wait: Wait) -> bool {
-        LocalServer::wait_for_new_connection(self, Timeout::from(wait))
+        LocalServer::wait_for_new_connection(self, Timeout::from(wait)).is_ok()
     }
     fn next_pending_connection(&mut self) -> Option<LocalSocket> {
         LocalServer::next_pending_connection(self)

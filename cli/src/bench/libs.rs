@@ -94,7 +94,7 @@ impl SyncLib for LocalsockBlocking {
         use localsock::blocking::Timeout;
         use localsock::State;
         while s.bytes_available() == 0 {
-            if !s.wait_for_ready_read(Timeout::FOREVER)
+            if s.wait_for_ready_read(Timeout::FOREVER).is_err()
                 && s.bytes_available() == 0
                 && s.state() != State::Connected
             {
