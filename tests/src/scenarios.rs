@@ -3,7 +3,7 @@
 //! from our decisions where Qt errs (§10).
 //!
 //! A scenario is written inside its file's `scenarios!` block, which defines
-//! it and registers it (see [`registry`](crate::registry)); [`all`] gathers
+//! it and registers it (see [`registry`]); [`all`] gathers
 //! the files' lists, and `tests/tests/conformance.rs` runs every one on
 //! every runtime. One that applies to some platforms only says so with
 //! `#[only(<cfg predicate>, "<why>")]`, and is reported as ignored, with

@@ -395,8 +395,9 @@ pub fn second_listen_on_live_pipe_name_refused<R: Reliability>(_exe: &PeerExe) -
     let name = unique_name("squat");
     let mut first = R::server();
     first.listen(&name).unwrap();
-    let mut taken = Vec::new();
-    for access in [Access::DEFAULT, Access::USER, Access::WORLD] {
+    let options = [Access::DEFAULT, Access::USER, Access::WORLD];
+    let mut taken = 0;
+    for access in options {
         let mut second = R::server();
         match second.listen_with(
             &name,
@@ -406,19 +407,20 @@ pub fn second_listen_on_live_pipe_name_refused<R: Reliability>(_exe: &PeerExe) -
             },
         ) {
             Err(e) => assert_eq!(e.kind(), ServerError::AddressInUse, "{access:?}: {e}"),
-            Ok(()) if wine => taken.push(format!("{access:?}")),
+            Ok(()) if wine => taken += 1,
             Ok(()) => panic!("{access:?}: a second server took a live pipe name"),
         }
     }
     // The first server still serves.
     round_trip::<R>(&mut first, &name);
-    if taken.is_empty() {
+    if taken == 0 {
         Ok(())
     } else {
         Err(Skip::because(format!(
             "Wine does not enforce FILE_FLAG_FIRST_PIPE_INSTANCE: a second server listened on \
-             the live name ({}); on Windows that listen must fail with AddressInUse",
-            taken.join(", ")
+             the live name ({taken} of {} access options); on Windows that listen must fail \
+             with AddressInUse",
+            options.len()
         )))
     }
 }
