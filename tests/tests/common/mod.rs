@@ -36,9 +36,16 @@ pub fn trial(name: String, check: impl FnOnce() -> Result<(), Skip> + Send + 'st
 
 /// Runs the trials, sorted by name as libtest sorts them, with the
 /// command line libtest takes (filters, `--exact`, `--skip`, `--ignored`,
-/// `--test-threads`, `--list`, ...).
+/// `--test-threads`, `--list`, ...) and, as libtest, `RUST_TEST_THREADS`
+/// when `--test-threads` is not given.
 pub fn run(mut trials: Vec<Trial>) -> ExitCode {
-    let args = Arguments::from_args();
+    let mut args = Arguments::from_args();
+    if args.test_threads.is_none() {
+        args.test_threads = std::env::var("RUST_TEST_THREADS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .filter(|&n| n > 0);
+    }
     trials.sort_by(|a, b| a.name().cmp(b.name()));
     libtest_mimic::run(&args, trials).exit_code()
 }
