@@ -47,8 +47,3 @@ pub fn checksum(data: &[u8]) -> u64 {
 pub fn temp_dir() -> String {
     localsock_blocking::name_context().temp_dir
 }
-
-/// Whether this is Linux (abstract namespace available).
-pub fn is_linux() -> bool {
-    cfg!(any(target_os = "linux", target_os = "android"))
-}

@@ -7,35 +7,50 @@ use std::process::{Command, Stdio};
 use crate::harness::*;
 use crate::*;
 
-/// Instantiates the three interop checks for one (server, client) pair.
-#[macro_export]
-macro_rules! interop_pair {
-    ($module:ident, $server:ty, $client:ty) => {
-        mod $module {
-            #[test]
-            fn bulk_both_ways_checksum() {
-                $crate::interop::bulk_both_ways::<$server, $client>();
-            }
-            #[test]
-            fn ping_pong() {
-                $crate::interop::ping_pong::<$server, $client>();
-            }
-            #[test]
-            fn half_close_request_response() {
-                $crate::interop::half_close_request_response::<$server, $client>();
-            }
-            #[test]
-            fn half_close_to_a_raw_std_server() {
-                $crate::interop::half_close_raw_server::<$client>();
-            }
-            #[test]
-            fn client_in_another_process() {
-                $crate::interop::cross_process::<$server, $client>(env!(
-                    "CARGO_BIN_EXE_lsk-interop"
-                ));
-            }
-        }
-    };
+/// One interop check for one (server, client) pair: its name (the last
+/// part of the test name) and its entry point.
+#[derive(Debug, Clone, Copy)]
+pub struct InteropCheck {
+    /// The check's name.
+    pub name: &'static str,
+    /// Runs it, given the path of the `lsk-interop` binary (the client of
+    /// `client_in_another_process`); `Err` = ignored, with the reason.
+    pub run: fn(&str) -> Result<(), Skip>,
+}
+
+/// The interop checks for server runtime `S` and client runtime `C`.
+pub fn checks<S: Runtime, C: Runtime>() -> [InteropCheck; 5] {
+    [
+        InteropCheck {
+            name: "bulk_both_ways_checksum",
+            run: |_| {
+                bulk_both_ways::<S, C>();
+                Ok(())
+            },
+        },
+        InteropCheck {
+            name: "ping_pong",
+            run: |_| {
+                ping_pong::<S, C>();
+                Ok(())
+            },
+        },
+        InteropCheck {
+            name: "half_close_request_response",
+            run: |_| half_close_request_response::<S, C>(),
+        },
+        InteropCheck {
+            name: "half_close_to_a_raw_std_server",
+            run: |_| half_close_raw_server::<C>(),
+        },
+        InteropCheck {
+            name: "client_in_another_process",
+            run: |exe| {
+                cross_process::<S, C>(exe);
+                Ok(())
+            },
+        },
+    ]
 }
 
 fn pair<S: Runtime, C: Runtime>(
@@ -161,10 +176,9 @@ pub fn child_client<R: Runtime>(name: &str, len: usize) -> Result<(), String> {
 /// Half-close (Unix): the client sends a 1 MiB request and half-closes;
 /// the server reads it to its end (`Ok(0)`), then replies with 2 MiB and
 /// closes; the client reads the reply to its end. Both checksummed.
-pub fn half_close_request_response<S: Runtime, C: Runtime>() {
-    if cfg!(windows) {
-        // Platform limitation: named pipes have no half-close.
-        return;
+pub fn half_close_request_response<S: Runtime, C: Runtime>() -> Result<(), Skip> {
+    if !cfg!(unix) {
+        return Err(Skip::platform("unix", "named pipes have no half-close"));
     }
     let (_server, mut client, peer) = pair::<S, C>("ihalf");
     let request = payload(1 << 20, 61);
@@ -191,36 +205,45 @@ pub fn half_close_request_response<S: Runtime, C: Runtime>() {
     assert_eq!(server_side.join().unwrap(), request_sum, "request intact");
     assert_eq!(got.len(), reply_len);
     assert_eq!(checksum(&got), reply_sum, "reply intact");
+    Ok(())
 }
 
 /// Half-close against a raw `std::os::unix::net::UnixListener` server
 /// (Unix): the client's request, its half-close, and the whole reply.
-pub fn half_close_raw_server<C: Runtime>() {
-    #[cfg(unix)]
-    {
-        use std::io::Read;
-        let dir = format!("{}/{}", temp_dir(), unique_name("irawhalf"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = format!("{dir}/s");
-        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
-        let request = payload(256 << 10, 63);
-        let reply = payload(1 << 20, 64);
-        let (request_sum, reply_sum) = (checksum(&request), checksum(&reply));
-        let server_side = spawn(move || {
-            let (mut s, _) = listener.accept().unwrap();
-            let mut got = Vec::new();
-            s.read_to_end(&mut got).unwrap();
-            s.write_all(&reply).unwrap();
-            checksum(&got)
-        });
-        let mut client = C::socket();
-        client.connect_to_server(&path, OpenMode::ReadWrite);
-        assert!(client.wait_for_connected(LONG), "{}", client.error_string());
-        client.io_write_all(&request).unwrap();
-        client.io_shutdown_write().unwrap();
-        let got = client.io_read_to_end().unwrap();
-        assert_eq!(server_side.join().unwrap(), request_sum);
-        assert_eq!(checksum(&got), reply_sum);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
+#[cfg(unix)]
+pub fn half_close_raw_server<C: Runtime>() -> Result<(), Skip> {
+    use std::io::Read;
+    let dir = format!("{}/{}", temp_dir(), unique_name("irawhalf"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = format!("{dir}/s");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let request = payload(256 << 10, 63);
+    let reply = payload(1 << 20, 64);
+    let (request_sum, reply_sum) = (checksum(&request), checksum(&reply));
+    let server_side = spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        s.write_all(&reply).unwrap();
+        checksum(&got)
+    });
+    let mut client = C::socket();
+    client.connect_to_server(&path, OpenMode::ReadWrite);
+    assert!(client.wait_for_connected(LONG), "{}", client.error_string());
+    client.io_write_all(&request).unwrap();
+    client.io_shutdown_write().unwrap();
+    let got = client.io_read_to_end().unwrap();
+    assert_eq!(server_side.join().unwrap(), request_sum);
+    assert_eq!(checksum(&got), reply_sum);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// Half-close against a raw std server: Unix only.
+#[cfg(not(unix))]
+pub fn half_close_raw_server<C: Runtime>() -> Result<(), Skip> {
+    Err(Skip::platform(
+        "unix",
+        "named pipes have no half-close, and std has no pipe server",
+    ))
 }

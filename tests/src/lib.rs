@@ -1,6 +1,8 @@
 //! The conformance suite: every scenario is written once against the
-//! [`Runtime`] trait and instantiated for every runtime by
-//! [`conformance_suite!`], so no runtime can silently skip one.
+//! [`Runtime`] trait, registered where it is written (see [`registry`]),
+//! and run on every runtime by `tests/tests/conformance.rs`, so no runtime
+//! can silently skip one; a scenario that cannot run somewhere is reported
+//! there as ignored, with its reason.
 //!
 //! The trait is Qt's blocking vocabulary (`wait_for_*`); async runtimes
 //! implement it by running their async methods to completion on their own
@@ -9,6 +11,8 @@
 pub mod harness;
 pub mod interop;
 pub mod reliability;
+#[macro_use]
+pub mod registry;
 pub mod rt_blocking;
 pub mod rt_smol;
 pub mod rt_tokio;
@@ -16,6 +20,8 @@ pub mod scenarios;
 
 use std::io;
 use std::time::Duration;
+
+pub use registry::Skip;
 
 pub use localsock_core::{
     Event, ListenError, LocalSocketError, OpenMode, PeerCredentials, ServerError, ServerOptions,
@@ -160,26 +166,4 @@ pub trait Runtime: 'static {
     fn server() -> Self::Server;
     /// Qt's static `removeServer`.
     fn remove_server(name: &str) -> bool;
-}
-
-/// Instantiates every scenario of [`scenarios`] for a runtime: one `#[test]`
-/// per scenario, named `<scenario>`, inside a module named after the runtime.
-#[macro_export]
-macro_rules! conformance_suite {
-    ($module:ident, $rt:ty) => {
-        mod $module {
-            $crate::for_each_scenario!($crate::__conformance_test, $rt);
-        }
-    };
-}
-
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __conformance_test {
-    ($rt:ty, $name:ident) => {
-        #[test]
-        fn $name() {
-            $crate::scenarios::$name::<$rt>();
-        }
-    };
 }

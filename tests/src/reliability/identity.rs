@@ -38,10 +38,8 @@ fn ids(words: &[String]) -> [Option<u32>; 3] {
 /// running as `nobody` (not the owner, not in the owner's group) gets
 /// `SocketAccess`, and the server never sees a connection.
 #[cfg(unix)]
-pub fn access_user_and_group_refuse_other_user<R: Reliability>(exe: &PeerExe) {
-    if !can_switch_users("access_user_and_group_refuse_other_user") {
-        return;
-    }
+pub fn access_user_and_group_refuse_other_user<R: Reliability>(exe: &PeerExe) -> Result<(), Skip> {
+    can_switch_users()?;
     let dir = TestDir::new("acc-deny");
     for (i, access) in [Access::USER, Access::GROUP].into_iter().enumerate() {
         let path = dir.join(&format!("srv{i}"));
@@ -61,16 +59,17 @@ pub fn access_user_and_group_refuse_other_user<R: Reliability>(exe: &PeerExe) {
             "{access:?}: no connection may reach the server"
         );
     }
+    Ok(())
 }
 
 /// WorldAccessOption and OtherAccessOption let another user in, and the
 /// connection works both ways (a request from `nobody` arrives intact, the
 /// reply reaches it intact).
 #[cfg(unix)]
-pub fn access_world_and_other_let_other_user_read_and_write<R: Reliability>(exe: &PeerExe) {
-    if !can_switch_users("access_world_and_other_let_other_user_read_and_write") {
-        return;
-    }
+pub fn access_world_and_other_let_other_user_read_and_write<R: Reliability>(
+    exe: &PeerExe,
+) -> Result<(), Skip> {
+    can_switch_users()?;
     let dir = TestDir::new("acc-allow");
     let len = 256 * 1024;
     for (i, access) in [Access::WORLD, Access::OTHER].into_iter().enumerate() {
@@ -98,6 +97,7 @@ pub fn access_world_and_other_let_other_user_read_and_write<R: Reliability>(exe:
         peer.expect("done");
         peer.wait_success();
     }
+    Ok(())
 }
 
 /// The access options never shut the owner out: for each option a client
@@ -286,10 +286,8 @@ pub fn peer_credentials_are_the_real_peer_process<R: Reliability>(exe: &PeerExe)
 /// A peer that dropped its privileges before connecting is seen as what it
 /// became: uid and gid `nobody`, and its real pid.
 #[cfg(unix)]
-pub fn peer_credentials_after_privilege_drop<R: Reliability>(exe: &PeerExe) {
-    if !can_switch_users("peer_credentials_after_privilege_drop") {
-        return;
-    }
+pub fn peer_credentials_after_privilege_drop<R: Reliability>(exe: &PeerExe) -> Result<(), Skip> {
+    can_switch_users()?;
     let dir = TestDir::new("creds-nobody");
     let path = dir.join("srv");
     let mut server = R::server();
@@ -315,6 +313,7 @@ pub fn peer_credentials_after_privilege_drop<R: Reliability>(exe: &PeerExe) {
     answer(&mut s, 16, 7);
     peer.expect("done");
     peer.wait_success();
+    Ok(())
 }
 
 /// Every descriptor the library creates is close-on-exec: a child process

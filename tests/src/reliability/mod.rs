@@ -3,10 +3,11 @@
 //!
 //! Every proof is a function generic over [`Reliability`] (a [`Runtime`]
 //! plus the one knob the conformance vocabulary lacks), listed once in
-//! [`for_each_reliability!`](crate::for_each_reliability) and instantiated
-//! for every runtime by [`reliability_suite!`](crate::reliability_suite), so
-//! no runtime can skip one. Each entry carries the platforms it applies to;
-//! an entry limited to some platforms says why next to its function.
+//! [`all`] and run on every runtime by `tests/tests/reliability.rs`, so no
+//! runtime can skip one. An entry limited to some platforms says so in the
+//! list, with the reason it is reported as ignored elsewhere; a proof that
+//! finds at run time that it cannot run (not root, Wine) returns [`Skip`],
+//! also reported as ignored with its reason.
 //!
 //! The other side of most proofs is a separate process, the `lsk-peer`
 //! binary of this package (`src/bin/lsk-peer.rs`), started with the same
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use crate::registry::Skip;
 use crate::Runtime;
 
 pub use child::{PeerExe, PeerProcess, CHILD_WAIT};
@@ -31,85 +33,132 @@ pub use files::*;
 pub use hostile::*;
 pub use identity::*;
 
-/// Lists every reliability proof with the platforms it runs on (a `cfg`
-/// predicate); `reliability_suite!` expands one test per entry.
-#[macro_export]
-macro_rules! for_each_reliability {
-    ($m:path, $rt:ty) => {
+/// The list of [`all`]: one [`Proof`] per entry.
+macro_rules! proofs {
+    ($R:ident; $($name:ident $(: only($predicate:meta, $reason:literal))?),* $(,)?) => {
+        vec![$(
+            Proof {
+                name: stringify!($name),
+                run: proof_entry!($R, $name $(, $predicate, $reason)?),
+            }
+        ),*]
+    };
+}
+
+/// The entry point of one proof for runtime `R` (see [`all`]).
+macro_rules! proof_entry {
+    ($R:ident, $name:ident) => {{
+        fn entry<R: Reliability>(exe: &PeerExe) -> Result<(), Skip> {
+            crate::registry::Ran::ran($name::<R>(exe))
+        }
+        entry::<$R> as fn(&PeerExe) -> Result<(), Skip>
+    }};
+    ($R:ident, $name:ident, $predicate:meta, $reason:literal) => {{
+        #[cfg($predicate)]
+        fn entry<R: Reliability>(exe: &PeerExe) -> Result<(), Skip> {
+            crate::registry::Ran::ran($name::<R>(exe))
+        }
+        #[cfg(not($predicate))]
+        #[allow(clippy::extra_unused_type_parameters)]
+        fn entry<R: Reliability>(_: &PeerExe) -> Result<(), Skip> {
+            Err(Skip::platform(stringify!($predicate), $reason))
+        }
+        entry::<$R> as fn(&PeerExe) -> Result<(), Skip>
+    }};
+}
+
+/// One reliability proof instantiated for one runtime: its name (the last
+/// part of the test name) and its entry point.
+#[derive(Debug, Clone, Copy)]
+pub struct Proof {
+    /// The function's name.
+    pub name: &'static str,
+    /// Runs it here against the `lsk-peer` binary; `Err` = ignored, with
+    /// the reason.
+    pub run: fn(&PeerExe) -> Result<(), Skip>,
+}
+
+/// Every reliability proof for runtime `R`, in the order listed. A proof
+/// limited to some platforms is listed with `only(<cfg predicate>, "<why>")`
+/// (its function is compiled there only) and is reported as ignored, with
+/// that reason, elsewhere.
+pub fn all<R: Reliability>() -> Vec<Proof> {
+    proofs!(R;
         // Access control and identity.
-        $m!($rt, unix, access_user_and_group_refuse_other_user);
-        $m!(
-            $rt,
+        access_user_and_group_refuse_other_user: only(
             unix,
-            access_world_and_other_let_other_user_read_and_write
-        );
-        $m!($rt, all(), access_options_let_owner_read_and_write);
-        $m!($rt, unix, socket_mode_is_never_wider_than_requested);
-        $m!($rt, all(), peer_credentials_are_the_real_peer_process);
-        $m!($rt, unix, peer_credentials_after_privilege_drop);
-        $m!($rt, unix, descriptors_not_inherited_by_children);
+            "it runs a peer as another Unix user; Wine does not enforce pipe DACLs"
+        ),
+        access_world_and_other_let_other_user_read_and_write: only(
+            unix,
+            "it runs a peer as another Unix user; Wine does not enforce pipe DACLs"
+        ),
+        access_options_let_owner_read_and_write,
+        socket_mode_is_never_wider_than_requested: only(
+            unix,
+            "Windows pipes have no file or mode"
+        ),
+        peer_credentials_are_the_real_peer_process,
+        peer_credentials_after_privilege_drop: only(
+            unix,
+            "it drops a peer's privileges to the Unix user nobody"
+        ),
+        descriptors_not_inherited_by_children: only(
+            unix,
+            "Windows handles are not inherited unless marked so"
+        ),
         // Stale and hostile files, bad names.
-        $m!($rt, unix, stale_socket_reclaimed_with_every_access_option);
-        $m!($rt, unix, live_socket_never_stolen_in_process);
-        $m!($rt, unix, live_socket_never_stolen_across_processes);
-        $m!($rt, unix, hostile_files_at_the_path_are_left_alone);
-        $m!($rt, all(), bad_names_give_clean_errors);
-        $m!($rt, windows, second_listen_on_live_pipe_name_refused);
-        // Resource exhaustion and load.
-        $m!(
-            $rt,
+        stale_socket_reclaimed_with_every_access_option: only(
             unix,
-            out_of_descriptors_is_socket_resource_and_server_recovers
-        );
-        $m!(
-            $rt,
+            "pipes vanish with their server; no stale file stays"
+        ),
+        live_socket_never_stolen_in_process: only(
+            unix,
+            "socket files; pipes: second_listen_on_live_pipe_name_refused"
+        ),
+        live_socket_never_stolen_across_processes: only(
+            unix,
+            "socket files; pipes: second_listen_on_live_pipe_name_refused"
+        ),
+        hostile_files_at_the_path_are_left_alone: only(
+            unix,
+            "pipe names are not paths in the file system"
+        ),
+        bad_names_give_clean_errors,
+        second_listen_on_live_pipe_name_refused: only(
+            windows,
+            "a pipe flag (FILE_FLAG_FIRST_PIPE_INSTANCE); sockets: live_socket_never_stolen_*"
+        ),
+        // Resource exhaustion and load.
+        out_of_descriptors_is_socket_resource_and_server_recovers: only(
+            unix,
+            "Windows has no descriptor limit to lower"
+        ),
+        full_backlog_times_out_then_retry_connects: only(
             target_os = "linux",
-            full_backlog_times_out_then_retry_connects
-        );
-        $m!($rt, unix, ten_thousand_concurrent_clients_checksummed);
-        $m!($rt, all(), burst_of_clients_all_served);
+            "only Linux reports a full backlog as EAGAIN (retried); pipes: burst_of_clients_all_served"
+        ),
+        ten_thousand_concurrent_clients_checksummed: only(
+            unix,
+            "10,000 pipe instances are beyond what Wine handles in reasonable time; \
+             pipes: burst_of_clients_all_served"
+        ),
+        burst_of_clients_all_served,
         // Hostile peers.
-        $m!(
-            $rt,
+        flood_with_read_limit_keeps_memory_bounded: only(
             target_os = "linux",
-            flood_with_read_limit_keeps_memory_bounded
-        );
-        $m!(
-            $rt,
-            all(),
-            peer_that_never_reads_queue_grows_and_abort_frees
-        );
-        $m!($rt, all(), drop_with_queued_writes_does_not_block);
-        $m!($rt, all(), peer_killed_mid_transfer_data_intact);
-        $m!($rt, unix, write_after_peer_closed_is_error_not_sigpipe);
-        $m!($rt, all(), connect_close_loop_does_not_disturb_server);
-        $m!($rt, all(), client_vanishes_before_accept);
-    };
-}
-
-/// Instantiates every proof of [`for_each_reliability!`] for a runtime: one
-/// `#[test]` per entry, inside a module named after the runtime.
-#[macro_export]
-macro_rules! reliability_suite {
-    ($module:ident, $rt:ty) => {
-        mod $module {
-            $crate::for_each_reliability!($crate::__reliability_test, $rt);
-        }
-    };
-}
-
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __reliability_test {
-    ($rt:ty, $cfg:meta, $name:ident) => {
-        #[cfg($cfg)]
-        #[test]
-        fn $name() {
-            $crate::reliability::$name::<$rt>(&$crate::reliability::PeerExe::new(env!(
-                "CARGO_BIN_EXE_lsk-peer"
-            )));
-        }
-    };
+            "the peak resident set comes from /proc/self/status"
+        ),
+        peer_that_never_reads_queue_grows_and_abort_frees,
+        drop_with_queued_writes_does_not_block,
+        peer_killed_mid_transfer_data_intact,
+        write_after_peer_closed_is_error_not_sigpipe: only(
+            unix,
+            "SIGPIPE is a Unix signal"
+        ),
+        connect_close_loop_does_not_disturb_server,
+        client_vanishes_before_accept,
+    )
 }
 
 /// A runtime under the reliability proofs: the conformance vocabulary plus
@@ -163,16 +212,14 @@ pub fn heavy() -> MutexGuard<'static, ()> {
 pub const NOBODY: u32 = 65534;
 
 /// Whether this process may switch a child to [`NOBODY`] (it runs as root).
-/// When not, the proof prints why it cannot run and returns: CI runs as
-/// root, so there it always runs.
+/// When not, the proof is skipped (reported as ignored, with the reason):
+/// CI runs as root, so there it always runs.
 #[cfg(unix)]
-pub fn can_switch_users(test: &str) -> bool {
-    if rustix::process::geteuid().is_root() {
-        true
-    } else {
-        println!("LIMITATION {test}: not root, cannot start a peer as another user; not run");
-        false
-    }
+pub fn can_switch_users() -> Result<(), Skip> {
+    crate::registry::require(
+        rustix::process::geteuid().is_root(),
+        "not root: cannot start a peer as another user (nobody)",
+    )
 }
 
 /// A fresh directory for one proof, removed on drop. On Unix it lives in

@@ -11,35 +11,13 @@ use crate::*;
 
 use super::connected_pair as pair;
 
-/// A raw std peer connected to a runtime's server (Unix).
-#[cfg(unix)]
-fn raw_peer<R: Runtime>(
-    tag: &str,
-) -> (
-    R::Server,
-    std::os::unix::net::UnixStream,
-    <R::Server as TestServer>::Socket,
-) {
-    let name = unique_name(tag);
-    let mut server = R::server();
-    server.listen(&name).expect("listen");
-    let raw = std::os::unix::net::UnixStream::connect(server.full_server_name()).unwrap();
-    let ours = server.accept_one();
-    (server, raw, ours)
-}
-
-#[cfg(unix)]
-fn count(events: &[Event], e: Event) -> usize {
-    events.iter().filter(|x| **x == e).count()
-}
-
-/// Half-close (Unix): request → EOF → response. The reply, queued before
-/// the EOF arrived and written after it, reaches the peer whole; reads end
-/// with `Ok(0)`; the peer's later close ends the connection without this
-/// side writing (the hang-up watch), with one ReadChannelFinished.
-pub fn half_close_delivers_the_whole_reply<R: Runtime>() {
-    #[cfg(unix)]
-    {
+scenarios!(
+    /// Half-close (Unix): request → EOF → response. The reply, queued before
+    /// the EOF arrived and written after it, reaches the peer whole; reads end
+    /// with `Ok(0)`; the peer's later close ends the connection without this
+    /// side writing (the hang-up watch), with one ReadChannelFinished.
+    #[only(unix, "named pipes have no half-close")]
+    pub fn half_close_delivers_the_whole_reply<R: Runtime>() {
         use std::io::{Read, Write};
         use std::net::Shutdown;
         let (_server, mut raw, mut ours) = raw_peer::<R>("half");
@@ -78,16 +56,14 @@ pub fn half_close_delivers_the_whole_reply<R: Runtime>() {
         assert_eq!(count(&events, Event::ReadChannelFinished), 1, "{events:?}");
         assert_eq!(count(&events, Event::Error(SocketError::PeerClosed)), 0);
         assert_eq!(count(&events, Event::Disconnected), 1);
-    }
-}
+    },
 
-/// Half-close, then the peer goes away while this side is idle: the wait
-/// for the disconnect ends (the driver watches for the hang-up), with
-/// Error(PeerClosed), no Closing (nothing pending), Unconnected,
-/// Disconnected and no second ReadChannelFinished.
-pub fn half_closed_peer_leaving_ends_an_idle_wait<R: Runtime>() {
-    #[cfg(unix)]
-    {
+    /// Half-close, then the peer goes away while this side is idle: the wait
+    /// for the disconnect ends (the driver watches for the hang-up), with
+    /// Error(PeerClosed), no Closing (nothing pending), Unconnected,
+    /// Disconnected and no second ReadChannelFinished.
+    #[only(unix, "named pipes have no half-close")]
+    pub fn half_closed_peer_leaving_ends_an_idle_wait<R: Runtime>() {
         use std::io::{Read, Write};
         use std::net::Shutdown;
         let (_server, mut raw, mut ours) = raw_peer::<R>("halfgone");
@@ -119,155 +95,156 @@ pub fn half_closed_peer_leaving_ends_an_idle_wait<R: Runtime>() {
             ]
         );
         assert_eq!(ours.error(), SocketError::PeerClosed);
-    }
-}
+    },
 
-/// A send that fails because the peer died never discards what the peer
-/// sent before it died: every byte its writes completed is read out before
-/// end of stream, and the lost reply is reported by a flush.
-pub fn failed_send_keeps_what_the_peer_sent<R: Runtime>() {
-    // Small enough that the peer's writes complete without our reading
-    // (a Windows pipe buffers 64 KiB).
-    let len = if cfg!(windows) { 60_000 } else { 100_000 };
-    let (_server, client, mut ours) = pair::<R>("failsend");
-    let sent = payload(len, 31);
-    let expected = sent.clone();
-    let writer = spawn(move || {
-        let mut client = client;
-        client.io_write_all(&sent).unwrap();
+    /// A send that fails because the peer died never discards what the peer
+    /// sent before it died: every byte its writes completed is read out before
+    /// end of stream, and the lost reply is reported by a flush.
+    pub fn failed_send_keeps_what_the_peer_sent<R: Runtime>() {
+        // Small enough that the peer's writes complete without our reading
+        // (a Windows pipe buffers 64 KiB).
+        let len = if cfg!(windows) { 60_000 } else { 100_000 };
+        let (_server, client, mut ours) = pair::<R>("failsend");
+        let sent = payload(len, 31);
+        let expected = sent.clone();
+        let writer = spawn(move || {
+            let mut client = client;
+            client.io_write_all(&sent).unwrap();
+            drop(client);
+        });
+        writer.join().unwrap();
+        // The reply cannot be delivered: the send fails first.
+        ours.write(&payload(4 << 20, 32)).unwrap();
+        ours.flush();
+        let got = ours.io_read_to_end().expect("end of stream, not an error");
+        assert_eq!(got.len(), expected.len(), "nothing the peer sent is lost");
+        assert_eq!(checksum(&got), checksum(&expected));
+        assert_eq!(ours.state(), State::Unconnected);
+        assert_eq!(ours.error(), SocketError::PeerClosed);
+        assert!(
+            ours.io_write_all(b"").is_err(),
+            "the flush reports the lost reply"
+        );
+    },
+
+    /// Dropping a socket hands the kernel its queued writes (without
+    /// blocking) before it closes: `write_all` then drop delivers.
+    pub fn drop_sends_what_the_kernel_takes<R: Runtime>() {
+        let (_server, mut client, mut ours) = pair::<R>("dropsend");
+        let n = client
+            .io_write_vectored(&[io::IoSlice::new(b"bye\n")])
+            .unwrap();
+        assert_eq!(n, 4);
         drop(client);
-    });
-    writer.join().unwrap();
-    // The reply cannot be delivered: the send fails first.
-    ours.write(&payload(4 << 20, 32)).unwrap();
-    ours.flush();
-    let got = ours.io_read_to_end().expect("end of stream, not an error");
-    assert_eq!(got.len(), expected.len(), "nothing the peer sent is lost");
-    assert_eq!(checksum(&got), checksum(&expected));
-    assert_eq!(ours.state(), State::Unconnected);
-    assert_eq!(ours.error(), SocketError::PeerClosed);
-    assert!(
-        ours.io_write_all(b"").is_err(),
-        "the flush reports the lost reply"
-    );
-}
+        assert_eq!(ours.io_read_to_end().unwrap(), b"bye\n");
+    },
 
-/// Dropping a socket hands the kernel its queued writes (without
-/// blocking) before it closes: `write_all` then drop delivers.
-pub fn drop_sends_what_the_kernel_takes<R: Runtime>() {
-    let (_server, mut client, mut ours) = pair::<R>("dropsend");
-    let n = client
-        .io_write_vectored(&[io::IoSlice::new(b"bye\n")])
-        .unwrap();
-    assert_eq!(n, 4);
-    drop(client);
-    assert_eq!(ours.io_read_to_end().unwrap(), b"bye\n");
-}
+    /// Qt's delayedDisconnect: with a write pending, a disconnect is Closing
+    /// when the call returns, and the wait sees it drained.
+    pub fn disconnect_with_pending_writes_is_closing<R: Runtime>() {
+        let (_server, mut c, mut peer) = pair::<R>("closing");
+        c.write(b"z").unwrap();
+        c.disconnect_from_server();
+        assert_eq!(
+            c.state(),
+            State::Closing,
+            "nothing is written inside the call"
+        );
+        assert!(c.wait_for_disconnected(LONG));
+        assert_eq!(c.state(), State::Unconnected);
+        assert_eq!(peer.io_read_to_end().unwrap(), b"z");
+        // close() too.
+        let (_server, mut c, mut peer) = pair::<R>("closing2");
+        c.write(b"y").unwrap();
+        c.close();
+        assert_eq!(c.state(), State::Closing);
+        assert!(c.wait_for_disconnected(LONG));
+        assert_eq!(peer.io_read_to_end().unwrap(), b"y");
+    },
 
-/// Qt's delayedDisconnect: with a write pending, a disconnect is Closing
-/// when the call returns, and the wait sees it drained.
-pub fn disconnect_with_pending_writes_is_closing<R: Runtime>() {
-    let (_server, mut c, mut peer) = pair::<R>("closing");
-    c.write(b"z").unwrap();
-    c.disconnect_from_server();
-    assert_eq!(
-        c.state(),
-        State::Closing,
-        "nothing is written inside the call"
-    );
-    assert!(c.wait_for_disconnected(LONG));
-    assert_eq!(c.state(), State::Unconnected);
-    assert_eq!(peer.io_read_to_end().unwrap(), b"z");
-    // close() too.
-    let (_server, mut c, mut peer) = pair::<R>("closing2");
-    c.write(b"y").unwrap();
-    c.close();
-    assert_eq!(c.state(), State::Closing);
-    assert!(c.wait_for_disconnected(LONG));
-    assert_eq!(peer.io_read_to_end().unwrap(), b"y");
-}
+    /// Qt's abort: AboutToClose comes last.
+    pub fn abort_emits_about_to_close_last<R: Runtime>() {
+        let (_server, mut c, _peer) = pair::<R>("abortorder");
+        c.write(b"unsent").unwrap();
+        c.abort();
+        assert_eq!(
+            c.take_events(),
+            [
+                Event::StateChanged(State::Unconnected),
+                Event::ReadChannelFinished,
+                Event::Disconnected,
+                Event::AboutToClose
+            ]
+        );
+    },
 
-/// Qt's abort: AboutToClose comes last.
-pub fn abort_emits_about_to_close_last<R: Runtime>() {
-    let (_server, mut c, _peer) = pair::<R>("abortorder");
-    c.write(b"unsent").unwrap();
-    c.abort();
-    assert_eq!(
-        c.take_events(),
-        [
-            Event::StateChanged(State::Unconnected),
-            Event::ReadChannelFinished,
-            Event::Disconnected,
-            Event::AboutToClose
-        ]
-    );
-}
+    /// A peer that goes away while our writes are pending: Qt's PeerClosed,
+    /// Closing, Unconnected.
+    pub fn peer_gone_with_writes_pending_goes_through_closing<R: Runtime>() {
+        let (_server, mut c, peer) = pair::<R>("resetclosing");
+        c.write(&payload(8 << 20, 41)).unwrap();
+        c.flush();
+        drop(peer);
+        assert!(c.wait_for_disconnected(LONG));
+        let events = c.take_events();
+        let transitions: Vec<Event> = events
+            .iter()
+            .filter(|e| !matches!(e, Event::BytesWritten(_) | Event::ReadyRead))
+            .copied()
+            .collect();
+        assert_eq!(
+            transitions,
+            [
+                Event::Error(SocketError::PeerClosed),
+                Event::StateChanged(State::Closing),
+                Event::StateChanged(State::Unconnected),
+                Event::ReadChannelFinished,
+                Event::Disconnected
+            ]
+        );
+    },
 
-/// A peer that goes away while our writes are pending: Qt's PeerClosed,
-/// Closing, Unconnected.
-pub fn peer_gone_with_writes_pending_goes_through_closing<R: Runtime>() {
-    let (_server, mut c, peer) = pair::<R>("resetclosing");
-    c.write(&payload(8 << 20, 41)).unwrap();
-    c.flush();
-    drop(peer);
-    assert!(c.wait_for_disconnected(LONG));
-    let events = c.take_events();
-    let transitions: Vec<Event> = events
-        .iter()
-        .filter(|e| !matches!(e, Event::BytesWritten(_) | Event::ReadyRead))
-        .copied()
-        .collect();
-    assert_eq!(
-        transitions,
-        [
-            Event::Error(SocketError::PeerClosed),
-            Event::StateChanged(State::Closing),
-            Event::StateChanged(State::Unconnected),
-            Event::ReadChannelFinished,
-            Event::Disconnected
-        ]
-    );
-}
+    /// error_string() is Qt's exact text; our detail is in the error's Display.
+    pub fn error_string_is_qts_exact_text<R: Runtime>() {
+        let mut c = R::socket();
+        c.connect_to_server("", OpenMode::ReadWrite);
+        assert!(!c.wait_for_connected(LONG));
+        assert_eq!(
+            c.error_string(),
+            "QLocalSocket::connectToServer: Invalid name"
+        );
+    },
 
-/// error_string() is Qt's exact text; our detail is in the error's Display.
-pub fn error_string_is_qts_exact_text<R: Runtime>() {
-    let mut c = R::socket();
-    c.connect_to_server("", OpenMode::ReadWrite);
-    assert!(!c.wait_for_connected(LONG));
-    assert_eq!(
-        c.error_string(),
-        "QLocalSocket::connectToServer: Invalid name"
-    );
-}
+    /// Timed-out waits do not grow the event queue: consecutive timeouts merge.
+    pub fn timed_out_waits_keep_the_queue_bounded<R: Runtime>() {
+        let (_server, mut c, _peer) = pair::<R>("timeouts");
+        for _ in 0..100_000 {
+            assert!(!c.wait_for_ready_read(Some(Duration::ZERO)));
+        }
+        assert_eq!(c.take_events(), [Event::Error(SocketError::SocketTimeout)]);
+        assert_eq!(c.state(), State::Connected);
+    },
 
-/// Timed-out waits do not grow the event queue: consecutive timeouts merge.
-pub fn timed_out_waits_keep_the_queue_bounded<R: Runtime>() {
-    let (_server, mut c, _peer) = pair::<R>("timeouts");
-    for _ in 0..100_000 {
-        assert!(!c.wait_for_ready_read(Some(Duration::ZERO)));
-    }
-    assert_eq!(c.take_events(), [Event::Error(SocketError::SocketTimeout)]);
-    assert_eq!(c.state(), State::Connected);
-}
+    /// A drain timeout set on an accepted socket applies to its disconnect.
+    pub fn drain_timeout_applies_to_accepted_sockets<R: Runtime>() {
+        let (_server, _client, mut ours) = pair::<R>("draintimeout");
+        ours.set_drain_timeout(Some(Duration::from_millis(300)));
+        // The client never reads: 16 MiB cannot drain.
+        ours.write(&payload(16 << 20, 51)).unwrap();
+        ours.disconnect_from_server();
+        assert_eq!(ours.state(), State::Closing);
+        assert!(ours.wait_for_disconnected(LONG), "the drain timeout fired");
+        assert_eq!(ours.error(), SocketError::SocketTimeout);
+        assert_eq!(ours.state(), State::Unconnected);
+    },
 
-/// A drain timeout set on an accepted socket applies to its disconnect.
-pub fn drain_timeout_applies_to_accepted_sockets<R: Runtime>() {
-    let (_server, _client, mut ours) = pair::<R>("draintimeout");
-    ours.set_drain_timeout(Some(Duration::from_millis(300)));
-    // The client never reads: 16 MiB cannot drain.
-    ours.write(&payload(16 << 20, 51)).unwrap();
-    ours.disconnect_from_server();
-    assert_eq!(ours.state(), State::Closing);
-    assert!(ours.wait_for_disconnected(LONG), "the drain timeout fired");
-    assert_eq!(ours.error(), SocketError::SocketTimeout);
-    assert_eq!(ours.state(), State::Unconnected);
-}
-
-/// A connect timeout set on a socket that was used before applies to its
-/// next connect (Linux: a full backlog keeps the connect retrying).
-pub fn connect_timeout_applies_to_reused_sockets<R: Runtime>() {
-    #[cfg(target_os = "linux")]
-    {
+    /// A connect timeout set on a socket that was used before applies to its
+    /// next connect (Linux: a full backlog keeps the connect retrying).
+    #[only(
+        target_os = "linux",
+        "it fills a listen backlog, which only Linux reports as EAGAIN (a connect to retry)"
+    )]
+    pub fn connect_timeout_applies_to_reused_sockets<R: Runtime>() {
         let (server, mut c, peer) = pair::<R>("reuse");
         drop(peer);
         assert!(c.wait_for_disconnected(LONG));
@@ -280,7 +257,66 @@ pub fn connect_timeout_applies_to_reused_sockets<R: Runtime>() {
         assert!(!c.wait_for_connected(Some(Duration::from_secs(10))));
         assert_eq!(c.state(), State::Unconnected);
         assert_eq!(c.error(), SocketError::SocketTimeout);
+    },
+
+    /// A read while Connecting waits for the connect (as a write does); after
+    /// abort a read fails with "device not open".
+    #[only(
+        target_os = "linux",
+        "it holds a connect in Connecting with a full listen backlog, which only Linux retries"
+    )]
+    pub fn reads_wait_for_the_connect_and_fail_after_abort<R: Runtime>() {
+        use std::io::Write;
+        let (_dir, path, listener, fillers) = full_backlog();
+        let mut c = R::socket();
+        c.connect_to_server(&path, OpenMode::ReadWrite);
+        assert_eq!(c.state(), State::Connecting, "the backlog is full");
+        let acceptor = spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            let mut accepted = Vec::new();
+            for _ in 0..=fillers.len() + 1 {
+                let fd = rustix::net::accept(&listener).unwrap();
+                let mut s = std::os::unix::net::UnixStream::from(fd);
+                let _ = s.write_all(b"hi");
+                accepted.push(s);
+                if accepted.len() > fillers.len() {
+                    break;
+                }
+            }
+            (listener, fillers, accepted)
+        });
+        let mut buf = [0u8; 2];
+        c.io_read_exact(&mut buf)
+            .expect("the read waits for the connect");
+        assert_eq!(&buf, b"hi");
+        let _keep = acceptor.join().unwrap();
+        c.abort();
+        let err = c.io_read(&mut buf).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotConnected);
+        assert_eq!(err.to_string(), "device not open");
     }
+);
+
+/// A raw std peer connected to a runtime's server (Unix).
+#[cfg(unix)]
+fn raw_peer<R: Runtime>(
+    tag: &str,
+) -> (
+    R::Server,
+    std::os::unix::net::UnixStream,
+    <R::Server as TestServer>::Socket,
+) {
+    let name = unique_name(tag);
+    let mut server = R::server();
+    server.listen(&name).expect("listen");
+    let raw = std::os::unix::net::UnixStream::connect(server.full_server_name()).unwrap();
+    let ours = server.accept_one();
+    (server, raw, ours)
+}
+
+#[cfg(unix)]
+fn count(events: &[Event], e: Event) -> usize {
+    events.iter().filter(|x| **x == e).count()
 }
 
 /// A listener whose backlog is full (Linux): nobody accepts, and one
@@ -328,41 +364,5 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A read while Connecting waits for the connect (as a write does); after
-/// abort a read fails with "device not open".
-pub fn reads_wait_for_the_connect_and_fail_after_abort<R: Runtime>() {
-    #[cfg(target_os = "linux")]
-    {
-        use std::io::Write;
-        let (_dir, path, listener, fillers) = full_backlog();
-        let mut c = R::socket();
-        c.connect_to_server(&path, OpenMode::ReadWrite);
-        assert_eq!(c.state(), State::Connecting, "the backlog is full");
-        let acceptor = spawn(move || {
-            std::thread::sleep(Duration::from_millis(200));
-            let mut accepted = Vec::new();
-            for _ in 0..=fillers.len() + 1 {
-                let fd = rustix::net::accept(&listener).unwrap();
-                let mut s = std::os::unix::net::UnixStream::from(fd);
-                let _ = s.write_all(b"hi");
-                accepted.push(s);
-                if accepted.len() > fillers.len() {
-                    break;
-                }
-            }
-            (listener, fillers, accepted)
-        });
-        let mut buf = [0u8; 2];
-        c.io_read_exact(&mut buf)
-            .expect("the read waits for the connect");
-        assert_eq!(&buf, b"hi");
-        let _keep = acceptor.join().unwrap();
-        c.abort();
-        let err = c.io_read(&mut buf).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::NotConnected);
-        assert_eq!(err.to_string(), "device not open");
     }
 }
