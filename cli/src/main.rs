@@ -105,7 +105,7 @@ prints Qt's error text on stderr.
         /// Small counts: the whole table in well under a minute
         #[arg(long)]
         quick: bool,
-        /// Only these workloads (a, b64, b4, c, d, e), for profiling
+        /// Only these workloads (a, b64, b4, c, d, e, f), for profiling
         #[arg(long, hide = true, value_delimiter = ',')]
         workloads: Vec<String>,
         /// Only these rows (raw, localsock, interprocess), for profiling
@@ -115,8 +115,8 @@ prints Qt's error text on stderr.
         /// for profiling
         #[arg(long, hide = true, value_delimiter = ',')]
         layouts: Vec<String>,
-        /// Rounds of every workload (default 5, C 3), to tell a small gap
-        /// from noise
+        /// Rounds of every workload (default 5, C 3; with --quick 1, D and
+        /// F 5), to tell a small gap from noise
         #[arg(long, hide = true, value_parser = clap::value_parser!(u16).range(1..))]
         rounds: Option<u16>,
     },

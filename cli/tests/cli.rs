@@ -401,7 +401,15 @@ fn bench_quick_runs() {
         "{stdout}\n{}",
         text(&out.stderr)
     );
-    for section in ["### A", "### B", "### C", "### D", "### E", "### Targets"] {
+    for section in [
+        "### A",
+        "### B",
+        "### C",
+        "### D",
+        "### E",
+        "### F",
+        "### Targets",
+    ] {
         assert!(stdout.contains(section), "{stdout}");
     }
     assert!(stdout.contains("**localsock-blocking**"));

@@ -17,7 +17,9 @@
 //! Workloads C (many connections; server and clients in two processes, so
 //! each holds one descriptor per connection and reports its own peak RSS)
 //! and E (the flood; peak RSS) run each row in child processes of the
-//! `localsock` binary (`localsock bench-row …`, hidden).
+//! `localsock` binary (`localsock bench-row …`, hidden). D (sequential
+//! connects) and F (a thread per client, blocking only) show the spread of
+//! their rounds and the ratio of the medians next to the per-round ratio.
 
 use std::path::PathBuf;
 
@@ -44,7 +46,7 @@ pub struct Config {
     /// The `localsock` binary, which runs workloads C and E in child
     /// processes (`bench-row`).
     pub exe: PathBuf,
-    /// Only these workloads (`a`, `b64`, `b4`, `c`, `d`, `e`); empty: all.
+    /// Only these workloads (`a`, `b64`, `b4`, `c`, `d`, `e`, `f`); empty: all.
     pub workloads: Vec<String>,
     /// Only these rows (`raw`, `localsock`, `interprocess`,
     /// `localsock-nolimit`); empty: all. For profiling one row.
@@ -54,7 +56,8 @@ pub struct Config {
     /// layout.
     pub layouts: Vec<String>,
     /// Rounds of every workload (C too) instead of the defaults (5, and 3
-    /// for C): more rounds to tell a small gap from the machine's noise.
+    /// for C; with `quick`, 1, and 5 for D and F): more rounds to tell a
+    /// small gap from the machine's noise.
     pub rounds: Option<usize>,
 }
 

@@ -14,6 +14,11 @@ const MIN_COALESCED: f64 = 1.5;
 /// E: peak RSS may grow this much more than the raw reader's (MiB).
 const FLAT_SLACK_MIB: f64 = 4.0;
 
+/// Under the tables that show a spread (D, F).
+const SPREAD_NOTE: &str = "Higher is better: a ratio above 1× means localsock completes more per second than the raw baseline. \
+\"× raw, medians\" is the row's median over the baseline's median; \"× raw, per round\" the median of the per-round ratios (the targets use it). \
+Spread: the lowest and highest of the rounds, and that range as a percentage of the median.";
+
 enum Cell {
     Ok(Sample),
     Failed(String),
@@ -47,6 +52,58 @@ fn pick(results: &Results, w: Workload, layout: Layout, lib: Lib) -> Cell {
         }
     }
     Cell::Missing
+}
+
+/// The primary values (bigger is better) of a row's successful rounds.
+fn primaries(results: &Results, w: Workload, layout: Layout, lib: Lib) -> Vec<f64> {
+    results
+        .get(&(w, layout, lib))
+        .map(|v| {
+            v.iter()
+                .filter_map(|o| match o {
+                    Outcome::Ok(s) => Some(s.primary()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The spread of a row's rounds: `min–max (r%)`, the range as a
+/// percentage of the median `med`; "–" with fewer than two rounds.
+fn spread(values: &[f64], med: f64, show: fn(f64) -> String) -> String {
+    if values.len() < 2 {
+        return "–".into();
+    }
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let pct = if med > 0.0 {
+        format!(" ({:.0}%)", (max - min) / med * 100.0)
+    } else {
+        String::new()
+    };
+    format!("{}–{}{pct}", show(min), show(max))
+}
+
+/// `lib`'s median over the baseline's median (the medians [`pick`]
+/// shows), of the primary value: above 1 is better for `lib`.
+fn ratio_of_medians(results: &Results, w: Workload, layout: Layout, lib: Lib) -> Option<f64> {
+    match (
+        pick(results, w, layout, lib),
+        pick(results, w, layout, Lib::Raw),
+    ) {
+        (Cell::Ok(a), Cell::Ok(b)) => ratio(a.primary(), b.primary()),
+        _ => None,
+    }
+}
+
+/// "median of 5 interleaved rounds", for a table's heading.
+fn rounds(n: usize) -> String {
+    if n == 1 {
+        "one round".into()
+    } else {
+        format!("median of {n} interleaved rounds")
+    }
 }
 
 fn ratio(a: f64, b: f64) -> Option<f64> {
@@ -134,7 +191,15 @@ struct Table<'a> {
 
 impl Table<'_> {
     fn head(&mut self, title: &str, columns: &[&str]) {
+        self.head_with_note(title, "", columns);
+    }
+
+    /// A table heading, a paragraph under it (if any), the column heads.
+    fn head_with_note(&mut self, title: &str, note: &str, columns: &[&str]) {
         let _ = writeln!(self.out, "\n### {title}\n");
+        if !note.is_empty() {
+            let _ = writeln!(self.out, "{note}\n");
+        }
         let _ = writeln!(
             self.out,
             "| layout | implementation | {} |",
@@ -431,9 +496,21 @@ pub fn render(results: &Results, layouts: &[Layout], workloads: &[Workload], c: 
 
     // ----- D
     if workloads.contains(&Workload::D) {
-        t.head(
-            &format!("D · {} sequential connect + close", c.d_n),
-            &["connects/s", "× raw", "failed or lost", "targets"],
+        t.head_with_note(
+            &format!(
+                "D · {} sequential connect + drop against one accepting thread or task; {}",
+                c.d_n,
+                rounds(c.reps(Workload::D))
+            ),
+            SPREAD_NOTE,
+            &[
+                "connects/s",
+                "spread",
+                "× raw, medians",
+                "× raw, per round",
+                "failed or lost",
+                "targets",
+            ],
         );
         for &layout in layouts {
             let get = |lib| match pick(results, Workload::D, layout, lib) {
@@ -467,13 +544,21 @@ pub fn render(results: &Results, layouts: &[Layout], workloads: &[Workload], c: 
                             });
                         }
                         let targets = t.targets(layout, lib, "D connects", checks, base.is_some());
+                        let runs = primaries(results, Workload::D, layout, lib);
                         t.row(
                             layout,
                             lib,
-                            &[kilo(d.per_s), x(r), d.failures.to_string(), targets],
+                            &[
+                                kilo(d.per_s),
+                                spread(&runs, d.per_s, kilo),
+                                x(ratio_of_medians(results, Workload::D, layout, lib)),
+                                x(r),
+                                d.failures.to_string(),
+                                targets,
+                            ],
                         );
                     }
-                    cell => t.not_run(layout, lib, &cell, 4),
+                    cell => t.not_run(layout, lib, &cell, 6),
                 }
             }
         }
@@ -523,6 +608,73 @@ pub fn render(results: &Results, layouts: &[Layout], workloads: &[Workload], c: 
                         );
                     }
                     cell => t.not_run(layout, lib, &cell, 5),
+                }
+            }
+        }
+    }
+
+    // ----- F
+    if workloads.contains(&Workload::F) && layouts.contains(&Layout::Threads) {
+        let scaled = if c.f_clients < c.f_clients_wanted {
+            format!(
+                " (scaled down from {} clients: the descriptor limit allows {})",
+                c.f_clients_wanted, c.f_clients
+            )
+        } else {
+            String::new()
+        };
+        t.head_with_note(
+            &format!(
+                "F · {} client threads × {} 64-byte ping-pongs, a server thread per connection; {}{scaled}",
+                c.f_clients,
+                c.f_rounds,
+                rounds(c.reps(Workload::F))
+            ),
+            SPREAD_NOTE,
+            &[
+                "round trips/s",
+                "spread",
+                "time s",
+                "× raw, medians",
+                "× raw, per round",
+                "failed",
+                "targets",
+            ],
+        );
+        for &layout in layouts {
+            let base = match pick(results, Workload::F, layout, Lib::Raw) {
+                Cell::Ok(Sample::F(f)) => Some(f),
+                _ => None,
+            };
+            for lib in layout.libs(Workload::F) {
+                match pick(results, Workload::F, layout, lib) {
+                    Cell::Ok(Sample::F(f)) => {
+                        let r = paired(results, Workload::F, layout, (lib, Lib::Raw), rate);
+                        let checks = vec![
+                            (
+                                r.is_some_and(|r| r >= MIN_THROUGHPUT),
+                                format!("throughput ≥ {MIN_THROUGHPUT}×"),
+                            ),
+                            (f.failures == 0, "no failures".into()),
+                        ];
+                        let targets =
+                            t.targets(layout, lib, "F thread per client", checks, base.is_some());
+                        let runs = primaries(results, Workload::F, layout, lib);
+                        t.row(
+                            layout,
+                            lib,
+                            &[
+                                kilo(f.per_s),
+                                spread(&runs, f.per_s, kilo),
+                                format!("{:.3}", f.secs),
+                                x(ratio_of_medians(results, Workload::F, layout, lib)),
+                                x(r),
+                                f.failures.to_string(),
+                                targets,
+                            ],
+                        );
+                    }
+                    cell => t.not_run(layout, lib, &cell, 7),
                 }
             }
         }

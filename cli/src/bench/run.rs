@@ -11,7 +11,7 @@ use super::libs::{
     AsyncIoRaw, IpcSync, IpcTokio, LocalsockBlocking, LocalsockSmol, LocalsockTokio, SmolExec,
     StdRaw, TokioExec, TokioRaw,
 };
-use super::work::{self, Connects, Flood, PingPong, FLOOD_LIMIT};
+use super::work::{self, Connects, Flood, PingPong, Threaded, FLOOD_LIMIT};
 use super::{report, sys, Config};
 use crate::{exit, Runtime};
 
@@ -71,8 +71,16 @@ impl Layout {
         }
     }
 
-    /// The rows of this layout for workload `w`, baseline first.
+    /// The rows of this layout for workload `w`, baseline first (none:
+    /// the workload does not run on this layout).
     pub fn libs(self, w: Workload) -> Vec<Lib> {
+        if w == Workload::F {
+            // Thread per connection: blocking only, std against localsock.
+            return match self {
+                Layout::Threads => vec![Lib::Raw, Lib::Localsock],
+                _ => Vec::new(),
+            };
+        }
         let mut v = vec![Lib::Raw, Lib::Localsock];
         if self != Layout::Smol {
             v.push(Lib::Interprocess);
@@ -146,16 +154,18 @@ pub enum Workload {
     C,
     D,
     E,
+    F,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 6] = [
+    pub const ALL: [Workload; 7] = [
         Workload::A,
         Workload::B64,
         Workload::B4,
         Workload::C,
         Workload::D,
         Workload::E,
+        Workload::F,
     ];
 
     fn id(self) -> &'static str {
@@ -166,6 +176,7 @@ impl Workload {
             Workload::C => "c",
             Workload::D => "d",
             Workload::E => "e",
+            Workload::F => "f",
         }
     }
 }
@@ -181,6 +192,11 @@ pub struct Counts {
     pub c_rounds: usize,
     pub d_n: usize,
     pub e_bytes: u64,
+    /// F: client threads (one connection each) and round trips per client.
+    pub f_clients: usize,
+    pub f_rounds: usize,
+    /// F's client count before the descriptor limit scaled it down.
+    pub f_clients_wanted: usize,
     /// Repetitions of every workload but C, interleaved: each round runs
     /// every row once, so a localsock row is measured right next to its
     /// baseline. The median is reported, and each ratio is the median of
@@ -188,6 +204,9 @@ pub struct Counts {
     pub reps: usize,
     /// Repetitions of C (the longest workload).
     pub c_reps: usize,
+    /// Repetitions of D and F, `--quick` too: these report the spread of
+    /// their rounds and the ratio of the medians, which need rounds.
+    pub spread_reps: usize,
 }
 
 impl Counts {
@@ -202,8 +221,12 @@ impl Counts {
                 c_rounds: 10,
                 d_n: 300,
                 e_bytes: 16 << 20,
+                f_clients: 100,
+                f_rounds: 10,
+                f_clients_wanted: 100,
                 reps: 1,
                 c_reps: 1,
+                spread_reps: 5,
             }
         } else {
             Counts {
@@ -215,15 +238,20 @@ impl Counts {
                 c_rounds: 100,
                 d_n: 10_000,
                 e_bytes: 256 << 20,
+                f_clients: 1_000,
+                f_rounds: 100,
+                f_clients_wanted: 1_000,
                 reps: 5,
                 c_reps: 3,
+                spread_reps: 5,
             }
         }
     }
 
-    fn reps(&self, w: Workload) -> usize {
+    pub fn reps(&self, w: Workload) -> usize {
         match w {
             Workload::C => self.c_reps,
+            Workload::D | Workload::F => self.spread_reps,
             _ => self.reps,
         }
     }
@@ -250,6 +278,7 @@ pub enum Sample {
     C(Scale),
     D(Connects),
     E(Flood),
+    F(Threaded),
 }
 
 impl Sample {
@@ -261,6 +290,7 @@ impl Sample {
             Sample::C(s) => 1.0 / s.secs.max(1e-9),
             Sample::D(d) => d.per_s,
             Sample::E(f) => f.gib_s,
+            Sample::F(t) => t.per_s,
         }
     }
 }
@@ -364,7 +394,7 @@ fn in_layout<T: Send>(layout: Layout, f: impl FnOnce() -> T + Send) -> T {
     })
 }
 
-/// One in-process measurement (A, B, D).
+/// One in-process measurement (A, B, D, F).
 fn measure_here(w: Workload, layout: Layout, lib: Lib, c: &Counts) -> Outcome {
     let path = sys::socket_path(w.id());
     let p = path.as_str();
@@ -394,6 +424,15 @@ fn measure_here(w: Workload, layout: Layout, lib: Lib, c: &Counts) -> Outcome {
             |S| work::d_sync::<S>(p, c.d_n).map(Sample::D),
             |A, ex| work::d_async::<A, _>(&ex, p, c.d_n).map(Sample::D)
         ),
+        Workload::F => match (layout, lib) {
+            (Layout::Threads, Lib::Raw) => {
+                Ok(work::f_sync::<StdRaw>(p, c.f_clients, c.f_rounds).map(Sample::F))
+            }
+            (Layout::Threads, Lib::Localsock) => {
+                Ok(work::f_sync::<LocalsockBlocking>(p, c.f_clients, c.f_rounds).map(Sample::F))
+            }
+            _ => Err("thread per connection: blocking threads only".to_string()),
+        },
         Workload::C | Workload::E => Err("runs in a child process".to_string()),
     });
     let _ = std::fs::remove_file(&path);
@@ -690,8 +729,14 @@ pub fn run(config: &Config) -> u8 {
     if let Some(n) = config.rounds {
         counts.reps = n;
         counts.c_reps = n;
+        counts.spread_reps = n;
     }
     let fds = sys::raise_nofile_limit();
+    // F holds two descriptors per client in this process.
+    let f_fit = (fds.saturating_sub(64) / 2).max(1);
+    if (counts.f_clients as u64) > f_fit {
+        counts.f_clients = f_fit as usize;
+    }
     let layouts: Vec<Layout> = Layout::ALL
         .into_iter()
         .filter(|l| config.runtimes.is_empty() || config.runtimes.contains(&l.runtime()))
@@ -722,6 +767,12 @@ pub fn run(config: &Config) -> u8 {
         }
     }
     let mut progress = Progress::new(jobs.len());
+    if counts.f_clients < counts.f_clients_wanted && workloads.contains(&Workload::F) {
+        progress.warn(&format!(
+            "bench: the descriptor limit is {fds}; workload F runs {} clients instead of {}",
+            counts.f_clients, counts.f_clients_wanted
+        ));
+    }
     if fds < 2 * counts.c_conns as u64 + 64 {
         progress.warn(&format!(
             "bench: the descriptor limit is {fds}; workload C needs about {} per process",

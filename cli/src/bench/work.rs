@@ -5,13 +5,15 @@
 //!   discards, reading into a 64 KiB buffer.
 //! - C: many concurrent connections × ping-pongs, server and clients in two
 //!   processes (`c_server`, `c_clients`); see `mod.rs`.
-//! - D: sequential connect + close.
+//! - D: sequential connect + close against one accepting thread or task.
 //! - E: a flood into a reader that takes 16 KiB per readyRead, with a read
 //!   buffer limit (peak RSS must stay flat).
+//! - F: many client threads, one connection and a series of ping-pongs
+//!   each, against a server with a thread per connection (blocking only).
 
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use super::libs::{read_full, read_full_async, AsyncLib, AsyncStream, Exec, SyncLib};
@@ -47,6 +49,17 @@ pub struct Connects {
     /// Connects (that the client saw succeed) per second.
     pub per_s: f64,
     /// Connects that failed, or that succeeded but never reached the server.
+    pub failures: usize,
+}
+
+/// F's result.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Threaded {
+    /// Wall time from the start signal until the last client thread ended, s.
+    pub secs: f64,
+    /// Round trips completed per second over that time.
+    pub per_s: f64,
+    /// Clients that could not connect or lost their connection.
     pub failures: usize,
 }
 
@@ -317,6 +330,97 @@ fn c_client_thread<L: SyncLib>(path: &str, share: usize, rounds: usize) -> usize
         }
     }
     failures
+}
+
+/// F: `clients` client threads, each connecting once and making `rounds`
+/// 64-byte round trips, against one accepting thread that starts an echo
+/// thread per connection. The client threads are created first and wait at
+/// a gate; the clock runs from opening the gate until the last one ends, so
+/// it counts the connects, the server's thread starts and the round trips,
+/// not the creation of the client threads.
+pub fn f_sync<L: SyncLib>(path: &str, clients: usize, rounds: usize) -> io::Result<Threaded> {
+    let mut l = L::listen(path)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let server = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut echoes = Vec::new();
+            while !stop.load(Ordering::Acquire) {
+                match L::accept(&mut l) {
+                    Ok(mut s) => {
+                        // Without a thread the socket is dropped: its client
+                        // sees the connection end and counts a failure.
+                        if let Ok(h) = std::thread::Builder::new()
+                            .stack_size(THREAD_STACK)
+                            .spawn(move || echo_sync(&mut s))
+                        {
+                            echoes.push(h);
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(1)),
+                }
+            }
+            for h in echoes {
+                let _ = h.join();
+            }
+            Ok(())
+        })
+    };
+    let gate = Arc::new(RwLock::new(()));
+    let closed = gate.write().unwrap_or_else(|e| e.into_inner());
+    let mut handles = Vec::with_capacity(clients);
+    let mut failures = 0;
+    for _ in 0..clients {
+        let (path, gate) = (path.to_string(), gate.clone());
+        let spawned = std::thread::Builder::new()
+            .stack_size(THREAD_STACK)
+            .spawn(move || {
+                drop(gate.read());
+                f_client::<L>(&path, rounds)
+            });
+        match spawned {
+            Ok(h) => handles.push(h),
+            Err(_) => failures += 1,
+        }
+    }
+    let start = Instant::now();
+    drop(closed);
+    let mut done = 0;
+    for h in handles {
+        let (n, failed) = h.join().unwrap_or((0, true));
+        done += n;
+        failures += usize::from(failed);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Release);
+    // Wake the accept loop with one last raw connect.
+    drop(std::os::unix::net::UnixStream::connect(path));
+    join(server)?;
+    Ok(Threaded {
+        secs,
+        per_s: done as f64 / secs.max(1e-9),
+        failures,
+    })
+}
+
+/// One client of F: connects, makes `rounds` round trips, drops the
+/// connection. Returns the round trips made and whether it failed.
+fn f_client<L: SyncLib>(path: &str, rounds: usize) -> (usize, bool) {
+    let Ok(mut s) = L::connect(path) else {
+        return (0, true);
+    };
+    let msg = [9u8; PING];
+    let mut back = [0u8; PING];
+    for i in 0..rounds {
+        let ok = s
+            .write_all(&msg)
+            .and_then(|()| s.flush())
+            .and_then(|()| read_full(&mut s, &mut back));
+        if !matches!(ok, Ok(true)) {
+            return (i, true);
+        }
+    }
+    (rounds, false)
 }
 
 /// Tells the parent the server listens.

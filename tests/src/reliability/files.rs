@@ -213,6 +213,18 @@ fn snapshot(path: &str) -> Snapshot {
     }
 }
 
+/// Creates a FIFO at `path` with mode 0600. `mkfifo(3)` rather than
+/// `mknodat(S_IFIFO)`: POSIX, and present on the BSDs and macOS (where
+/// rustix has no `mknodat`).
+#[cfg(unix)]
+fn make_fifo(path: &str) {
+    let c = std::ffi::CString::new(path).expect("no NUL in a test path");
+    // SAFETY: `c` is a valid NUL-terminated string that outlives the call;
+    // `mkfifo` only reads it.
+    let rc = unsafe { libc::mkfifo(c.as_ptr(), 0o600) };
+    assert_eq!(rc, 0, "mkfifo {path}: {}", std::io::Error::last_os_error());
+}
+
 /// Anything at the path that is not a stale socket is never removed,
 /// replaced or followed, whatever the access options: a regular file, a
 /// directory with a file in it, a FIFO (which must not be opened either:
@@ -240,14 +252,7 @@ pub fn hostile_files_at_the_path_are_left_alone<R: Reliability>(_exe: &PeerExe) 
     std::fs::create_dir(&subdir).unwrap();
     std::fs::write(format!("{subdir}/inside"), b"inside").unwrap();
     let fifo = dir.join("fifo");
-    rustix::fs::mknodat(
-        rustix::fs::CWD,
-        fifo.as_str(),
-        rustix::fs::FileType::Fifo,
-        rustix::fs::Mode::from_raw_mode(0o600),
-        0,
-    )
-    .unwrap();
+    make_fifo(&fifo);
     let links = [
         ("to-file", target_file.as_str()),
         ("to-live", target_live.as_str()),
