@@ -5,7 +5,7 @@
 # never by comparing `raw_os_error()` or a bare number (`== Some(107)`,
 # `Some(32) =>`, `== 232`, `libc::EPIPE`, `ERROR_PIPE_BUSY as i32`).
 #
-# Usage: scripts/check-raw-errno.sh [path...]   (default: runtime-*/src cli/src)
+# Usage: scripts/check-raw-errno.sh [path...]   (default: async/src runtime-*/src cli/src)
 # Prints every offending line and exits 1 if there is one. Comment lines are
 # skipped; a line that is a false positive can carry `errno-check: ok`.
 set -euo pipefail
@@ -36,7 +36,7 @@ patterns=(
 re=$(IFS='|'; echo "${patterns[*]}")
 
 if [ "$#" -eq 0 ]; then
-  set -- runtime-*/src cli/src
+  set -- async/src runtime-*/src cli/src
 fi
 hits=$(grep -rnHE --include='*.rs' "$re" "$@" \
   | grep -vE '^[^:]+:[0-9]+:\s*//' \

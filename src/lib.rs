@@ -14,6 +14,57 @@
 //! The core's types (states, events, errors, options) are re-exported here
 //! once, so code can name them without choosing a runtime.
 //!
+//! # Layers
+//! - [`core`]: the sans-IO state machine. Every decision (states, Qt's
+//!   signal order, buffering, connect retries, the ClosingState drain, what
+//!   an end of stream or a failed send means, error kinds and texts).
+//! - `localsock-os`: the system calls (Unix sockets, overlapped named
+//!   pipes), shared by every runtime.
+//! - `localsock-async`: the one async driver, generic over a small
+//!   `Runtime` trait (a timer and, on Unix, a reactor registration).
+//!   `smol` and `tokio` are two implementations of that trait; any other
+//!   executor can add its own.
+//! - [`blocking`]: the same driver loop on plain threads.
+//!
+//! # Qt to localsock
+//! One verb means one thing on every runtime; the async methods are the
+//! blocking ones with `.await`. Waits return `Result` (a timeout is the
+//! error kind [`SocketError::SocketTimeout`] / [`ServerError::SocketTimeout`])
+//! instead of Qt's `bool`, and no inherent method has the name of an I/O
+//! trait method (`read`, `write`, `flush`, `close`, `read_line`), so the
+//! trait methods always mean what they mean everywhere else in Rust.
+//!
+//! | Qt (`QLocalSocket`) | localsock `LocalSocket` |
+//! |---|---|
+//! | `connectToServer(name, mode)` | `connect_to_server(name)`, `connect_to_server_with_mode(name, mode)`; or `LocalSocket::connect(name)` (connects and waits) |
+//! | `waitForConnected(ms)` | `wait_for_connected(timeout) -> Result<(), LocalSocketError>` |
+//! | `waitForReadyRead(ms)` | `wait_for_ready_read(timeout) -> Result<(), LocalSocketError>` |
+//! | `waitForBytesWritten(ms)` | `wait_for_bytes_written(timeout) -> Result<(), LocalSocketError>` |
+//! | `waitForDisconnected(ms)` | `wait_for_disconnected(timeout) -> Result<(), LocalSocketError>` |
+//! | `write(data)` | `write_bytes(data)` (queues all, never blocks); or the I/O trait's `write` |
+//! | `read(max)`, `readAll()`, `readLine(max)` | `read_bytes(max)`, `read_all()`, `read_line_bytes(max)`; or the I/O traits' `read`, `read_line` |
+//! | `peek`, `skip`, `canReadLine`, `atEnd` | `peek`, `skip`, `can_read_line`, `at_end` |
+//! | `bytesAvailable`, `bytesToWrite` | `bytes_available`, `bytes_to_write` |
+//! | `flush()` | `try_flush()` (sends what it can without waiting); the I/O trait's `flush` waits until all has left |
+//! | `disconnectFromServer()` | `disconnect_from_server()`: starts the graceful disconnect and returns; wait with `wait_for_disconnected` |
+//! | `close()` | `close_device()`: `AboutToClose`, input dropped, then the graceful disconnect |
+//! | `abort()` | `abort()` |
+//! | *(none)* | `shutdown_write()`, and the I/O traits' `close` / `shutdown`: flush, then half-close (Unix; the graceful disconnect on pipes) |
+//! | `state`, `error`, `errorString`, `isValid`, `openMode` | `state`, `error`, `error_string`, `is_valid`, `open_mode` |
+//! | `serverName`, `fullServerName` | `server_name`, `full_server_name` |
+//! | `setReadBufferSize`, `setSocketOptions(AbstractNamespace)` | `set_read_buffer_size`, `set_abstract_namespace` |
+//! | signals (`connected`, `readyRead`, `bytesWritten`, `disconnected`, `errorOccurred`, `stateChanged`, `aboutToClose`, …) | [`Event`]s: `poll_event`, `take_events`; async also `next_event` and the `events` stream |
+//!
+//! | Qt (`QLocalServer`) | localsock `LocalServer` |
+//! |---|---|
+//! | `listen(name)`, `setSocketOptions` | `listen(name)`, `listen_with(name, ServerOptions)`, `set_options` |
+//! | `waitForNewConnection(ms, &timedOut)` | `wait_for_new_connection(timeout) -> Result<(), ListenError>` (a timeout is `ServerError::SocketTimeout`) |
+//! | `nextPendingConnection()`, `hasPendingConnections()` | `next_pending_connection()`, `has_pending_connections()`; or `accept()` (waits), `incoming()` |
+//! | `setMaxPendingConnections`, `maxPendingConnections` | same names in snake case |
+//! | `serverError`, `errorString` | `server_error`, `error_string`; `last_error` keeps the whole [`ListenError`] |
+//! | `close()`, `removeServer(name)` | `close()`, `LocalServer::remove_server(name)` |
+//! | `serverName`, `fullServerName`, `isListening` | `server_name`, `full_server_name`, `is_listening` |
+//!
 //! ```
 //! use localsock::{State, SocketError};
 //! assert_eq!(State::Connected as i32, 3); // Qt's numbering
@@ -23,8 +74,9 @@
 
 pub use localsock_core as core;
 pub use localsock_core::{
-    Access, Address, Config, DeviceError, Event, ListenError, LocalSocketError, NameContext,
-    OpenMode, PeerCredentials, Platform, ServerError, ServerOptions, SocketError, State,
+    Access, Address, Config, Connection, DeviceError, ErrorSource, Event, ListenError,
+    LocalSocketError, NameContext, OpenMode, PeerCredentials, Platform, ServerError, ServerOptions,
+    SocketError, State,
 };
 
 #[cfg(feature = "blocking")]

@@ -42,10 +42,11 @@ mod socket;
 mod split;
 mod stream;
 
+pub use bytes::Bytes;
 pub use localsock_core::{
-    Access, Address, Config, DeviceError, ErrorSource, Event, ListenError, LocalSocketError,
-    NameContext, OpenMode, PeerCredentials, Platform, ServerError, ServerOptions, SocketError,
-    State,
+    Access, Address, Config, Connection, DeviceError, ErrorSource, Event, ListenError,
+    LocalSocketError, NameContext, OpenMode, PeerCredentials, Platform, ServerError, ServerOptions,
+    SocketError, State,
 };
 pub use localsock_os::{name_context, Timeout};
 

@@ -92,9 +92,9 @@ use std::time::Instant;
 use futures_lite::FutureExt;
 
 pub use localsock_async::{
-    name_context, Access, Address, Config, DeviceError, ErrorSource, Event, ListenError,
-    LocalSocketError, NameContext, OpenMode, PeerCredentials, Platform, ServerError, ServerOptions,
-    SocketError, State, Timeout,
+    name_context, Access, Address, Bytes, Config, Connection, DeviceError, ErrorSource, Event,
+    ListenError, LocalSocketError, NameContext, OpenMode, PeerCredentials, Platform, ServerError,
+    ServerOptions, SocketError, State, Timeout,
 };
 
 /// Qt's `QLocalSocket` on async-io: see [`localsock_async::LocalSocket`].

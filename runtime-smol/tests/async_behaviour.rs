@@ -334,17 +334,20 @@ fn halves_used_from_two_threads() {
     assert!(got_up == up, "up: lost or reordered");
     assert!(got_down == down, "down: lost or reordered");
 
-    // The client closes through its write half; the peer's read half sees
-    // the end, and the client's read half ends too.
+    // The client closes its write half: a half-close, so the peer's read
+    // half sees the end while the client's read half stays open; then the
+    // peer closes its write half and the client's read half ends too.
     smol::block_on(async {
         cw.close().await.unwrap();
-        assert_eq!(cw.state(), State::Unconnected);
+        assert_eq!(cw.state(), State::Connected, "half-closed, still reading");
         let mut rest = Vec::new();
         let mut pr = pr;
         assert_eq!(pr.read_to_end(&mut rest).await.unwrap(), 0);
+        let mut pw = pw;
+        pw.close().await.unwrap();
         let mut cr = cr;
         assert_eq!(cr.read_to_end(&mut rest).await.unwrap(), 0);
-        assert_eq!(pw.state(), State::Unconnected);
+        assert!(rest.is_empty());
     });
     drop(server);
 }
@@ -421,7 +424,9 @@ fn next_event_follows_qt_order() {
         c.write_bytes(&b"hi"[..]).unwrap();
         assert_eq!(c.next_event().await, Some(Event::BytesWritten(2)));
         peer.write_all(b"back").await.unwrap();
-        AsyncWriteExt::close(&mut peer).await.unwrap();
+        // A full close (not the I/O trait's close, which half-closes).
+        peer.disconnect_from_server();
+        peer.wait_for_disconnected(LONG).await.unwrap();
         let rest: Vec<Event> = c.events().collect().await;
         assert_eq!(
             rest,
@@ -471,8 +476,9 @@ fn close_drains_everything() {
         let n = data.len();
         let write = async {
             c.write_all(&data).await.unwrap();
+            // Flush, then half-close: the peer reads everything, then the end.
             AsyncWriteExt::close(&mut c).await.unwrap();
-            assert_eq!(c.state(), State::Unconnected);
+            assert_eq!(c.state(), State::Connected);
         };
         let read = async {
             peer.set_read_buffer_size(16 << 10);
@@ -483,6 +489,10 @@ fn close_drains_everything() {
         let ((), got) = future::zip(write, read).await;
         assert_eq!(got.len(), n);
         assert!(got == data);
+        // The peer goes away for good: now the client is disconnected.
+        drop(peer);
+        c.wait_for_disconnected(LONG).await.unwrap();
+        assert_eq!(c.state(), State::Unconnected);
     });
 }
 
@@ -889,10 +899,7 @@ fn half_close_then_hang_up() {
         );
         ours.write_all(&data).await.unwrap();
         AsyncWriteExt::flush(&mut ours).await.unwrap();
-        assert!(ours
-            .wait_for_disconnected(Duration::from_secs(30))
-            .await
-            .is_ok());
+        assert!(ours.wait_for_disconnected(LONG).await.is_ok());
         peer.join().unwrap();
         let signals = closing_signals(&ours.take_events());
         assert_eq!(
@@ -1055,10 +1062,7 @@ fn start_disconnect_leaves_the_drain_to_later_waits() {
         c.disconnect_from_server();
         assert_eq!(c.state(), State::Closing);
         assert_eq!(c.bytes_to_write(), 5);
-        assert!(c
-            .wait_for_disconnected(Duration::from_secs(30))
-            .await
-            .is_ok());
+        assert!(c.wait_for_disconnected(LONG).await.is_ok());
         let mut got = Vec::new();
         peer.read_to_end(&mut got).await.unwrap();
         assert_eq!(got, b"hello");
@@ -1129,10 +1133,7 @@ fn timeouts_can_be_set_on_any_socket() {
         peer.write_bytes(payload(16 << 20, 26)).unwrap();
         peer.disconnect_from_server();
         assert_eq!(peer.state(), State::Closing);
-        assert!(peer
-            .wait_for_disconnected(Duration::from_secs(30))
-            .await
-            .is_ok());
+        assert!(peer.wait_for_disconnected(LONG).await.is_ok());
         assert_eq!(peer.error(), SocketError::SocketTimeout);
     });
 }

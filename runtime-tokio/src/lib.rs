@@ -107,9 +107,9 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 pub use localsock_async::{
-    name_context, Access, Address, Config, DeviceError, ErrorSource, Event, ListenError,
-    LocalSocketError, NameContext, OpenMode, PeerCredentials, Platform, ServerError, ServerOptions,
-    SocketError, State, Timeout,
+    name_context, Access, Address, Bytes, Config, Connection, DeviceError, ErrorSource, Event,
+    ListenError, LocalSocketError, NameContext, OpenMode, PeerCredentials, Platform, ServerError,
+    ServerOptions, SocketError, State, Timeout,
 };
 
 /// Qt's `QLocalSocket` on tokio: see [`localsock_async::LocalSocket`].

@@ -121,7 +121,7 @@ async fn framed_lines_round_trip() {
         let back = client.next().await.unwrap().unwrap();
         assert_eq!(back, format!("LINE {i}"));
     }
-    // A burst of lines, then the graceful close.
+    // A burst of lines, then the half-close.
     for i in 0..1000 {
         client.feed(format!("burst {i}")).await.unwrap();
     }
@@ -129,9 +129,13 @@ async fn framed_lines_round_trip() {
     for i in 0..1000 {
         assert_eq!(client.next().await.unwrap().unwrap(), format!("BURST {i}"));
     }
+    // `close` flushes and half-closes: the echo sees the end of its input
+    // and goes away, and only then is the client disconnected.
     SinkExt::<String>::close(&mut client).await.unwrap();
-    assert_eq!(client.get_ref().state(), State::Unconnected);
+    assert_eq!(client.get_ref().state(), State::Connected);
     assert_eq!(echo.await.unwrap(), 1500);
+    assert!(client.next().await.is_none());
+    assert_eq!(client.get_ref().state(), State::Unconnected);
 }
 
 /// Reads raced against a short sleep in `select!`: every cancelled read
