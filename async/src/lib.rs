@@ -56,3 +56,38 @@ pub use runtime::{Interest, Runtime, Timer};
 pub use server::{Incoming, LocalServer};
 pub use socket::{Events, LocalSocket};
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};
+
+/// Declares, in a runtime crate, the names its users write: the core's
+/// types, and the driver's types for the runtime `$rt` (`LocalSocket`,
+/// `LocalServer`, the split halves, the streams).
+///
+/// `localsock-smol` and `localsock-tokio` are `runtime_types!(Smol)` and
+/// `runtime_types!(Tokio)` plus their [`Runtime`]; a crate for another
+/// executor can do the same.
+#[macro_export]
+macro_rules! runtime_types {
+    ($rt:ty) => {
+        pub use $crate::{
+            name_context, Access, Address, Bytes, Config, Connection, DeviceError, ErrorSource,
+            Event, ListenError, LocalSocketError, NameContext, OpenMode, PeerCredentials, Platform,
+            ServerError, ServerOptions, SocketError, State, Timeout,
+        };
+
+        /// Qt's `QLocalSocket` on this runtime: see
+        /// [`localsock_async::LocalSocket`].
+        pub type LocalSocket = $crate::LocalSocket<$rt>;
+        /// Qt's `QLocalServer` on this runtime: see
+        /// [`localsock_async::LocalServer`].
+        pub type LocalServer = $crate::LocalServer<$rt>;
+        /// The read half of [`LocalSocket::into_split`].
+        pub type OwnedReadHalf = $crate::OwnedReadHalf<$rt>;
+        /// The write half of [`LocalSocket::into_split`].
+        pub type OwnedWriteHalf = $crate::OwnedWriteHalf<$rt>;
+        /// Two halves that do not belong together, handed back by `reunite`.
+        pub type ReuniteError = $crate::ReuniteError<$rt>;
+        /// The stream of [`LocalSocket::events`].
+        pub type Events<'a> = $crate::Events<'a, $rt>;
+        /// The stream of [`LocalServer::incoming`].
+        pub type Incoming<'a> = $crate::Incoming<'a, $rt>;
+    };
+}

@@ -155,10 +155,6 @@ fn listen_once_and_connect_round_trip_smol() {
 }
 
 #[test]
-#[cfg_attr(
-    windows,
-    ignore = "open bug: under Wine a tokio client that exits right after its drain can lose the last pipe write (about 1 run in 3)"
-)]
 fn listen_once_and_connect_round_trip_tokio() {
     round_trip_200k(&["tokio"]);
 }

@@ -91,26 +91,7 @@ use std::time::Instant;
 
 use futures_lite::FutureExt;
 
-pub use localsock_async::{
-    name_context, Access, Address, Bytes, Config, Connection, DeviceError, ErrorSource, Event,
-    ListenError, LocalSocketError, NameContext, OpenMode, PeerCredentials, Platform, ServerError,
-    ServerOptions, SocketError, State, Timeout,
-};
-
-/// Qt's `QLocalSocket` on async-io: see [`localsock_async::LocalSocket`].
-pub type LocalSocket = localsock_async::LocalSocket<Smol>;
-/// Qt's `QLocalServer` on async-io: see [`localsock_async::LocalServer`].
-pub type LocalServer = localsock_async::LocalServer<Smol>;
-/// The read half of [`LocalSocket::into_split`].
-pub type OwnedReadHalf = localsock_async::OwnedReadHalf<Smol>;
-/// The write half of [`LocalSocket::into_split`].
-pub type OwnedWriteHalf = localsock_async::OwnedWriteHalf<Smol>;
-/// Two halves that do not belong together, handed back by `reunite`.
-pub type ReuniteError = localsock_async::ReuniteError<Smol>;
-/// The stream of [`LocalSocket::events`].
-pub type Events<'a> = localsock_async::Events<'a, Smol>;
-/// The stream of [`LocalServer::incoming`].
-pub type Incoming<'a> = localsock_async::Incoming<'a, Smol>;
+localsock_async::runtime_types!(Smol);
 
 /// async-io as the driver's [`Runtime`](localsock_async::Runtime).
 #[derive(Debug, Clone, Copy, Default)]

@@ -106,26 +106,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-pub use localsock_async::{
-    name_context, Access, Address, Bytes, Config, Connection, DeviceError, ErrorSource, Event,
-    ListenError, LocalSocketError, NameContext, OpenMode, PeerCredentials, Platform, ServerError,
-    ServerOptions, SocketError, State, Timeout,
-};
-
-/// Qt's `QLocalSocket` on tokio: see [`localsock_async::LocalSocket`].
-pub type LocalSocket = localsock_async::LocalSocket<Tokio>;
-/// Qt's `QLocalServer` on tokio: see [`localsock_async::LocalServer`].
-pub type LocalServer = localsock_async::LocalServer<Tokio>;
-/// The read half of [`LocalSocket::into_split`].
-pub type OwnedReadHalf = localsock_async::OwnedReadHalf<Tokio>;
-/// The write half of [`LocalSocket::into_split`].
-pub type OwnedWriteHalf = localsock_async::OwnedWriteHalf<Tokio>;
-/// Two halves that do not belong together, handed back by `reunite`.
-pub type ReuniteError = localsock_async::ReuniteError<Tokio>;
-/// The stream of [`LocalSocket::events`].
-pub type Events<'a> = localsock_async::Events<'a, Tokio>;
-/// The stream of [`LocalServer::incoming`].
-pub type Incoming<'a> = localsock_async::Incoming<'a, Tokio>;
+localsock_async::runtime_types!(Tokio);
 
 /// tokio as the driver's [`Runtime`](localsock_async::Runtime). I/O and
 /// time must be enabled on the runtime that polls the sockets.
