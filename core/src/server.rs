@@ -506,3 +506,154 @@ impl<T> Server<T> {
         }
     }
 }
+
+/// The part of Qt's `QLocalServer` API that every runtime's `LocalServer`
+/// shares word for word: construction, options, `listen`, and the
+/// accessors that read the core's [`Server`].
+///
+/// For runtime crates: expanded inside `impl LocalServer { … }` of a type
+/// with the fields `core: Server`, `listener: Option<Listener>` (the
+/// runtime's own listener, with `Listener::bind(&ListenPlan) ->
+/// Result<Listener, ListenError>`), `options: ServerOptions` and
+/// `config: Config`, with `name_context()` in scope, and a dependency on
+/// `localsock_os` (for `remove_server`). One definition
+/// keeps the runtimes' Qt surface and its docs from drifting apart.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! qt_server_api {
+    () => {
+        /// A server that is not listening, with Qt's defaults.
+        pub fn new() -> Self {
+            LocalServer {
+                core: Server::new(),
+                listener: None,
+                options: ServerOptions::default(),
+                config: Config::new(name_context()),
+            }
+        }
+
+        /// The options the next `listen` uses (Qt's `setSocketOptions`,
+        /// `setListenBacklogSize`, …).
+        pub fn set_options(&mut self, options: ServerOptions) {
+            self.options = options;
+        }
+
+        /// The options the next `listen` uses.
+        pub fn options(&self) -> &ServerOptions {
+            &self.options
+        }
+
+        /// The configuration of accepted sockets (name context, timeouts).
+        pub fn set_socket_config(&mut self, config: Config) {
+            self.config = config;
+        }
+
+        /// Listens on `name` with the current options.
+        ///
+        /// Synchronous on every runtime: creating a listening socket (or
+        /// arming pipe instances) never waits (a stale socket's liveness
+        /// probe is one non-blocking connect).
+        pub fn listen(&mut self, name: &str) -> Result<(), ListenError> {
+            let options = self.options.clone();
+            self.listen_with(name, options)
+        }
+
+        /// Listens on `name` with `options` (which become the current
+        /// options).
+        pub fn listen_with(
+            &mut self,
+            name: &str,
+            options: ServerOptions,
+        ) -> Result<(), ListenError> {
+            self.options = options;
+            let ctx = self.config.name_context.clone();
+            let plan = self.core.listen(name, &self.options, &ctx)?;
+            match Listener::bind(&plan) {
+                Ok(l) => {
+                    self.listener = Some(l);
+                    self.core.handle_listening();
+                    Ok(())
+                }
+                Err(e) => {
+                    self.core.handle_listen_error(e.clone());
+                    Err(e)
+                }
+            }
+        }
+
+        /// Whether the server is listening.
+        pub fn is_listening(&self) -> bool {
+            self.core.is_listening()
+        }
+
+        /// The name passed to `listen`.
+        pub fn server_name(&self) -> &str {
+            self.core.server_name()
+        }
+
+        /// The resolved path or pipe name.
+        pub fn full_server_name(&self) -> &str {
+            self.core.full_server_name()
+        }
+
+        /// The last error (`Unknown` if none). A wait that timed out is not
+        /// recorded, as in Qt.
+        pub fn server_error(&self) -> ServerError {
+            self.core.server_error()
+        }
+
+        /// The last error with its context, if any.
+        pub fn last_error(&self) -> Option<&ListenError> {
+            self.core.last_error()
+        }
+
+        /// Qt's text for the last error ("" if none).
+        pub fn error_string(&self) -> String {
+            self.core.error_string()
+        }
+
+        /// The pending-connection limit (Qt default 30).
+        pub fn max_pending_connections(&self) -> usize {
+            self.core.max_pending_connections()
+        }
+
+        /// Sets the pending-connection limit: while this many accepted
+        /// connections wait to be taken, no more are accepted from the OS
+        /// (its backlog holds them).
+        pub fn set_max_pending_connections(&mut self, max: usize) {
+            self.options.max_pending_connections = max;
+            self.core.set_max_pending_connections(max);
+        }
+        /// Qt's `close`: stops listening, drops queued connections (their
+        /// clients see the connection closed) and removes the socket file.
+        /// Unlike Qt, the file is removed only if it is still the one this
+        /// server created: if ours was deleted and another server has since
+        /// listened on the name, its file stays.
+        pub fn close(&mut self) {
+            self.close_listener();
+            drop(self.core.close());
+        }
+
+        /// Qt's static `removeServer`: removes the socket file of `name`,
+        /// whatever is there. True if nothing is left. Dangerous: it removes
+        /// a live server's socket too; `listen` already reclaims stale
+        /// sockets safely.
+        pub fn remove_server(name: &str) -> bool {
+            localsock_os::remove_server(name)
+        }
+
+        /// Stops on an error that ends the server (recorded by the core).
+        fn fail(&mut self, err: ListenError) {
+            self.close_listener();
+            drop(self.core.handle_fatal(err));
+        }
+
+        /// Closes the listener and removes the socket file, if it is still
+        /// the one this server created.
+        fn close_listener(&mut self) {
+            if let Some(listener) = self.listener.take() {
+                listener.close(self.core.socket_file());
+            }
+        }
+    };
+}
