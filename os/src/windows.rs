@@ -438,6 +438,10 @@ pub struct PipeStream {
     server: bool,
     read: Op,
     write: Op,
+    /// Bytes of a completed read the consumer had no room for
+    /// ([`read_with`](PipeStream::read_with)); handed over before the next
+    /// read is issued.
+    carry: Vec<u8>,
 }
 
 // SAFETY: the raw pointers inside the `Op`s are heap allocations owned
@@ -467,6 +471,7 @@ impl PipeStream {
             server,
             read,
             write,
+            carry: Vec::new(),
         }
     }
 
@@ -526,6 +531,61 @@ impl PipeStream {
     /// Whether a read is in flight or its result is waiting to be collected.
     pub fn read_pending(&self) -> bool {
         !self.read.is_idle()
+    }
+
+    /// Whether [`read_with`](Self::read_with) has bytes to hand over
+    /// without a read: the rest of a completed read the consumer had no
+    /// room for.
+    pub fn has_carry(&self) -> bool {
+        !self.carry.is_empty()
+    }
+
+    /// Reads through a consumer: `take` copies from the data it is given
+    /// and returns how much it took (0 when it has no room); what it leaves
+    /// is carried over to the next call. Carried bytes come first; else a
+    /// completed read's data; else a read of up to `len` bytes is issued
+    /// (none when `len` is 0).
+    ///
+    /// `Ok(0)` is end of stream; `WouldBlock` when a read is in flight,
+    /// when `take` took nothing, or when `len` is 0 and nothing is there.
+    /// Wait on [`read_event`](Self::read_event) only while
+    /// [`read_pending`](Self::read_pending) and not
+    /// [`has_carry`](Self::has_carry).
+    pub fn read_with(
+        &mut self,
+        len: usize,
+        take: impl FnOnce(&[u8]) -> usize,
+    ) -> io::Result<usize> {
+        let would_block = || io::Error::from(io::ErrorKind::WouldBlock);
+        if !self.carry.is_empty() {
+            let n = take(&self.carry);
+            if n == 0 {
+                return Err(would_block());
+            }
+            self.carry.drain(..n);
+            return Ok(n);
+        }
+        if !self.read_pending() {
+            if len == 0 {
+                return Err(would_block());
+            }
+            if self.start_read(len)? == ReadStatus::Pending {
+                return Err(would_block());
+            }
+        }
+        let (n, rest) = match self.complete_read()? {
+            None => return Err(would_block()),
+            Some([]) => return Ok(0),
+            Some(data) => {
+                let n = take(data);
+                (n, data[n..].to_vec())
+            }
+        };
+        self.carry = rest;
+        if n == 0 {
+            return Err(would_block());
+        }
+        Ok(n)
     }
 
     /// Whether a write is in flight or its result is waiting to be collected.

@@ -1,4 +1,4 @@
-//! Reliability and security proofs (issue 8) on every runtime: access
+//! Reliability and security proofs on every runtime: access
 //! control, hostile files and names, resource exhaustion, hostile peers,
 //! peer credentials. See `localsock_tests::reliability` and SECURITY.md.
 //!

@@ -57,7 +57,7 @@
 use std::io;
 use std::task::{Context, Poll};
 
-use bytes::{Buf, BufMut, BytesMut};
+use bytes::BufMut;
 use localsock_core::{
     Address, Connection, ErrorSource, ListenError, ListenPlan, OpenMode, PeerCredentials,
 };
@@ -89,9 +89,6 @@ pub(crate) struct Stream<R: Runtime> {
     read_done: sys::EventWaker,
     /// Wakes a task when the write slot's event is signalled.
     write_done: sys::EventWaker,
-    /// Bytes a completed read returned beyond what the caller could take;
-    /// handed out before anything else.
-    carry: BytesMut,
     /// Pipes need no reactor; the runtime only keeps the core's deadlines.
     runtime: PhantomData<fn() -> R>,
 }
@@ -118,7 +115,6 @@ impl<R: Runtime> Stream<R> {
             read_done: sys::EventWaker::new(pipe.read_event())?,
             write_done: sys::EventWaker::new(pipe.write_event())?,
             pipe,
-            carry: BytesMut::new(),
         })
     }
 
@@ -133,7 +129,7 @@ impl<R: Runtime> Stream<R> {
     /// is carried-over data or no read in flight: then the next `recv_*`
     /// makes progress without waiting.
     pub(crate) fn poll_readable(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if !self.carry.is_empty() || !self.pipe.read_pending() {
+        if self.pipe.has_carry() || !self.pipe.read_pending() {
             return Poll::Ready(Ok(()));
         }
         self.read_done.poll_ready(cx)
@@ -202,36 +198,7 @@ impl<R: Runtime> Stream<R> {
     /// there is room); the rest is carried over. A read started here asks
     /// for up to `len` bytes.
     fn recv_with(&mut self, len: usize, take: impl FnOnce(&[u8]) -> usize) -> io::Result<usize> {
-        if !self.carry.is_empty() {
-            let n = take(&self.carry);
-            if n == 0 {
-                // No room (not end of stream).
-                return Err(would_block());
-            }
-            self.carry.advance(n);
-            return Ok(n);
-        }
-        if !self.pipe.read_pending() {
-            if len == 0 {
-                return Err(would_block());
-            }
-            if self.pipe.start_read(len)? == sys::ReadStatus::Pending {
-                return Err(would_block());
-            }
-        }
-        match self.pipe.complete_read()? {
-            None => Err(would_block()),
-            Some([]) => Ok(0),
-            Some(data) => {
-                let n = take(data);
-                self.carry.extend_from_slice(&data[n..]);
-                if n == 0 {
-                    // Everything was carried over: no room now.
-                    return Err(would_block());
-                }
-                Ok(n)
-            }
-        }
+        self.pipe.read_with(len, take)
     }
 
     /// Reports a completed write (its byte count: the core may now drop

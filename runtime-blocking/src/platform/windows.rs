@@ -17,9 +17,6 @@ use localsock_os::windows as sys;
 #[derive(Debug)]
 pub(crate) struct Stream {
     pipe: sys::PipeStream,
-    /// Bytes a read returned beyond what the core could take (its limit
-    /// shrank while the read was in flight); handed over first next time.
-    carry: Vec<u8>,
     /// Bytes of the core's queue inside the overlapped write in flight:
     /// reported to the core only when the write completes, so a drain
     /// waits for them.
@@ -47,11 +44,7 @@ impl Stream {
     }
 
     pub(crate) fn from_pipe(pipe: sys::PipeStream) -> Self {
-        Stream {
-            pipe,
-            carry: Vec::new(),
-            in_flight: 0,
-        }
+        Stream { pipe, in_flight: 0 }
     }
 
     pub(crate) fn finish_connect(&mut self) -> io::Result<()> {
@@ -61,36 +54,13 @@ impl Stream {
     /// Hands the core what a completed read returned; arms a read otherwise.
     /// `Ok(0)` is end of stream.
     pub(crate) fn recv_into(&mut self, conn: &mut Connection) -> io::Result<usize> {
-        if !self.carry.is_empty() {
+        let cap = conn.read_capacity();
+        self.pipe.read_with(cap, |data| {
             let mut buf = conn.recv_buf();
-            let n = buf.remaining_mut().min(self.carry.len());
-            if n == 0 {
-                return Err(would_block());
-            }
-            buf.put_slice(&self.carry[..n]);
-            self.carry.drain(..n);
-            return Ok(n);
-        }
-        if !self.pipe.read_pending() {
-            let cap = conn.read_capacity();
-            if cap == 0 {
-                return Err(would_block());
-            }
-            if self.pipe.start_read(cap)? == sys::ReadStatus::Pending {
-                return Err(would_block());
-            }
-        }
-        match self.pipe.complete_read()? {
-            None => Err(would_block()),
-            Some([]) => Ok(0),
-            Some(data) => {
-                let mut buf = conn.recv_buf();
-                let n = buf.remaining_mut().min(data.len());
-                buf.put_slice(&data[..n]);
-                self.carry.extend_from_slice(&data[n..]);
-                Ok(n)
-            }
-        }
+            let n = buf.remaining_mut().min(data.len());
+            buf.put_slice(&data[..n]);
+            n
+        })
     }
 
     /// Direct reads are not worth it with overlapped I/O (the kernel writes
@@ -151,7 +121,7 @@ impl Stream {
     ) -> io::Result<bool> {
         let mut handles: Vec<BorrowedHandle<'_>> = Vec::with_capacity(2);
         if read {
-            if !self.carry.is_empty() || !self.pipe.read_pending() {
+            if self.pipe.has_carry() || !self.pipe.read_pending() {
                 // Data is here, or no read is in flight to wait for: the
                 // caller's next read hands it over or starts one. Waiting
                 // on the write alone could wait forever — when the peer

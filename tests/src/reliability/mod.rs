@@ -1,4 +1,4 @@
-//! Reliability and security proofs (issue 8): faults, hostile peers, bad
+//! Reliability and security proofs: faults, hostile peers, bad
 //! input and load, on real sockets and real processes.
 //!
 //! Every proof is a function generic over [`Reliability`] (a [`Runtime`]
