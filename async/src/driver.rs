@@ -842,7 +842,7 @@ impl<R: Runtime> Drop for Driver<R> {
                 }
             }
         }
-        self.conn.abort();
+        self.conn.release();
         self.set_stream(None);
     }
 }

@@ -201,6 +201,9 @@ pub struct Connection {
     /// being copied into the queue, since nothing could coalesce with it.
     direct_tail: bool,
     events: VecDeque<Event>,
+    /// Set by [`release`](Connection::release): the owner is gone, so no
+    /// event is queued any more (nobody could take it).
+    released: bool,
     actions: VecDeque<Action>,
     /// Qt's `error()`: the last error reported, fatal or not (a wait's
     /// timeout, an `Operation` refusal).
@@ -244,6 +247,7 @@ impl Connection {
             write: WriteQueue::default(),
             direct_tail: false,
             events: VecDeque::new(),
+            released: false,
             actions: VecDeque::new(),
             error: None,
             fatal: None,
@@ -834,6 +838,17 @@ impl Connection {
         self.names = None;
     }
 
+    /// Qt's destructor: [`abort`](Self::abort), for an owner that is being
+    /// dropped. The state and the actions are those of `abort` (the driver
+    /// still closes the stream), but no event is queued, now or later:
+    /// nobody is left to take them, and a dropped socket should cost no
+    /// allocation for signals it cannot deliver.
+    pub fn release(&mut self) {
+        self.released = true;
+        self.events.clear();
+        self.abort();
+    }
+
     /// Reports that a `wait_for_*` call of the user timed out: Qt emits
     /// `SocketTimeout` and the connection carries on. Prefer
     /// [`wait_timed_out`](Self::wait_timed_out), which knows the wait.
@@ -1311,6 +1326,9 @@ impl Connection {
     /// connection that has already ended (a connect/abort loop). The
     /// signals of the current connection's transitions are never dropped.
     fn push_event(&mut self, e: Event) {
+        if self.released {
+            return;
+        }
         let droppable = |e: &Event| {
             matches!(
                 e,

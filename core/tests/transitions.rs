@@ -759,6 +759,30 @@ fn abort_while_connected_drops_writes_and_emits_about_to_close_last() {
 }
 
 #[test]
+fn release_aborts_without_queueing_events() {
+    let mut c = connected();
+    feed(&mut c, b"unread", T0);
+    c.write(&b"unsent"[..]).unwrap();
+    c.release();
+    assert!(
+        events(&mut c).is_empty(),
+        "events queued before are dropped too"
+    );
+    assert_eq!(
+        actions(&mut c),
+        [Action::Close],
+        "the stream is still closed"
+    );
+    assert_eq!(c.state(), Unconnected);
+    assert_eq!(c.bytes_to_write(), 0);
+    assert_eq!(c.bytes_available(), 0);
+    // Nothing later queues an event either.
+    c.abort();
+    c.handle_received(0, T0);
+    assert!(events(&mut c).is_empty());
+}
+
+#[test]
 fn abort_while_closing_drops_writes() {
     let mut c = connected();
     c.write(&b"unsent"[..]).unwrap();

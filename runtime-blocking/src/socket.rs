@@ -872,7 +872,7 @@ impl Drop for LocalSocket {
         // Hand the kernel what it takes without blocking (`try_send` never
         // waits), then Qt's destructor: abort. Nothing here can panic.
         self.try_send();
-        self.conn.abort();
+        self.conn.release();
         self.stream = None;
     }
 }
