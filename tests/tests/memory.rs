@@ -14,16 +14,17 @@
 //!
 //! The bounds are loose (about twice what a connection costs today); what
 //! they catch is a buffer or a copy per connection coming back. The counts
-//! are of live bytes, so they do not depend on timing.
+//! are of live bytes allocated by the test's own thread, so they depend
+//! neither on timing nor on other threads.
 //!
 //! It also bounds the size of a task that owns a socket, which a server
 //! keeps one of per connection.
 //!
-//! One test function: the counter is process-wide, and the harness runs
-//! tests in parallel.
+//! One test function, so that nothing else runs in this process while it
+//! measures.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::cell::Cell;
 
 use std::time::Duration;
 
@@ -31,26 +32,38 @@ use localsock_tests::harness::unique_name;
 
 struct Counting;
 
-static LIVE: AtomicIsize = AtomicIsize::new(0);
+thread_local! {
+    /// Live bytes allocated (minus freed) by this thread. Per thread: a
+    /// background thread of a runtime used earlier in this process
+    /// (async-io's reactor thread grows its event buffers whenever it wakes)
+    /// must not count against the sockets measured here, and every
+    /// measurement below runs on the test's own thread.
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+}
+
+fn count(delta: isize) {
+    // `try_with`: an allocation during this thread's teardown is not counted.
+    let _ = LIVE.try_with(|live| live.set(live.get() + delta));
+}
 
 // SAFETY: every call forwards to the system allocator with the caller's
 // arguments unchanged; the counter only records sizes.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        count(layout.size() as isize);
         // SAFETY: the caller's contract for `alloc` is `System.alloc`'s.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        count(-(layout.size() as isize));
         // SAFETY: `ptr` came from `System` through this allocator, with
         // `layout`.
         unsafe { System.dealloc(ptr, layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        count(layout.size() as isize);
         // SAFETY: as for `alloc`.
         unsafe { System.alloc_zeroed(layout) }
     }
@@ -60,10 +73,7 @@ unsafe impl GlobalAlloc for Counting {
         // `layout`; the caller's contract is `System.realloc`'s.
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
-            LIVE.fetch_add(
-                new_size as isize - layout.size() as isize,
-                Ordering::Relaxed,
-            );
+            count(new_size as isize - layout.size() as isize);
         }
         p
     }
@@ -73,7 +83,7 @@ unsafe impl GlobalAlloc for Counting {
 static ALLOCATOR: Counting = Counting;
 
 fn live() -> isize {
-    LIVE.load(Ordering::Relaxed)
+    LIVE.with(Cell::get)
 }
 
 /// Connections per measurement: under the default listen backlog (50), so
