@@ -32,6 +32,7 @@ fn main() {
 #[cfg(unix)]
 mod unix {
     use std::io::{self, IoSlice, Read, Write};
+    use std::os::fd::AsFd;
     use std::os::unix::net::{UnixListener, UnixStream};
     use std::time::{Duration, Instant};
 
@@ -45,6 +46,9 @@ mod unix {
     const LISTENER: usize = 0;
     const CLIENT: usize = 1;
     const SERVER: usize = 2;
+    /// How often a half-closed peer is looked at for its hang-up where the
+    /// poller does not report it (kqueue).
+    const HANGUP_PROBE: Duration = Duration::from_millis(50);
 
     fn os_error(e: &io::Error) -> OsError {
         OsError::native(e.raw_os_error().unwrap_or(0))
@@ -133,15 +137,23 @@ mod unix {
                     break;
                 }
                 match stream.read(&mut scratch[..room]) {
+                    Ok(0) => {
+                        // End of stream: a peer gone for good (both
+                        // directions shut: POLLHUP) is reported first, so it
+                        // gets Qt's close sequence; a half-close keeps the
+                        // connection open for writing.
+                        if hung_up(stream) {
+                            self.conn.handle_hangup(now);
+                        }
+                        self.conn.handle_received(0, now);
+                        break;
+                    }
                     Ok(n) => {
                         // The runtimes read straight into `recv_buf()`; a copy
                         // keeps this example free of `unsafe` for uninitialised
                         // memory.
                         self.conn.recv_buf().put_slice(&scratch[..n]);
                         self.conn.handle_received(n, now);
-                        if n == 0 {
-                            break;
-                        }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -151,6 +163,13 @@ mod unix {
                         break;
                     }
                 }
+            }
+        }
+
+        /// After a half-close by the peer: whether it has now gone for good.
+        fn watch_hangup(&mut self, now: Duration) {
+            if self.conn.wants_hangup_watch() && self.stream.as_ref().is_some_and(hung_up) {
+                self.conn.handle_hangup(now);
             }
         }
 
@@ -166,6 +185,11 @@ mod unix {
             }
             Ok(())
         }
+    }
+
+    /// Whether the peer is gone for good (the socket polls POLLHUP).
+    fn hung_up(stream: &UnixStream) -> bool {
+        localsock_os::unix::hung_up(stream.as_fd()).unwrap_or(false)
     }
 
     pub fn main() -> io::Result<()> {
@@ -208,6 +232,7 @@ mod unix {
                 let now = origin.elapsed();
                 let mut signals = 0;
                 for d in std::iter::once(&mut client).chain(server.as_mut()) {
+                    d.watch_hangup(now);
                     d.pump(now);
                     d.run_actions(&poller, now)?;
                 }
@@ -270,7 +295,16 @@ mod unix {
                 .chain(server.as_ref())
                 .filter_map(|d| d.conn.poll_timeout())
                 .min();
-            let wait = deadline.map(|d| d.saturating_sub(origin.elapsed()));
+            let mut wait = deadline.map(|d| d.saturating_sub(origin.elapsed()));
+            // A half-closed peer's hang-up: epoll reports it as an event
+            // (POLLHUP is always reported); kqueue does not, so look again
+            // every 50 ms while watching.
+            if std::iter::once(&client)
+                .chain(server.as_ref())
+                .any(|d| d.conn.wants_hangup_watch())
+            {
+                wait = Some(wait.map_or(HANGUP_PROBE, |w| w.min(HANGUP_PROBE)));
+            }
             events.clear();
             poller.wait(&mut events, wait.or(Some(Duration::from_secs(10))))?;
             let now = origin.elapsed();
