@@ -730,16 +730,10 @@ fn abstract_name(_a: &SocketAddrUnix) -> Option<Vec<u8>> {
     None
 }
 
-/// Who is on the other end, as the kernel recorded it at connect time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct PeerCredentials {
-    /// Process id, where the platform reports it.
-    pub pid: Option<u32>,
-    /// Effective user id.
-    pub uid: u32,
-    /// Effective group id.
-    pub gid: u32,
-}
+/// Who is on the other end, as the kernel recorded it at connect time: the
+/// core's [`PeerCredentials`](localsock_core::PeerCredentials), with the
+/// uid and gid always set on Unix.
+pub use localsock_core::PeerCredentials;
 
 /// `SO_PEERCRED`.
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -747,8 +741,8 @@ pub fn peer_credentials(fd: BorrowedFd<'_>) -> io::Result<PeerCredentials> {
     let c = rustix::net::sockopt::socket_peercred(fd).map_err(os)?;
     Ok(PeerCredentials {
         pid: u32::try_from(c.pid.as_raw_nonzero().get()).ok(),
-        uid: c.uid.as_raw(),
-        gid: c.gid.as_raw(),
+        uid: Some(c.uid.as_raw()),
+        gid: Some(c.gid.as_raw()),
     })
 }
 
@@ -775,8 +769,8 @@ pub fn peer_credentials(fd: BorrowedFd<'_>) -> io::Result<PeerCredentials> {
     }
     Ok(PeerCredentials {
         pid: None,
-        uid,
-        gid,
+        uid: Some(uid),
+        gid: Some(gid),
     })
 }
 
@@ -1277,8 +1271,8 @@ mod tests {
         let s = accept_one(&l);
         for fd in [c.as_fd(), s.as_fd()] {
             let cred = peer_credentials(fd).unwrap();
-            assert_eq!(cred.uid, rustix::process::geteuid().as_raw());
-            assert_eq!(cred.gid, rustix::process::getegid().as_raw());
+            assert_eq!(cred.uid, Some(rustix::process::geteuid().as_raw()));
+            assert_eq!(cred.gid, Some(rustix::process::getegid().as_raw()));
             if let Some(pid) = cred.pid {
                 assert_eq!(pid, std::process::id());
             }

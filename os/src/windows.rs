@@ -867,6 +867,21 @@ impl PipeStream {
         }
         Ok(pid)
     }
+
+    /// The process at the other end: its id (the client's on the server
+    /// side, the server's on the client side). Pipes carry no uid or gid.
+    pub fn peer_credentials(&self) -> io::Result<localsock_core::PeerCredentials> {
+        let pid = if self.is_server() {
+            self.client_process_id()?
+        } else {
+            self.server_process_id()?
+        };
+        Ok(localsock_core::PeerCredentials {
+            pid: Some(pid),
+            uid: None,
+            gid: None,
+        })
+    }
 }
 
 impl AsHandle for PipeStream {

@@ -306,12 +306,7 @@ impl<R: Runtime> Stream<R> {
 
     /// The peer's process, user and group ids.
     pub(crate) fn peer_credentials(&self) -> io::Result<PeerCredentials> {
-        let c = sys::peer_credentials(self.fd()?)?;
-        Ok(PeerCredentials {
-            pid: c.pid,
-            uid: Some(c.uid),
-            gid: Some(c.gid),
-        })
+        sys::peer_credentials(self.fd()?)
     }
 
     /// Half-closes: the peer reads end of stream, this side can still read.

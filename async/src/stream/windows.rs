@@ -233,16 +233,7 @@ impl<R: Runtime> Stream<R> {
     /// the server side, `GetNamedPipeServerProcessId` on the client side).
     /// Pipes carry no uid or gid.
     pub(crate) fn peer_credentials(&self) -> io::Result<PeerCredentials> {
-        let pid = if self.pipe.is_server() {
-            self.pipe.client_process_id()?
-        } else {
-            self.pipe.server_process_id()?
-        };
-        Ok(PeerCredentials {
-            pid: Some(pid),
-            uid: None,
-            gid: None,
-        })
+        self.pipe.peer_credentials()
     }
 
     /// Named pipes have no half-close.

@@ -144,12 +144,7 @@ impl Stream {
     }
 
     pub(crate) fn peer_credentials(&self) -> io::Result<PeerCredentials> {
-        let c = sys::peer_credentials(self.inner.as_fd())?;
-        Ok(PeerCredentials {
-            pid: c.pid,
-            uid: Some(c.uid),
-            gid: Some(c.gid),
-        })
+        sys::peer_credentials(self.inner.as_fd())
     }
 
     pub(crate) fn shutdown_write(&mut self) -> io::Result<()> {

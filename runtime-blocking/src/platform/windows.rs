@@ -153,16 +153,7 @@ impl Stream {
     }
 
     pub(crate) fn peer_credentials(&self) -> io::Result<PeerCredentials> {
-        let pid = if self.pipe.is_server() {
-            self.pipe.client_process_id()?
-        } else {
-            self.pipe.server_process_id()?
-        };
-        Ok(PeerCredentials {
-            pid: Some(pid),
-            uid: None,
-            gid: None,
-        })
+        self.pipe.peer_credentials()
     }
 
     /// Pipes have no half-close.

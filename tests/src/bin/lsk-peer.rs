@@ -359,6 +359,10 @@ fn run_emfile<R: Runtime>(spare: u64) {
         c.connect_to_server(&name, OpenMode::ReadWrite);
         assert!(c.wait_for_connected(LONG));
         let mut p = server.accept_one();
+        // A wait that must block: the runtime's reactor and timer exist from
+        // here on (the async driver registers a socket, and async-io starts
+        // its reactor, only when something has to wait).
+        assert!(!p.wait_for_ready_read(Some(Duration::from_millis(10))));
         c.io_write_all(b"warm").unwrap();
         let mut b = [0u8; 4];
         p.io_read_exact(&mut b).unwrap();
