@@ -1912,9 +1912,14 @@ mod tests {
         let (c_got_sum, c_overlap) = client.join().unwrap();
         assert_eq!(checksum(&got), c_sum, "server received corrupted data");
         assert_eq!(c_got_sum, s_sum, "client received corrupted data");
-        assert!(
-            s_overlap || c_overlap,
-            "no write ever completed while a read was in flight"
+        // Both sides post a 1 MiB write before reading, more than a pipe
+        // buffers: finishing at all proves reads and writes overlap (on a
+        // handle without overlapped I/O both writes would block forever).
+        // Whether a write *completed* while a read was posted depends on
+        // scheduling, so it is reported, not asserted (it failed once under
+        // load).
+        eprintln!(
+            "a write completed with a read in flight: server {s_overlap}, client {c_overlap}"
         );
     }
 
