@@ -48,6 +48,43 @@ fn client_line(pid: Option<u32>, what: &str) {
     }
 }
 
+/// `--echo` reads at most this much from a client before its echo is
+/// queued (the library's read-buffer limit: beyond it the kernel holds the
+/// client back).
+const ECHO_READ_LIMIT: usize = 256 * 1024;
+
+/// `--echo` stops reading from a client while this much of its echo waits
+/// to be taken, so a client that sends and never reads costs at most
+/// `ECHO_BACKLOG + ECHO_READ_LIMIT` bytes.
+const ECHO_BACKLOG: usize = 1 << 20;
+
+/// How a client's connection ended: `echoed` bytes were queued back to it
+/// and `sent` reached the OS. An echo the client never took, or an error
+/// other than its closing, is reported (status 1).
+fn outcome(
+    pid: Option<u32>,
+    echoed: u64,
+    sent: u64,
+    error: Option<&localsock::LocalSocketError>,
+) -> u8 {
+    let lost = echoed.saturating_sub(sent);
+    if lost > 0 {
+        let why = error.map(|e| format!(" ({e})")).unwrap_or_default();
+        client_line(
+            pid,
+            &format!("left before taking {lost} bytes of its echo{why}"),
+        );
+        return exit::OTHER;
+    }
+    match error {
+        Some(e) if e.kind() != localsock::SocketError::PeerClosed => {
+            client_line(pid, &format!("failed: {e}"));
+            exit::OTHER
+        }
+        _ => exit::OK,
+    }
+}
+
 mod blocking {
     use localsock::blocking::{LocalServer, LocalSocket, Timeout};
     use localsock::State;
@@ -86,35 +123,49 @@ mod blocking {
     fn serve(mut socket: LocalSocket, echo: bool) -> u8 {
         let pid = socket.peer_credentials().ok().and_then(|c| c.pid);
         client_line(pid, "connected");
-        let mut status = exit::OK;
+        let mut echoed: u64 = 0;
+        if echo {
+            socket.set_read_buffer_size(ECHO_READ_LIMIT);
+        }
         loop {
-            let more = socket.wait_for_ready_read(Timeout::FOREVER).is_ok();
             let data = socket.read_all().unwrap_or_default();
             if !data.is_empty() {
                 if echo {
-                    if socket.write_bytes(data).is_ok() {
-                        socket.try_flush();
+                    let n = data.len() as u64;
+                    if socket.write_bytes(data).is_err() {
+                        break;
                     }
+                    echoed += n;
                 } else if !write_stdout(&data) {
                     socket.abort();
                     break;
                 }
             }
-            if !more && socket.state() != State::Connected {
+            if socket.state() != State::Connected || socket.connection().read_exhausted() {
+                // The client closed, or half-closed: what it sent is all
+                // taken; the echo drains below.
                 break;
             }
+            // Each wait also sends what is queued. An echo the client does
+            // not take stops the reading (the read limit holds the rest in
+            // the kernel), so memory stays bounded.
+            let _ = if echo && socket.bytes_to_write() >= ECHO_BACKLOG {
+                socket.wait_for_bytes_written(Timeout::FOREVER)
+            } else {
+                socket.wait_for_ready_read(Timeout::FOREVER)
+            };
         }
         if socket.state() != State::Unconnected {
             socket.disconnect_from_server();
             // How it ended is in `last_error`, looked at below.
             let _ = socket.wait_for_disconnected(Timeout::FOREVER);
         }
-        if let Some(e) = socket.last_error() {
-            if e.kind() != localsock::SocketError::PeerClosed {
-                eprintln!("localsock: {e}");
-                status = exit::OTHER;
-            }
-        }
+        let status = outcome(
+            pid,
+            echoed,
+            socket.connection().bytes_sent(),
+            socket.last_error(),
+        );
         client_line(pid, "disconnected");
         status
     }
@@ -168,34 +219,43 @@ macro_rules! async_arm {
             async fn serve(mut socket: LocalSocket, echo: bool) -> u8 {
                 let pid = socket.peer_credentials().ok().and_then(|c| c.pid);
                 client_line(pid, "connected");
-                let mut status = exit::OK;
+                let mut echoed: u64 = 0;
+                if echo {
+                    socket.set_read_buffer_size(ECHO_READ_LIMIT);
+                }
                 loop {
-                    let more = socket.wait_for_ready_read(Timeout::FOREVER).await.is_ok();
                     let data = socket.read_all().unwrap_or_default();
                     if !data.is_empty() {
                         if echo {
-                            if socket.write_bytes(data).is_ok() {
-                                socket.try_flush();
+                            let n = data.len() as u64;
+                            if socket.write_bytes(data).is_err() {
+                                break;
                             }
+                            echoed += n;
                         } else if !write_stdout(&data) {
                             socket.abort();
                             break;
                         }
                     }
-                    if !more && socket.state() != State::Connected {
+                    if socket.state() != State::Connected || socket.connection().read_exhausted() {
                         break;
                     }
+                    let _ = if echo && socket.bytes_to_write() >= ECHO_BACKLOG {
+                        socket.wait_for_bytes_written(Timeout::FOREVER).await
+                    } else {
+                        socket.wait_for_ready_read(Timeout::FOREVER).await
+                    };
                 }
                 if socket.state() != State::Unconnected {
                     socket.disconnect_from_server();
                     let _ = socket.wait_for_disconnected(Timeout::FOREVER).await;
                 }
-                if let Some(e) = socket.last_error() {
-                    if e.kind() != localsock::SocketError::PeerClosed {
-                        eprintln!("localsock: {e}");
-                        status = exit::OTHER;
-                    }
-                }
+                let status = outcome(
+                    pid,
+                    echoed,
+                    socket.connection().bytes_sent(),
+                    socket.last_error(),
+                );
                 client_line(pid, "disconnected");
                 status
             }
