@@ -59,6 +59,17 @@ fn final_status(
     error: Option<&localsock::LocalSocketError>,
 ) -> u8 {
     let unsent = queued.saturating_sub(sent) + unread;
+    // A server that closes with our bytes unread in its socket resets the
+    // connection: bytes the kernel had taken are lost too, uncounted.
+    let reset = error.and_then(|e| e.os_error()).and_then(|os| os.code())
+        == Some(localsock::core::OsCode::ConnReset);
+    if unsent == 0 && reset {
+        eprintln!(
+            "localsock: {name}: Broken pipe: the server closed without reading all input ({})",
+            error.map(ToString::to_string).unwrap_or_default()
+        );
+        return exit::OTHER;
+    }
     if unsent > 0 {
         eprintln!(
             "localsock: {name}: Broken pipe: {unsent} byte{} of input not sent{}",
@@ -91,6 +102,15 @@ fn unread_input(stdin: &smol::channel::Receiver<Vec<u8>>) -> u64 {
         n += chunk.len() as u64;
     }
     n
+}
+
+/// Whether to wait for stdin's next chunk (or its end) when the
+/// connection ends first, to tell "nothing more to send" from "input
+/// lost", as nc learns it from its next write. Not on a terminal: a user
+/// would have to type before the command could end.
+fn await_more_input() -> bool {
+    use std::io::IsTerminal;
+    !std::io::stdin().is_terminal()
 }
 
 mod blocking {
@@ -181,7 +201,13 @@ mod blocking {
                 return exit::OK;
             }
             if socket.state() == State::Unconnected {
-                return status(&socket, queued, unread_input(&stdin));
+                let mut unread = 0;
+                if await_more_input() {
+                    if let Ok(chunk) = stdin.recv_blocking() {
+                        unread += chunk.len() as u64;
+                    }
+                }
+                return status(&socket, queued, unread + unread_input(&stdin));
             }
         }
 
@@ -324,7 +350,13 @@ macro_rules! async_arm {
                     }
                     if socket.state() == State::Unconnected {
                         print_available(&mut socket);
-                        return status(o, &socket, queued, unread_input(&stdin));
+                        let mut unread = 0;
+                        if await_more_input() {
+                            if let Ok(chunk) = stdin.recv().await {
+                                unread += chunk.len() as u64;
+                            }
+                        }
+                        return status(o, &socket, queued, unread + unread_input(&stdin));
                     }
                 }
 

@@ -39,10 +39,16 @@ impl Listener {
     /// Starts `localsock listen NAME ARGS…` and waits for its "listening on"
     /// line on stderr.
     fn start(name: &str, args: &[&str]) -> Listener {
-        let mut child = localsock()
-            .arg("listen")
-            .arg(name)
-            .args(args)
+        let mut cmd = localsock();
+        cmd.arg("listen").arg(name).args(args);
+        Listener::spawn(cmd, name, true)
+    }
+
+    /// Starts `cmd` (a `localsock listen NAME …`, perhaps under another
+    /// program that execs it); with `read_stdout` false its stdout is a
+    /// pipe nobody reads, closed at once.
+    fn spawn(mut cmd: Command, name: &str, read_stdout: bool) -> Listener {
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -59,10 +65,12 @@ impl Listener {
             }
         });
         let mut stdout = child.stdout.take().expect("piped stdout");
-        let stdout = std::thread::spawn(move || {
-            let mut out = String::new();
-            let _ = stdout.read_to_string(&mut out);
-            out
+        let stdout = read_stdout.then(|| {
+            std::thread::spawn(move || {
+                let mut out = String::new();
+                let _ = stdout.read_to_string(&mut out);
+                out
+            })
         });
         let first = rx.recv_timeout(PATIENCE).expect("listen printed nothing");
         assert!(
@@ -74,7 +82,7 @@ impl Listener {
             name: name.to_string(),
             child,
             stderr: Some(rx),
-            stdout: Some(stdout),
+            stdout,
         }
     }
 
@@ -87,6 +95,41 @@ impl Listener {
         };
         self.stderr = None;
         (status, out)
+    }
+
+    /// Reads stderr lines until one contains `what`; returns them all.
+    #[cfg(unix)]
+    fn stderr_until(&self, what: &str) -> Vec<String> {
+        let rx = self.stderr.as_ref().expect("stderr");
+        let mut lines = Vec::new();
+        loop {
+            let line = rx
+                .recv_timeout(PATIENCE)
+                .unwrap_or_else(|_| panic!("no line with {what:?} on stderr: {lines:?}"));
+            let found = line.contains(what);
+            lines.push(line);
+            if found {
+                return lines;
+            }
+        }
+    }
+
+    /// The stderr lines printed so far (and until it closes, once exited).
+    #[cfg(target_os = "linux")]
+    fn stderr_now(&self) -> Vec<String> {
+        let rx = self.stderr.as_ref().expect("stderr");
+        std::iter::from_fn(|| rx.recv_timeout(Duration::from_millis(100)).ok()).collect()
+    }
+
+    /// Sends a signal (`INT`, `TERM`) with kill(1).
+    #[cfg(unix)]
+    fn signal(&self, name: &str) {
+        let pid = self.child.id().to_string();
+        let ok = Command::new("kill")
+            .args(["-s", name, &pid])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -s {name} {pid}");
     }
 }
 
@@ -140,7 +183,7 @@ fn listen_once_and_connect_round_trip_blocking() {
     let name = unique("once-blocking");
     let server = Listener::start(&name, &["--once", "--runtime", "blocking"]);
     let out = run(
-        &["connect", &name, "-N", "--runtime", "blocking"],
+        &["connect", &name, "-q", "0", "--runtime", "blocking"],
         b"hello\nworld\n",
     );
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
@@ -164,7 +207,9 @@ fn round_trip_200k(runtimes: &[&str]) {
         let name = unique(&format!("once-{rt}"));
         let server = Listener::start(&name, &["--once", "--runtime", rt]);
         let data: Vec<u8> = (0..200_000u32).map(|i| b'a' + (i % 26) as u8).collect();
-        let out = run(&["connect", &name, "-N", "--runtime", rt], &data);
+        // -q 0: disconnect once everything is sent (as -N would, but
+        // Windows pipes cannot half-close).
+        let out = run(&["connect", &name, "-q", "0", "--runtime", rt], &data);
         assert_eq!(out.status.code(), Some(0), "{rt}: {}", text(&out.stderr));
         let (status, printed) = server.finish();
         assert_eq!(status, 0, "{rt}");
@@ -182,7 +227,7 @@ fn echo_comes_back_on_stdout() {
         let name = unique(&format!("echo-{rt}"));
         let _server = Listener::start(&name, &["--echo", "--runtime", rt]);
         let mut client = localsock()
-            .args(["connect", &name, "-N", "--runtime", rt])
+            .args(["connect", &name, "-q", "0", "--runtime", rt])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -738,5 +783,191 @@ fn echo_memory_stays_bounded_with_a_client_that_never_reads() {
             "{rt}: peak RSS {peak} bytes after the client sent {total}"
         );
         assert!(total < 400_000_000, "{rt}: the client was never held back");
+    }
+}
+
+/// Item 1: the default mode against `listen --echo`, which never closes:
+/// the whole 50 MiB echo is read, then the server is stopped, and connect
+/// ends with status 0.
+#[cfg(unix)]
+#[test]
+fn connect_default_reads_the_whole_echo_until_the_server_stops() {
+    let input = pattern(50 << 20);
+    for rt in ["smol", "tokio", "blocking"] {
+        let name = unique(&format!("echo-default-{rt}"));
+        let server = Listener::start(&name, &["--echo", "--runtime", rt]);
+        let mut client = connect_cmd(&name, &["--runtime", rt])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start connect");
+        let mut stdin = client.stdin.take().expect("stdin");
+        let data = input.clone();
+        let w = std::thread::spawn(move || stdin.write_all(&data).expect("write stdin"));
+        let mut stdout = client.stdout.take().expect("stdout");
+        let mut echoed = vec![0; input.len()];
+        stdout.read_exact(&mut echoed).expect("read the echo");
+        w.join().expect("writer");
+        assert!(echoed == *input, "{rt}: the echo differs");
+        server.signal("TERM");
+        let (status, _) = server.finish();
+        assert_eq!(status, 143, "{rt}: listen's status on SIGTERM");
+        let mut rest = Vec::new();
+        stdout.read_to_end(&mut rest).expect("read the end");
+        assert!(rest.is_empty(), "{rt}: {} bytes more", rest.len());
+        let mut err = String::new();
+        let _ = client
+            .stderr
+            .take()
+            .expect("stderr")
+            .read_to_string(&mut err);
+        assert_eq!(wait_timeout(&mut client), Some(0), "{rt}: {err}");
+    }
+}
+
+/// Item 4: out of descriptors, `listen` keeps listening without spinning:
+/// the refusal is logged once, CPU time stays small, and clients are
+/// served again once descriptors are free.
+#[cfg(target_os = "linux")]
+#[test]
+fn listen_survives_emfile_without_spinning() {
+    if !tool("prlimit") {
+        return;
+    }
+    for rt in ["smol", "tokio", "blocking"] {
+        let name = unique(&format!("emfile-{rt}"));
+        let mut cmd = Command::new("prlimit");
+        cmd.args([
+            "--nofile=32",
+            EXE,
+            "listen",
+            &name,
+            "--echo",
+            "--runtime",
+            rt,
+        ]);
+        let server = Listener::spawn(cmd, &name, true);
+        let path = path_of(&name);
+        // More clients than descriptors: the server runs out.
+        let clients: Vec<_> = (0..60)
+            .map(|_| std::os::unix::net::UnixStream::connect(&path).expect("connect"))
+            .collect();
+        let before = server.stderr_until("cannot accept a client");
+        let cpu = |pid: u32| -> u64 {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+            let fields: Vec<&str> = stat
+                .rsplit_once(')')
+                .expect("comm")
+                .1
+                .split_whitespace()
+                .collect();
+            fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
+        };
+        let pid = server.child.id();
+        let ticks_before = cpu(pid);
+        std::thread::sleep(Duration::from_millis(1500));
+        let ticks = cpu(pid) - ticks_before;
+        // A busy loop would take ~150 ticks (100 Hz) in 1.5 s.
+        assert!(
+            ticks <= 40,
+            "{rt}: {ticks} ticks of CPU while out of descriptors"
+        );
+        let during = server.stderr_now();
+        let refusals = before
+            .iter()
+            .chain(&during)
+            .filter(|l| l.contains("cannot accept a client"))
+            .count();
+        assert_eq!(refusals, 1, "{rt}: {before:?} {during:?}");
+        drop(clients);
+        let mut late = std::os::unix::net::UnixStream::connect(&path).expect("connect");
+        late.set_read_timeout(Some(PATIENCE)).expect("timeout");
+        late.write_all(b"after\n").expect("write");
+        late.shutdown(std::net::Shutdown::Write)
+            .expect("half-close");
+        let mut echo = String::new();
+        late.read_to_string(&mut echo).expect("read the echo");
+        assert_eq!(echo, "after\n", "{rt}");
+    }
+}
+
+/// Item 5: SIGINT and SIGTERM remove the socket file, then `listen` exits
+/// 130 or 143; `probe` then finds the name missing, not stale.
+#[cfg(unix)]
+#[test]
+fn listen_removes_its_socket_on_sigint_and_sigterm() {
+    for rt in ["smol", "tokio", "blocking"] {
+        for (signal, status) in [("INT", 130), ("TERM", 143)] {
+            for once in [false, true] {
+                let name = unique(&format!("sig-{rt}-{signal}-{once}"));
+                let mut args = vec!["--runtime", rt];
+                if once {
+                    args.push("--once");
+                }
+                let server = Listener::start(&name, &args);
+                // With --once, a client is being served when the signal comes.
+                let _client = once.then(|| {
+                    let c =
+                        std::os::unix::net::UnixStream::connect(path_of(&name)).expect("connect");
+                    server.stderr_until("connected");
+                    c
+                });
+                server.signal(signal);
+                let (code, _) = server.finish();
+                assert_eq!(code, status, "{rt} SIG{signal} once={once}");
+                assert!(
+                    std::fs::symlink_metadata(path_of(&name)).is_err(),
+                    "{rt} SIG{signal}: the socket file is still there"
+                );
+                let out = run(&["probe", &name], b"");
+                assert_eq!(out.status.code(), Some(3), "{rt}: {}", text(&out.stdout));
+            }
+        }
+    }
+}
+
+/// Item 6: a closed stdout is no panic: `probe` and `demo` end quietly,
+/// `listen` says so once on stderr and stops (status 1, socket removed).
+#[cfg(unix)]
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let name = unique("closed-stdout");
+    let _server = Listener::start(&name, &[]);
+    for command in [
+        format!("(sleep .3; \"$0\" probe {name}) | true; echo \"${{PIPESTATUS[0]}}\""),
+        "\"$0\" demo | head -1 >/dev/null; echo \"${PIPESTATUS[0]}\"".to_string(),
+    ] {
+        let out = Command::new("bash")
+            .args(["-c", &command, EXE])
+            .stdin(Stdio::null())
+            .output()
+            .expect("bash");
+        let err = text(&out.stderr);
+        assert_eq!(text(&out.stdout).trim(), "0", "{command}: {err}");
+        assert!(err.is_empty(), "{command}: {err}");
+    }
+
+    for rt in ["smol", "tokio", "blocking"] {
+        let name = unique(&format!("closed-stdout-{rt}"));
+        let mut cmd = localsock();
+        cmd.args(["listen", &name, "--runtime", rt]);
+        let server = Listener::spawn(cmd, &name, false);
+        let out = run(
+            &["connect", &name, "-N", "--runtime", rt],
+            b"nobody reads this\n",
+        );
+        assert!(
+            !text(&out.stderr).contains("panicked"),
+            "{}",
+            text(&out.stderr)
+        );
+        let lines = server.stderr_until("stdout is closed");
+        let (code, _) = server.finish();
+        assert_eq!(code, 1, "{rt}: {lines:?}");
+        assert!(
+            std::fs::symlink_metadata(path_of(&name)).is_err(),
+            "{rt}: socket file left"
+        );
     }
 }
