@@ -17,6 +17,19 @@ Exit status:
   4  stale: a socket file nobody listens on (Qt's ConnectionRefusedError)
   5  access denied (Qt's SocketAccessError)";
 
+const LISTEN_STATUSES: &str = "\
+SIGINT and SIGTERM remove the socket file (only if it is still ours), then
+end the command. Out of descriptors (EMFILE) it keeps listening and retries
+with a backoff; a closed stdout while printing stops it.
+
+Exit status:
+  0    --once: the client's connection ended cleanly
+  1    listen failed, the server stopped on an error, stdout closed, or
+       (--once) the client's connection failed
+  2    bad command line
+  130  SIGINT
+  143  SIGTERM";
+
 const NAMES: &str = "\
 Names follow Qt's rules: a relative name lives in $TMPDIR (or /tmp), so
 `localsock connect myapp` reaches a Qt program that called
@@ -39,7 +52,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve NAME: print what each client sends on stdout (or echo it back)
-    #[command(after_help = NAMES)]
+    #[command(after_help = format!("{LISTEN_STATUSES}\n\n{NAMES}"))]
     Listen {
         /// The server name (Qt's QLocalServer::listen)
         name: String,

@@ -406,6 +406,11 @@ fn help_documents_the_exit_statuses() {
     for line in ["0  success", "3  missing", "4  stale", "5  access denied"] {
         assert!(help.contains(line), "{help}");
     }
+    let out = run(&["listen", "--help"], b"");
+    let help = text(&out.stdout);
+    for line in ["130  SIGINT", "143  SIGTERM", "2    bad command line"] {
+        assert!(help.contains(line), "{help}");
+    }
 }
 
 // Unix only: on Windows `localsock demo` passes on every runtime when run
