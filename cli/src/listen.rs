@@ -298,11 +298,12 @@ mod blocking {
             let data = socket.read_all().unwrap_or_default();
             if !data.is_empty() {
                 if echo {
-                    let n = data.len() as u64;
+                    // Counted before it is queued: a refused write is echo
+                    // lost, reported below.
+                    echoed += data.len() as u64;
                     if socket.write_bytes(data).is_err() {
                         break;
                     }
-                    echoed += n;
                 } else if !write_stdout(&data) {
                     stdout_closed();
                     socket.abort();
@@ -428,11 +429,10 @@ macro_rules! async_arm {
                     let data = socket.read_all().unwrap_or_default();
                     if !data.is_empty() {
                         if echo {
-                            let n = data.len() as u64;
+                            echoed += data.len() as u64;
                             if socket.write_bytes(data).is_err() {
                                 break;
                             }
-                            echoed += n;
                         } else if !write_stdout(&data) {
                             stdout_closed();
                             socket.abort();

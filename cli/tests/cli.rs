@@ -976,3 +976,25 @@ fn a_closed_stdout_ends_quietly() {
         );
     }
 }
+
+/// Item 2: an echo write that fails is reported, not ignored: a client
+/// that sends 1 MiB and leaves without reading makes `listen --echo
+/// --once` say how much of the echo was lost and exit 1.
+#[cfg(unix)]
+#[test]
+fn echo_reports_an_echo_the_client_never_took() {
+    for rt in ["smol", "tokio", "blocking"] {
+        let name = unique(&format!("echo-lost-{rt}"));
+        let server = Listener::start(&name, &["--echo", "--once", "--runtime", rt]);
+        let mut client = std::os::unix::net::UnixStream::connect(path_of(&name)).expect("connect");
+        client.write_all(&pattern(1 << 20)).expect("write");
+        drop(client);
+        let lines = server.stderr_until("disconnected");
+        assert!(
+            lines.iter().any(|l| l.contains("left before taking")),
+            "{rt}: {lines:?}"
+        );
+        let (status, _) = server.finish();
+        assert_eq!(status, 1, "{rt}: {lines:?}");
+    }
+}
