@@ -8,7 +8,8 @@
 //!   half-closes) its side;
 //! - with `-N`, the write side is half-closed first (`shutdown(SHUT_WR)`),
 //!   so the server reads end of stream; printing goes on as above;
-//! - with `-q SECS`, printing stops SECS seconds after end of stdin at the
+//! - with `-q SECS`, printing stops SECS seconds after end of stdin (and
+//!   the drain, as nc starts its timer once its buffer is written) at the
 //!   latest.
 //!
 //! If the connection ends while input is still unsent (queued, or read from
