@@ -75,8 +75,9 @@ Stdin and the socket are served at once. At end of stdin, pending writes
 drain; then, as with `nc -U`, what arrives is printed until the server
 closes its side. With -N the write side is half-closed first, so the server
 reads end of stream; with -q SECS printing stops SECS seconds after end of
-stdin (once all of it is sent, as with nc) at the latest. If the server goes away before all of stdin was sent,
-that is reported (\"Broken pipe: N bytes of input not sent\") with status 1.
+stdin (once all of it is sent, as with nc) at the latest. If the server
+goes away before all of stdin was sent, that is reported (\"Broken pipe:
+N bytes of input not sent\") with status 1.
 A failed connect prints Qt's error text on stderr; a closed stdout ends the
 command quietly.
 
