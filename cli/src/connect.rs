@@ -1,11 +1,20 @@
 //! `localsock connect NAME [-q SECS] [-N] [--read-buffer BYTES]`: bridge
 //! stdin and stdout to a local socket, like `nc -U`.
 //!
-//! At end of stdin the pending writes drain (Qt's ClosingState); then, with
-//! `-N`, the write side is half-closed and what arrives is printed until the
-//! server closes; with `-q SECS`, what arrives is printed for SECS seconds
-//! (or until the server closes); then the socket disconnects. Without either
-//! the socket disconnects as soon as the drain is done.
+//! Stdin and the socket are served at once (a slow reader of the echo holds
+//! stdin back, never the other way round). At end of stdin the pending
+//! writes drain while what arrives is still printed; then, as `nc -U` does:
+//! - by default, what arrives is printed until the server closes (or
+//!   half-closes) its side;
+//! - with `-N`, the write side is half-closed first (`shutdown(SHUT_WR)`),
+//!   so the server reads end of stream; printing goes on as above;
+//! - with `-q SECS`, printing stops SECS seconds after end of stdin (and
+//!   the drain, as nc starts its timer once its buffer is written) at the
+//!   latest.
+//!
+//! If the connection ends while input is still unsent (queued, or read from
+//! stdin and not yet written), the command says how many bytes were lost,
+//! as "Broken pipe", and exits 1. A closed stdout ends it quietly (status 0).
 
 use std::time::Duration;
 
@@ -16,9 +25,9 @@ use crate::{connect_failure_status, exit, write_stdout, Runtime};
 pub struct ConnectOptions {
     /// The Qt-style server name.
     pub name: String,
-    /// `-q SECS`: after end of stdin, keep printing for this long.
+    /// `-q SECS`: after end of stdin, keep printing at most this long.
     pub linger: Option<Duration>,
-    /// `-N`: half-close after end of stdin.
+    /// `-N`: half-close after end of stdin (once everything is sent).
     pub half_close: bool,
     /// `--read-buffer BYTES`: the socket's read-buffer limit (0 = none).
     pub read_buffer: Option<usize>,
@@ -33,9 +42,46 @@ pub fn run(runtime: Runtime, options: &ConnectOptions) -> u8 {
     }
 }
 
-/// The exit status once connected: errors other than the peer closing (or
-/// our own wait timeouts) are failures.
-fn final_status(error: Option<&localsock::LocalSocketError>) -> u8 {
+/// Stop taking stdin while this much waits to be written: a server that
+/// does not read holds stdin back (through the kernel) instead of filling
+/// memory.
+const BACKLOG: usize = 1 << 20;
+
+/// The exit status once connected. `queued` bytes of stdin were handed to
+/// the socket, `sent` of them reached the OS, and `unread` more were read
+/// from stdin but never queued: any difference is input the server never
+/// got ("Broken pipe", status 1). Otherwise errors other than the peer
+/// closing (or our own wait timeouts) are failures.
+fn final_status(
+    name: &str,
+    queued: u64,
+    sent: u64,
+    unread: u64,
+    error: Option<&localsock::LocalSocketError>,
+) -> u8 {
+    let unsent = queued.saturating_sub(sent) + unread;
+    // A server that closes with our bytes unread in its socket resets the
+    // connection: bytes the kernel had taken are lost too, uncounted.
+    let reset = error.and_then(|e| e.os_error()).and_then(|os| os.code())
+        == Some(localsock::core::OsCode::ConnReset);
+    if unsent == 0 && reset {
+        eprintln!(
+            "localsock: {name}: Broken pipe: the server closed without reading all input ({})",
+            error.map(ToString::to_string).unwrap_or_default()
+        );
+        return exit::OTHER;
+    }
+    if unsent > 0 {
+        eprintln!(
+            "localsock: {name}: Broken pipe: {unsent} byte{} of input not sent{}",
+            if unsent == 1 { "" } else { "s" },
+            match error {
+                Some(e) => format!(" ({e})"),
+                None => String::new(),
+            }
+        );
+        return exit::OTHER;
+    }
     match error {
         Some(e)
             if !matches!(
@@ -48,6 +94,24 @@ fn final_status(error: Option<&localsock::LocalSocketError>) -> u8 {
         }
         _ => exit::OK,
     }
+}
+
+/// Bytes read from stdin and not yet taken: the reader thread's queue.
+fn unread_input(stdin: &smol::channel::Receiver<Vec<u8>>) -> u64 {
+    let mut n = 0;
+    while let Ok(chunk) = stdin.try_recv() {
+        n += chunk.len() as u64;
+    }
+    n
+}
+
+/// Whether to wait for stdin's next chunk (or its end) when the
+/// connection ends first, to tell "nothing more to send" from "input
+/// lost", as nc learns it from its next write. Not on a terminal: a user
+/// would have to type before the command could end.
+fn await_more_input() -> bool {
+    use std::io::IsTerminal;
+    !std::io::stdin().is_terminal()
 }
 
 mod blocking {
@@ -82,16 +146,29 @@ mod blocking {
             return connect_failure_status(&o.name, socket.error());
         }
         let stdin = crate::stdin::spawn_reader();
+        let mut queued: u64 = 0;
+        let status = |socket: &LocalSocket, queued: u64, unread: u64| {
+            final_status(
+                &o.name,
+                queued,
+                socket.connection().bytes_sent(),
+                unread,
+                socket.last_error(),
+            )
+        };
 
         // Bridge until stdin ends or the server goes.
         loop {
             let mut stdin_done = false;
-            loop {
+            while socket.bytes_to_write() < BACKLOG {
                 match stdin.try_recv() {
                     Ok(chunk) => {
+                        let n = chunk.len() as u64;
                         if socket.write_bytes(chunk).is_err() {
-                            break;
+                            print_available(&mut socket);
+                            return status(&socket, queued, n + unread_input(&stdin));
                         }
+                        queued += n;
                     }
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Closed) => {
@@ -105,29 +182,37 @@ mod blocking {
             }
             socket.try_flush();
             // A timeout or the end of the connection: both are looked at
-            // below (the state), or on the next round (stdin).
-            let _ = socket.wait_for_ready_read(STDIN_POLL);
+            // below (the state), or on the next round (stdin). Each wait
+            // also sends what is queued and reads what comes.
+            let _ = if socket.bytes_to_write() >= BACKLOG {
+                socket.wait_for_bytes_written(STDIN_POLL)
+            } else if socket.connection().read_exhausted() {
+                // The server half-closed: nothing more to read, but it may
+                // still take input; watch for it going away.
+                if socket.bytes_to_write() > 0 {
+                    socket.wait_for_bytes_written(STDIN_POLL)
+                } else {
+                    socket.wait_for_disconnected(STDIN_POLL)
+                }
+            } else {
+                socket.wait_for_ready_read(STDIN_POLL)
+            };
             drop(socket.take_events());
             if !print_available(&mut socket) {
                 return exit::OK;
             }
             if socket.state() == State::Unconnected {
-                return final_status(socket.last_error());
+                let mut unread = 0;
+                if await_more_input() {
+                    if let Ok(chunk) = stdin.recv_blocking() {
+                        unread += chunk.len() as u64;
+                    }
+                }
+                return status(&socket, queued, unread + unread_input(&stdin));
             }
         }
 
-        // End of stdin.
-        if !o.half_close && o.linger.is_none() {
-            // Qt's ClosingState: everything pending drains, then Unconnected.
-            // The outcome is in `last_error` (a peer that went first).
-            socket.disconnect_from_server();
-            if socket.state() != State::Unconnected {
-                let _ = socket.wait_for_disconnected(Timeout::FOREVER);
-            }
-            print_available(&mut socket);
-            return final_status(socket.last_error());
-        }
-        // Drain what is pending, still reading.
+        // End of stdin: drain what is pending, still reading.
         while socket.bytes_to_write() > 0 && socket.state() == State::Connected {
             let _ = socket.wait_for_bytes_written(Timeout::FOREVER);
             if !print_available(&mut socket) {
@@ -139,6 +224,7 @@ mod blocking {
                 eprintln!("localsock: cannot half-close: {e}");
             }
         }
+        // Print until the server closes its side (or -q's time is up).
         let deadline = o.linger.and_then(|d| Instant::now().checked_add(d));
         while socket.state() == State::Connected {
             let wait = match deadline {
@@ -151,9 +237,12 @@ mod blocking {
                 }
                 None => Timeout::FOREVER,
             };
-            let _ = socket.wait_for_ready_read(wait);
+            let waited = socket.wait_for_ready_read(wait);
             if !print_available(&mut socket) {
                 return exit::OK;
+            }
+            if waited.is_err() && socket.connection().read_exhausted() {
+                break;
             }
         }
         if socket.state() != State::Unconnected {
@@ -163,7 +252,7 @@ mod blocking {
             }
         }
         print_available(&mut socket);
-        final_status(socket.last_error())
+        status(&socket, queued, 0)
     }
 }
 
@@ -180,9 +269,6 @@ macro_rules! async_arm {
 
             use super::*;
             use crate::exec::Exec;
-
-            /// Stop taking stdin while this much waits to be written.
-            const BACKLOG: usize = 1 << 20;
 
             enum Woke {
                 Stdin(Option<Vec<u8>>),
@@ -209,6 +295,16 @@ macro_rules! async_arm {
                 ex.block_on(bridge(o))
             }
 
+            fn status(o: &ConnectOptions, socket: &LocalSocket, queued: u64, unread: u64) -> u8 {
+                final_status(
+                    &o.name,
+                    queued,
+                    socket.connection().bytes_sent(),
+                    unread,
+                    socket.last_error(),
+                )
+            }
+
             async fn bridge(o: &ConnectOptions) -> u8 {
                 let mut socket = LocalSocket::new();
                 if let Some(limit) = o.read_buffer {
@@ -220,6 +316,7 @@ macro_rules! async_arm {
                     return connect_failure_status(&o.name, socket.error());
                 }
                 let stdin = crate::stdin::spawn_reader();
+                let mut queued: u64 = 0;
                 loop {
                     // The socket first: its signals are handled before more
                     // input is taken, and a slow server holds stdin back.
@@ -237,9 +334,13 @@ macro_rules! async_arm {
                     };
                     match woke {
                         Woke::Stdin(Some(chunk)) => {
-                            if socket.write_bytes(chunk).is_ok() {
-                                socket.try_flush();
+                            let n = chunk.len() as u64;
+                            if socket.write_bytes(chunk).is_err() {
+                                print_available(&mut socket);
+                                return status(o, &socket, queued, n + unread_input(&stdin));
                             }
+                            queued += n;
+                            socket.try_flush();
                         }
                         Woke::Stdin(None) => break,
                         Woke::Socket => {
@@ -250,18 +351,17 @@ macro_rules! async_arm {
                     }
                     if socket.state() == State::Unconnected {
                         print_available(&mut socket);
-                        return final_status(socket.last_error());
+                        let mut unread = 0;
+                        if await_more_input() {
+                            if let Ok(chunk) = stdin.recv().await {
+                                unread += chunk.len() as u64;
+                            }
+                        }
+                        return status(o, &socket, queued, unread + unread_input(&stdin));
                     }
                 }
 
-                // End of stdin.
-                if !o.half_close && o.linger.is_none() {
-                    // Qt's ClosingState: everything pending drains, then Unconnected.
-                    socket.disconnect_from_server();
-                    let _ = socket.wait_for_disconnected(Timeout::FOREVER).await;
-                    print_available(&mut socket);
-                    return final_status(socket.last_error());
-                }
+                // End of stdin: drain what is pending, still reading.
                 while socket.bytes_to_write() > 0 && socket.state() == State::Connected {
                     let _ = socket.wait_for_bytes_written(Timeout::FOREVER).await;
                     if !print_available(&mut socket) {
@@ -273,6 +373,7 @@ macro_rules! async_arm {
                         eprintln!("localsock: cannot half-close: {e}");
                     }
                 }
+                // Print until the server closes its side (or -q's time is up).
                 let deadline = o.linger.and_then(|d| Instant::now().checked_add(d));
                 while socket.state() == State::Connected {
                     let wait = match deadline {
@@ -285,9 +386,12 @@ macro_rules! async_arm {
                         }
                         None => Timeout::FOREVER,
                     };
-                    let _ = socket.wait_for_ready_read(wait).await;
+                    let waited = socket.wait_for_ready_read(wait).await;
                     if !print_available(&mut socket) {
                         return exit::OK;
+                    }
+                    if waited.is_err() && socket.connection().read_exhausted() {
+                        break;
                     }
                 }
                 if socket.state() != State::Unconnected {
@@ -295,7 +399,7 @@ macro_rules! async_arm {
                     let _ = socket.wait_for_disconnected(Timeout::FOREVER).await;
                 }
                 print_available(&mut socket);
-                final_status(socket.last_error())
+                status(o, &socket, queued, 0)
             }
         }
     };

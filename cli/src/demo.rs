@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use localsock::{Event, SocketError, State};
 
-use crate::{exit, Runtime};
+use crate::{exit, outln, Runtime};
 
 /// The bulk transfer.
 const BULK: usize = 16 << 20;
@@ -21,27 +21,27 @@ const STEP: Duration = Duration::from_secs(20);
 
 /// Runs the demo on `runtimes`; returns the exit status.
 pub fn run(runtimes: &[Runtime]) -> u8 {
-    println!(
+    outln!(
         "localsock demo: a server and a client in one process, on {} runtime{}\n",
         runtimes.len(),
         if runtimes.len() == 1 { "" } else { "s" }
     );
     let mut summary = Vec::new();
     for &rt in runtimes {
-        println!("== {rt} runtime");
+        outln!("== {rt} runtime");
         let report = match rt {
             Runtime::Blocking => blocking::run(&demo_name(rt)),
             Runtime::Smol => smol_rt::run(&demo_name(rt)),
             Runtime::Tokio => tokio_rt::run(&demo_name(rt)),
         };
-        println!();
+        outln!("");
         summary.push((rt, report));
     }
     let mut failed = false;
-    println!("== summary");
+    outln!("== summary");
     for (rt, report) in &summary {
         failed |= !report.passed();
-        println!("{rt:>8}: {}", report.line());
+        outln!("{rt:>8}: {}", report.line());
     }
     if failed {
         exit::OTHER
@@ -64,7 +64,7 @@ impl Report {
     pub(crate) fn step(&mut self, name: impl Into<String>, result: Result<(), String>) -> bool {
         let ok = result.is_ok();
         if let Err(e) = &result {
-            println!("  !! failed: {e}");
+            outln!("  !! failed: {e}");
         }
         self.steps.push((name.into(), result));
         ok
@@ -197,7 +197,7 @@ impl Signals {
                 }
                 _ => {
                     self.end_run();
-                    println!("  {:<6} {}", self.who, signal(ev));
+                    outln!("  {:<6} {}", self.who, signal(ev));
                 }
             }
         }
@@ -205,18 +205,18 @@ impl Signals {
 
     pub(crate) fn end_run(&mut self) {
         match self.run.take() {
-            Some((ev, 1, _)) => println!("  {:<6} {}", self.who, signal(ev)),
+            Some((ev, 1, _)) => outln!("  {:<6} {}", self.who, signal(ev)),
             Some((Event::BytesWritten(_), n, total)) => {
-                println!("  {:<6} bytesWritten(…) ×{n}, {total} bytes", self.who)
+                outln!("  {:<6} bytesWritten(…) ×{n}, {total} bytes", self.who)
             }
-            Some((ev, n, _)) => println!("  {:<6} {} ×{n}", self.who, signal(ev)),
+            Some((ev, n, _)) => outln!("  {:<6} {} ×{n}", self.who, signal(ev)),
             None => {}
         }
     }
 
     pub(crate) fn note(&mut self, text: impl std::fmt::Display) {
         self.end_run();
-        println!("  {:<6} -- {text}", self.who);
+        outln!("  {:<6} -- {text}", self.who);
     }
 
     /// Qt's promises about the signal sequence of one connection.
@@ -378,7 +378,7 @@ mod blocking {
             report.step("listen", Err(e.to_string()));
             return report;
         }
-        println!("  server -- listening on {}", server.full_server_name());
+        outln!("  server -- listening on {}", server.full_server_name());
         let server_thread = std::thread::spawn(move || server_side(server));
 
         let mut sig = Signals::new("client");
@@ -463,9 +463,10 @@ mod blocking {
 fn check_transfer(got: (usize, Checksum), sent: &[u8]) -> Result<(), String> {
     let want = (sent.len(), Checksum::of(sent));
     if got == want {
-        println!(
+        outln!(
             "  check  -- {} bytes arrived, checksum {} matches",
-            got.0, got.1
+            got.0,
+            got.1
         );
         Ok(())
     } else {
@@ -567,7 +568,7 @@ macro_rules! async_arm {
                         report.step("listen", Err(e.to_string()));
                         return;
                     }
-                    println!("  server -- listening on {}", server.full_server_name());
+                    outln!("  server -- listening on {}", server.full_server_name());
                     let server_task = ex.spawn(server_side(server));
 
                     let mut sig = Signals::new("client");

@@ -83,6 +83,27 @@ pub fn connect_failure_status(name: &str, error: SocketError) -> u8 {
     }
 }
 
+/// Writes one formatted line to stdout and flushes it; false once stdout
+/// is gone. (Rust ignores SIGPIPE, so a write to a closed pipe fails with
+/// `BrokenPipe`, where `println!` would panic.)
+pub(crate) fn print_line(args: std::fmt::Arguments<'_>) -> bool {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{args}").is_ok() && out.flush().is_ok()
+}
+
+/// `println!` for reports on stdout: once stdout is closed (`| head -1`),
+/// the command ends at once, quietly, with status 0, as coreutils' tools
+/// end when their reader has gone.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        if !$crate::print_line(format_args!($($arg)*)) {
+            std::process::exit(i32::from($crate::exit::OK));
+        }
+    };
+}
+pub(crate) use outln;
+
 /// Writes `data` to stdout and flushes; false once stdout is gone (a
 /// closed pipe ends the command quietly, as with `| head`).
 pub(crate) fn write_stdout(data: &[u8]) -> bool {

@@ -17,6 +17,19 @@ Exit status:
   4  stale: a socket file nobody listens on (Qt's ConnectionRefusedError)
   5  access denied (Qt's SocketAccessError)";
 
+const LISTEN_STATUSES: &str = "\
+SIGINT and SIGTERM remove the socket file (only if it is still ours), then
+end the command. Out of descriptors (EMFILE) it keeps listening and retries
+with a backoff; a closed stdout while printing stops it.
+
+Exit status:
+  0    --once: the client's connection ended cleanly
+  1    listen failed, the server stopped on an error, stdout closed, or
+       (--once) the client's connection failed
+  2    bad command line
+  130  SIGINT
+  143  SIGTERM";
+
 const NAMES: &str = "\
 Names follow Qt's rules: a relative name lives in $TMPDIR (or /tmp), so
 `localsock connect myapp` reaches a Qt program that called
@@ -39,7 +52,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve NAME: print what each client sends on stdout (or echo it back)
-    #[command(after_help = NAMES)]
+    #[command(after_help = format!("{LISTEN_STATUSES}\n\n{NAMES}"))]
     Listen {
         /// The server name (Qt's QLocalServer::listen)
         name: String,
@@ -58,11 +71,15 @@ enum Command {
     },
     /// Bridge stdin and stdout to the server NAME, like `nc -U`
     #[command(after_help = format!("\
-At end of stdin, pending writes drain (Qt's ClosingState); then with -N the
-write side is half-closed and output continues until the server closes, and
-with -q SECS output continues for SECS seconds; then the socket disconnects.
-Without -N or -q it disconnects once the drain is done. A failed connect
-prints Qt's error text on stderr.
+Stdin and the socket are served at once. At end of stdin, pending writes
+drain; then, as with `nc -U`, what arrives is printed until the server
+closes its side. With -N the write side is half-closed first, so the server
+reads end of stream; with -q SECS printing stops SECS seconds after end of
+stdin (once all of it is sent, as with nc) at the latest. If the server
+goes away before all of stdin was sent, that is reported (\"Broken pipe:
+N bytes of input not sent\") with status 1.
+A failed connect prints Qt's error text on stderr; a closed stdout ends the
+command quietly.
 
 {EXIT_STATUSES}
 
@@ -70,10 +87,11 @@ prints Qt's error text on stderr.
     Connect {
         /// The server name (Qt's QLocalSocket::connectToServer)
         name: String,
-        /// After end of stdin, keep printing what arrives for SECS seconds
+        /// After end of stdin, quit after SECS seconds at the latest
         #[arg(short = 'q', value_name = "SECS", value_parser = parse_secs)]
         linger: Option<Duration>,
-        /// After end of stdin, half-close the socket (shutdown(SHUT_WR))
+        /// After end of stdin (and its drain), half-close the socket
+        /// (shutdown(SHUT_WR))
         #[arg(short = 'N')]
         half_close: bool,
         /// Read-buffer limit in bytes (Qt's setReadBufferSize; 0 = none)

@@ -9,7 +9,7 @@ use localsock::blocking::{name_context, LocalSocket, Timeout};
 use localsock::core::resolve_socket_name;
 use localsock::SocketError;
 
-use crate::exit;
+use crate::{exit, print_line};
 
 /// How long a server whose backlog is full may keep us waiting.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -89,14 +89,21 @@ fn refused(_full: &str, text: String) -> Outcome {
 pub fn run(name: &str) -> u8 {
     let (outcome, full) = probe(name);
     let shown = if full.is_empty() { name } else { &full };
-    match &outcome {
-        Outcome::Alive => println!("alive: a server is listening on {shown}"),
-        Outcome::Missing => println!("missing: nothing is listening on {shown}"),
-        Outcome::Stale => {
-            println!("stale: {shown} is a socket file nobody listens on (a server died)")
+    // The status tells the outcome even when nobody reads stdout (a closed
+    // pipe is no error here).
+    let _ = match &outcome {
+        Outcome::Alive => print_line(format_args!("alive: a server is listening on {shown}")),
+        Outcome::Missing => print_line(format_args!("missing: nothing is listening on {shown}")),
+        Outcome::Stale => print_line(format_args!(
+            "stale: {shown} is a socket file nobody listens on (a server died)"
+        )),
+        Outcome::AccessDenied => print_line(format_args!(
+            "denied: {shown} exists but we may not connect"
+        )),
+        Outcome::Other(text) => {
+            eprintln!("localsock: {text}");
+            true
         }
-        Outcome::AccessDenied => println!("denied: {shown} exists but we may not connect"),
-        Outcome::Other(text) => eprintln!("localsock: {text}"),
-    }
+    };
     outcome.status()
 }

@@ -818,8 +818,8 @@ pub fn run(config: &Config) -> u8 {
     }
     progress.finish();
     let text = report::render(&results, &layouts, &workloads, &counts);
-    print!("{text}");
-    let _ = io::stdout().flush();
+    // A closed stdout (`| head`) is not a failed benchmark.
+    let _ = crate::write_stdout(text.as_bytes());
     let failed = results.iter().any(|((_, _, lib), v)| {
         *lib != Lib::Interprocess && v.iter().all(|o| matches!(o, Outcome::Failed(_)))
     });
