@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Runs every fuzz target of fuzz/ for SECS seconds each (default 60).
-# Installs cargo-fuzz from crates.io when it is missing; uses the nightly
-# toolchain (libFuzzer needs -Zsanitizer). A finding fails the script and
-# leaves the crashing input in fuzz/artifacts/<target>/.
+# Installs what it needs when it is missing: the nightly toolchain (rustup,
+# minimal profile; libFuzzer needs -Zsanitizer) and cargo-fuzz from
+# crates.io. A finding fails the script and leaves the crashing input in
+# fuzz/artifacts/<target>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-60}"
+if ! cargo +nightly --version >/dev/null 2>&1; then
+  echo "fuzz.sh: installing the nightly toolchain"
+  rustup toolchain install nightly --profile minimal
+fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "fuzz.sh: installing cargo-fuzz"
   cargo install cargo-fuzz --locked

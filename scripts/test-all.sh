@@ -5,18 +5,42 @@
 #   3. the same suites as Windows binaries under Wine (named pipes).
 # Needs root for step 3's packages (apt) on a fresh machine; set
 # LOCALSOCK_SKIP_WINE=1 to run steps 1-2 only.
+#
+# Every step runs even when an earlier one fails; the last line sums the
+# `test result:` lines of all cargo runs as `N passed, M failed`. The exit
+# status is non-zero if any step or any test failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+status=0
+# Runs a step with its output shown and kept for the summary.
+step() {
+  "$@" 2>&1 | tee -a "$log" || status=1
+}
+
 echo "== Linux: cargo test --workspace"
-cargo test --workspace --all-targets
-cargo test --workspace --doc
+step cargo test --workspace --all-targets
+step cargo test --workspace --doc
 
 echo "== core on bare metal (no_std, no syscalls)"
 rustup target add thumbv7em-none-eabihf >/dev/null 2>&1 || true
-cargo build -p localsock-core --no-default-features --target thumbv7em-none-eabihf
+step cargo build -p localsock-core --no-default-features --target thumbv7em-none-eabihf
 
 if [ "${LOCALSOCK_SKIP_WINE:-0}" != "1" ]; then
   echo "== Windows under Wine"
-  bash scripts/test-windows.sh
+  step bash scripts/test-windows.sh
 fi
+
+# "test result: ok. 39 passed; 0 failed; ..." -> fields 4 and 6.
+read -r passed failed < <(
+  grep -aE 'test result: [A-Za-z]+\. [0-9]+ passed; [0-9]+ failed' "$log" |
+    sed -E 's/.*test result: [A-Za-z]+\. ([0-9]+) passed; ([0-9]+) failed.*/\1 \2/' |
+    awk '{p += $1; f += $2} END {print p + 0, f + 0}'
+)
+if [ "$failed" -ne 0 ]; then
+  status=1
+fi
+echo "$passed passed, $failed failed"
+exit "$status"

@@ -17,7 +17,7 @@
 #      which Wine has only from 8.13 (Debian 12 ships 8.0);
 #   5. starts `wineserver -p60` with stdio on /dev/null, so that a pipe on
 #      cargo's output never stays open because of Wine's daemons.
-# See /work/shared/windows-under-wine.md for the reasons behind each step.
+# See docs/windows-under-wine.md for the reasons behind each step.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -2,20 +2,123 @@
 //! domain sockets and Windows named pipes, with Qt's names, states, errors
 //! and signals, so Rust programs talk to Qt programs by server name.
 //!
-//! One sans-IO core ([`core`]) decides everything; pick the runtimes you need
+//! One sans-IO core ([`core`](crate::core)) decides everything; pick the runtimes you need
 //! with cargo features:
 //!
 //! | feature | module | for |
 //! |---|---|---|
 //! | `blocking` (default) | [`blocking`] | plain threads, Qt's `waitFor*` calls, `std::io` traits |
-//! | `smol` (default) | `smol` | `futures-io` streams on async-io: smol or any executor |
-//! | `tokio` | `tokio` | tokio's `AsyncRead`/`AsyncWrite` |
+//! | `smol` (default) | [`smol`] | `futures-io` streams on async-io: smol or any executor |
+//! | `tokio` | [`tokio`] | tokio's `AsyncRead`/`AsyncWrite` |
 //!
 //! The core's types (states, events, errors, options) are re-exported here
 //! once, so code can name them without choosing a runtime.
 //!
+//! # Getting started
+//! A server and a client in one process, on each runtime (each example
+//! runs when its feature is on; docs.rs builds with every feature). Each
+//! runtime module has its own `LocalSocket` and `LocalServer`, drivers of
+//! the same sans-IO [`Connection`] of the core.
+//!
+//! Plain threads ([`blocking`]):
+//! ```
+//! # #[cfg(feature = "blocking")] {
+//! use std::io::{Read, Write};
+//! use localsock::blocking::{LocalServer, LocalSocket};
+//!
+//! let name = format!("getting-started-blocking-{}", std::process::id());
+//! let mut server = LocalServer::new();
+//! server.listen(&name)?;
+//! let client = std::thread::spawn({
+//!     let name = name.clone();
+//!     move || -> std::io::Result<String> {
+//!         let mut socket = LocalSocket::connect(&name)?;
+//!         socket.write_all(b"hello")?;
+//!         socket.shutdown_write()?; // flush, then half-close
+//!         let mut reply = String::new();
+//!         socket.read_to_string(&mut reply)?;
+//!         Ok(reply)
+//!     }
+//! });
+//! let mut peer = server.accept()?;
+//! let mut got = Vec::new();
+//! peer.read_to_end(&mut got)?;
+//! peer.write_all(&got)?;
+//! peer.shutdown_write()?;
+//! assert_eq!(client.join().unwrap()?, "hello");
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! smol, or any executor ([`smol`]):
+//! ```
+//! # #[cfg(feature = "smol")] {
+//! use localsock::smol::{LocalServer, LocalSocket};
+//! use smol::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! smol::block_on(async {
+//!     let name = format!("getting-started-smol-{}", std::process::id());
+//!     let mut server = LocalServer::new();
+//!     server.listen(&name)?;
+//!     let client = smol::spawn({
+//!         let name = name.clone();
+//!         async move {
+//!             let mut socket = LocalSocket::connect(&name).await?;
+//!             socket.write_all(b"hello").await?;
+//!             socket.close().await?; // flush, then half-close
+//!             let mut reply = String::new();
+//!             socket.read_to_string(&mut reply).await?;
+//!             Ok::<_, std::io::Error>(reply)
+//!         }
+//!     });
+//!     let mut peer = server.accept().await?;
+//!     let mut got = Vec::new();
+//!     peer.read_to_end(&mut got).await?;
+//!     peer.write_all(&got).await?;
+//!     peer.close().await?;
+//!     assert_eq!(client.await?, "hello");
+//!     Ok::<(), Box<dyn std::error::Error>>(())
+//! })?;
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! tokio ([`tokio`]):
+//! ```
+//! # #[cfg(feature = "tokio")] {
+//! use localsock::tokio::{LocalServer, LocalSocket};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+//! rt.block_on(async {
+//!     let name = format!("getting-started-tokio-{}", std::process::id());
+//!     let mut server = LocalServer::new();
+//!     server.listen(&name)?;
+//!     let client = tokio::spawn({
+//!         let name = name.clone();
+//!         async move {
+//!             let mut socket = LocalSocket::connect(&name).await?;
+//!             socket.write_all(b"hello").await?;
+//!             socket.shutdown().await?; // flush, then half-close
+//!             let mut reply = String::new();
+//!             socket.read_to_string(&mut reply).await?;
+//!             Ok::<_, std::io::Error>(reply)
+//!         }
+//!     });
+//!     let mut peer = server.accept().await?;
+//!     let mut got = Vec::new();
+//!     peer.read_to_end(&mut got).await?;
+//!     peer.write_all(&got).await?;
+//!     peer.shutdown().await?;
+//!     assert_eq!(client.await??, "hello");
+//!     Ok::<(), Box<dyn std::error::Error>>(())
+//! })?;
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Layers
-//! - [`core`]: the sans-IO state machine. Every decision (states, Qt's
+//! - [`core`](crate::core): the sans-IO state machine. Every decision (states, Qt's
 //!   signal order, buffering, connect retries, the ClosingState drain, what
 //!   an end of stream or a failed send means, error kinds and texts).
 //! - `localsock-os`: the system calls (Unix sockets, overlapped named
@@ -70,6 +173,24 @@
 //! assert_eq!(State::Connected as i32, 3); // Qt's numbering
 //! assert_eq!(SocketError::PeerClosed as i32, 1);
 //! ```
+// Links to the runtime modules resolve in every feature combination: to
+// the module when its feature is on, else to the docs.rs page (built with
+// every feature).
+#![cfg_attr(feature = "blocking", doc = "[`blocking`]: crate::blocking")]
+#![cfg_attr(
+    not(feature = "blocking"),
+    doc = "[`blocking`]: https://docs.rs/localsock/latest/localsock/blocking/"
+)]
+#![cfg_attr(feature = "smol", doc = "[`smol`]: crate::smol")]
+#![cfg_attr(
+    not(feature = "smol"),
+    doc = "[`smol`]: https://docs.rs/localsock/latest/localsock/smol/"
+)]
+#![cfg_attr(feature = "tokio", doc = "[`tokio`]: crate::tokio")]
+#![cfg_attr(
+    not(feature = "tokio"),
+    doc = "[`tokio`]: https://docs.rs/localsock/latest/localsock/tokio/"
+)]
 #![forbid(unsafe_code)]
 
 pub use localsock_core as core;

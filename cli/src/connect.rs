@@ -18,7 +18,7 @@
 
 use std::time::Duration;
 
-use crate::{connect_failure_status, exit, write_stdout, Runtime};
+use crate::{exit, report_connect_failure, write_stdout, Runtime};
 
 /// What `connect` was asked to do.
 #[derive(Debug, Clone)]
@@ -141,9 +141,8 @@ mod blocking {
             socket.set_read_buffer_size(limit);
         }
         socket.connect_to_server(&o.name);
-        if socket.wait_for_connected(Timeout::FOREVER).is_err() {
-            eprintln!("localsock: {}", socket.error_string());
-            return connect_failure_status(&o.name, socket.error());
+        if let Err(e) = socket.wait_for_connected(Timeout::FOREVER) {
+            return report_connect_failure(&o.name, &e);
         }
         let stdin = crate::stdin::spawn_reader();
         let mut queued: u64 = 0;
@@ -311,9 +310,8 @@ macro_rules! async_arm {
                     socket.set_read_buffer_size(limit);
                 }
                 socket.connect_to_server(&o.name);
-                if socket.wait_for_connected(Timeout::FOREVER).await.is_err() {
-                    eprintln!("localsock: {}", socket.error_string());
-                    return connect_failure_status(&o.name, socket.error());
+                if let Err(e) = socket.wait_for_connected(Timeout::FOREVER).await {
+                    return report_connect_failure(&o.name, &e);
                 }
                 let stdin = crate::stdin::spawn_reader();
                 let mut queued: u64 = 0;

@@ -221,9 +221,8 @@ mod blocking {
 
     pub(super) fn run(o: &ListenOptions) -> u8 {
         let mut server = LocalServer::new();
-        if server.listen_with(&o.name, o.server_options()).is_err() {
-            eprintln!("localsock: {}", server.error_string());
-            return exit::OTHER;
+        if let Err(e) = server.listen_with(&o.name, o.server_options()) {
+            return crate::report_listen_failure(&o.name, o.access != Access::DEFAULT, &e);
         }
         // Signals are watched before the name is announced: whoever waits
         // for the announcement may signal at once.
@@ -366,9 +365,9 @@ macro_rules! async_arm {
                 };
                 ex.block_on(async {
                     let mut server = LocalServer::new();
-                    if server.listen_with(&o.name, o.server_options()).is_err() {
-                        eprintln!("localsock: {}", server.error_string());
-                        return exit::OTHER;
+                    if let Err(e) = server.listen_with(&o.name, o.server_options()) {
+                        let access = o.access != Access::DEFAULT;
+                        return crate::report_listen_failure(&o.name, access, &e);
                     }
                     let stop_requests = stop_requests();
                     announce(server.full_server_name());

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use localsock::Access;
 use localsock_cli::{bench, connect, demo, listen, probe, Runtime};
 
@@ -138,6 +138,15 @@ command quietly.
         #[arg(long, hide = true, value_parser = clap::value_parser!(u16).range(1..))]
         rounds: Option<u16>,
     },
+    /// Print a shell completion script on stdout (e.g. `localsock completions
+    /// bash > /etc/bash_completion.d/localsock`)
+    Completions {
+        /// The shell to complete for
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout (e.g. `localsock man | man -l -`)
+    Man,
     /// One benchmark row in its own process (used by `bench`)
     #[command(hide = true)]
     BenchRow {
@@ -180,6 +189,21 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
         return Err(format!("`{s}`: seconds must be between 0 and 1e9"));
     }
     Ok(Duration::from_secs_f64(secs))
+}
+
+/// Writes generated text to stdout: 0, or 1 if stdout failed (a closed
+/// pipe ends quietly with 0, as with `| head`).
+fn print_or_fail(data: &[u8]) -> u8 {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(data).and_then(|()| out.flush()) {
+        Ok(()) => 0,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(e) => {
+            eprintln!("localsock: cannot write to stdout: {e}");
+            1
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -236,6 +260,21 @@ fn main() -> ExitCode {
             rounds.map(usize::from),
         ),
         Command::BenchRow { args } => bench::run_row_cli(&args),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "localsock", &mut out);
+            print_or_fail(&out)
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            match clap_mangen::Man::new(Cli::command()).render(&mut out) {
+                Ok(()) => print_or_fail(&out),
+                Err(e) => {
+                    eprintln!("localsock: cannot render the man page: {e}");
+                    1
+                }
+            }
+        }
     };
     ExitCode::from(status)
 }

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use localsock::blocking::{name_context, LocalSocket, Timeout};
 use localsock::core::resolve_socket_name;
-use localsock::SocketError;
 
 use crate::{exit, print_line};
 
@@ -25,7 +24,8 @@ pub enum Outcome {
     Stale,
     /// The server exists but refuses us by permissions.
     AccessDenied,
-    /// Anything else, with Qt's text (and what we found).
+    /// Anything else (an invalid name, not a socket, a timeout): the whole
+    /// line for stderr, with the path, the reason and Qt's text.
     Other(String),
 }
 
@@ -55,33 +55,15 @@ pub fn probe(name: &str) -> (Outcome, String) {
         socket.abort();
         return (Outcome::Alive, full);
     };
-    let text = socket.error_string();
-    let outcome = match err.kind() {
-        SocketError::ServerNotFound if !full.is_empty() => Outcome::Missing,
-        SocketError::ConnectionRefused => refused(&full, text),
-        SocketError::SocketAccess => Outcome::AccessDenied,
-        SocketError::SocketTimeout => Outcome::Other(format!(
-            "{text} (a server may be there, but its backlog stayed full)"
-        )),
-        _ => Outcome::Other(text),
+    // The same verdict and message as a failed `connect`.
+    let failure = crate::connect_failure(name, &err);
+    let outcome = match failure.status {
+        exit::MISSING => Outcome::Missing,
+        exit::STALE => Outcome::Stale,
+        exit::DENIED => Outcome::AccessDenied,
+        _ => Outcome::Other(failure.message),
     };
     (outcome, full)
-}
-
-#[cfg(unix)]
-fn refused(full: &str, text: String) -> Outcome {
-    use std::os::unix::fs::FileTypeExt;
-    match std::fs::symlink_metadata(full) {
-        Ok(m) if m.file_type().is_socket() => Outcome::Stale,
-        Ok(_) => Outcome::Other(format!("{text} ({full} is not a socket)")),
-        // An abstract name nobody listens on, or a file that just went.
-        Err(_) => Outcome::Missing,
-    }
-}
-
-#[cfg(not(unix))]
-fn refused(_full: &str, text: String) -> Outcome {
-    Outcome::Other(text)
 }
 
 /// Runs `probe`, printing one line on stdout (or the error on stderr);
@@ -100,8 +82,8 @@ pub fn run(name: &str) -> u8 {
         Outcome::AccessDenied => print_line(format_args!(
             "denied: {shown} exists but we may not connect"
         )),
-        Outcome::Other(text) => {
-            eprintln!("localsock: {text}");
+        Outcome::Other(message) => {
+            eprintln!("{message}");
             true
         }
     };

@@ -121,23 +121,28 @@ const PIPE_PREFIX: &str = r"\\.\pipe\";
 /// Resolves a client name (`QLocalSocket::connectToServer`). `abstract_ns`
 /// is Qt's `AbstractNamespaceOption`; it is ignored where the platform has no
 /// abstract namespace, as in Qt.
+///
+/// Client and server resolve through the same function: the temporary
+/// directory is cleaned lexically ([`clean_path`], Qt's `QDir::cleanPath`;
+/// symlinks are not resolved) on both sides, so `TMPDIR=/tmp/x/missing/..`
+/// gives `/tmp/x/NAME` for both. Qt's client does not clean it (a
+/// deliberate difference, see docs/semantics.md, difference 1).
 pub fn resolve_socket_name(
     name: &str,
     abstract_ns: bool,
     ctx: &NameContext,
 ) -> Result<Address, NameError> {
-    resolve(name, abstract_ns, ctx, false)
+    resolve(name, abstract_ns, ctx)
 }
 
-/// Resolves a server name (`QLocalServer::listen`). Differs from
-/// [`resolve_socket_name`] only in cleaning the temporary directory's path,
-/// as Qt does.
+/// Resolves a server name (`QLocalServer::listen`): the same address as
+/// [`resolve_socket_name`] gives for the same name and context.
 pub fn resolve_server_name(
     name: &str,
     abstract_ns: bool,
     ctx: &NameContext,
 ) -> Result<Address, NameError> {
-    resolve(name, abstract_ns, ctx, true)
+    resolve(name, abstract_ns, ctx)
 }
 
 /// Resolves a name for Qt's static `removeServer`: a filesystem path on
@@ -150,18 +155,15 @@ pub fn resolve_remove_server_name(
     if ctx.platform.is_windows() {
         return Ok(None);
     }
-    match resolve(name, false, ctx, true)? {
+    match resolve(name, false, ctx)? {
         Address::Path(p) => Ok(Some(p)),
         _ => Ok(None),
     }
 }
 
-fn resolve(
-    name: &str,
-    abstract_ns: bool,
-    ctx: &NameContext,
-    clean_temp: bool,
-) -> Result<Address, NameError> {
+/// The one resolver behind [`resolve_socket_name`], [`resolve_server_name`]
+/// and [`resolve_remove_server_name`].
+fn resolve(name: &str, abstract_ns: bool, ctx: &NameContext) -> Result<Address, NameError> {
     if name.is_empty() {
         return Err(NameError::Empty);
     }
@@ -190,11 +192,7 @@ fn resolve(
         if name.split('/').any(|c| c == "..") {
             return Err(NameError::ParentComponent);
         }
-        let dir = if clean_temp {
-            clean_path(&ctx.temp_dir)
-        } else {
-            ctx.temp_dir.trim_end_matches('/').to_string()
-        };
+        let dir = clean_path(&ctx.temp_dir);
         let mut p = String::with_capacity(dir.len() + 1 + name.len());
         p.push_str(if dir == "/" { "" } else { &dir });
         p.push('/');

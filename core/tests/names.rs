@@ -37,12 +37,26 @@ fn relative_name_may_contain_slashes() {
 }
 
 #[test]
-fn client_strips_trailing_slashes_but_does_not_clean_the_temp_dir() {
-    let ctx = linux_tmp("/var//tmp/./d/");
-    assert_eq!(
-        resolve_socket_name("app", false, &ctx),
-        Ok(path("/var//tmp/./d/app"))
-    );
+fn client_cleans_the_temp_dir_like_the_server() {
+    // Semantics difference 1: Qt's client does not clean; ours does, so a
+    // TMPDIR with `missing/..` resolves to the same path on both sides.
+    for (dir, want) in [
+        ("/var//tmp/./d/", "/var/tmp/d/app"),
+        ("/tmp/x/missing/..", "/tmp/x/app"),
+        ("/tmp/x/missing/../", "/tmp/x/app"),
+    ] {
+        let ctx = linux_tmp(dir);
+        assert_eq!(
+            resolve_socket_name("app", false, &ctx),
+            Ok(path(want)),
+            "{dir}"
+        );
+        assert_eq!(
+            resolve_socket_name("app", false, &ctx),
+            resolve_server_name("app", false, &ctx),
+            "{dir}"
+        );
+    }
 }
 
 #[test]
