@@ -731,8 +731,7 @@ fn abstract_name(_a: &SocketAddrUnix) -> Option<Vec<u8>> {
 }
 
 /// Who is on the other end, as the kernel recorded it at connect time: the
-/// core's [`PeerCredentials`](localsock_core::PeerCredentials), with the
-/// uid and gid always set on Unix.
+/// core's [`PeerCredentials`], with the uid and gid always set on Unix.
 pub use localsock_core::PeerCredentials;
 
 /// `SO_PEERCRED`.
