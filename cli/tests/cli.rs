@@ -2,6 +2,8 @@
 //! domain sockets on Unix, named pipes on Windows (under Wine here). The
 //! stale-socket, permission and benchmark tests are Unix-only.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStderr, Command, Output, Stdio};
 use std::sync::mpsc;
@@ -171,7 +173,7 @@ fn run(args: &[&str], input: &[u8]) -> Output {
     let mut stdin = child.stdin.take().expect("piped stdin");
     stdin.write_all(input).expect("write stdin");
     drop(stdin);
-    child.wait_with_output().expect("wait for localsock")
+    common::wait_bounded(child, &args.join(" "))
 }
 
 fn text(b: &[u8]) -> String {
@@ -508,7 +510,8 @@ fn pipe_through(mut cmd: Command, input: std::sync::Arc<Vec<u8>>) -> Output {
         // test to judge from its output).
         let _ = stdin.write_all(&input);
     });
-    let out = child.wait_with_output().expect("wait for the command");
+    let what = format!("{cmd:?}");
+    let out = common::wait_bounded(child, &what);
     writer.join().expect("stdin writer");
     out
 }

@@ -4,6 +4,8 @@
 
 #![cfg(unix)]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Output, Stdio};
 
@@ -52,7 +54,7 @@ fn run_env(args: &[&str], tmpdir: Option<&str>, input: &[u8]) -> Output {
     let mut stdin = child.stdin.take().expect("piped stdin");
     stdin.write_all(input).expect("write stdin");
     drop(stdin);
-    child.wait_with_output().expect("wait for localsock")
+    common::wait_bounded(child, &args.join(" "))
 }
 
 #[test]
@@ -79,14 +81,12 @@ fn tmpdir_with_missing_dotdot_resolves_alike_for_listen_and_connect() {
         "socket file at the cleaned path"
     );
     let out = run_env(
-        &["connect", name],
+        &["connect", name, "-q", "0"],
         Some(&tmpdir),
         b"through the cleaned name\n",
     );
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
-    let out = server
-        .wait_with_output()
-        .expect("listen exits after --once");
+    let out = common::wait_bounded(server, "listen --once");
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(text(&out.stdout), "through the cleaned name\n");
 }
