@@ -18,7 +18,9 @@
 //! A server and a client in one process, on each runtime (each example
 //! runs when its feature is on; docs.rs builds with every feature). Each
 //! runtime module has its own `LocalSocket` and `LocalServer`, drivers of
-//! the same sans-IO [`Connection`] of the core.
+//! the same sans-IO [`Connection`] of the core. They exchange a message of
+//! known length, so the same code runs on Unix sockets and on Windows named
+//! pipes (a pipe has no half-close: `shutdown` there disconnects).
 //!
 //! Plain threads ([`blocking`]):
 //! ```
@@ -31,21 +33,21 @@
 //! server.listen(&name)?;
 //! let client = std::thread::spawn({
 //!     let name = name.clone();
-//!     move || -> std::io::Result<String> {
+//!     move || -> std::io::Result<[u8; 5]> {
 //!         let mut socket = LocalSocket::connect(&name)?;
 //!         socket.write_all(b"hello")?;
-//!         socket.shutdown_write()?; // flush, then half-close
-//!         let mut reply = String::new();
-//!         socket.read_to_string(&mut reply)?;
+//!         socket.flush()?;
+//!         let mut reply = [0u8; 5];
+//!         socket.read_exact(&mut reply)?;
 //!         Ok(reply)
 //!     }
 //! });
 //! let mut peer = server.accept()?;
-//! let mut got = Vec::new();
-//! peer.read_to_end(&mut got)?;
+//! let mut got = [0u8; 5];
+//! peer.read_exact(&mut got)?;
 //! peer.write_all(&got)?;
-//! peer.shutdown_write()?;
-//! assert_eq!(client.join().unwrap()?, "hello");
+//! peer.flush()?;
+//! assert_eq!(&client.join().unwrap()?, b"hello");
 //! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -65,18 +67,18 @@
 //!         async move {
 //!             let mut socket = LocalSocket::connect(&name).await?;
 //!             socket.write_all(b"hello").await?;
-//!             socket.close().await?; // flush, then half-close
-//!             let mut reply = String::new();
-//!             socket.read_to_string(&mut reply).await?;
+//!             socket.flush().await?;
+//!             let mut reply = [0u8; 5];
+//!             socket.read_exact(&mut reply).await?;
 //!             Ok::<_, std::io::Error>(reply)
 //!         }
 //!     });
 //!     let mut peer = server.accept().await?;
-//!     let mut got = Vec::new();
-//!     peer.read_to_end(&mut got).await?;
+//!     let mut got = [0u8; 5];
+//!     peer.read_exact(&mut got).await?;
 //!     peer.write_all(&got).await?;
-//!     peer.close().await?;
-//!     assert_eq!(client.await?, "hello");
+//!     peer.flush().await?;
+//!     assert_eq!(&client.await?, b"hello");
 //!     Ok::<(), Box<dyn std::error::Error>>(())
 //! })?;
 //! # }
@@ -99,18 +101,18 @@
 //!         async move {
 //!             let mut socket = LocalSocket::connect(&name).await?;
 //!             socket.write_all(b"hello").await?;
-//!             socket.shutdown().await?; // flush, then half-close
-//!             let mut reply = String::new();
-//!             socket.read_to_string(&mut reply).await?;
+//!             socket.flush().await?;
+//!             let mut reply = [0u8; 5];
+//!             socket.read_exact(&mut reply).await?;
 //!             Ok::<_, std::io::Error>(reply)
 //!         }
 //!     });
 //!     let mut peer = server.accept().await?;
-//!     let mut got = Vec::new();
-//!     peer.read_to_end(&mut got).await?;
+//!     let mut got = [0u8; 5];
+//!     peer.read_exact(&mut got).await?;
 //!     peer.write_all(&got).await?;
-//!     peer.shutdown().await?;
-//!     assert_eq!(client.await??, "hello");
+//!     peer.flush().await?;
+//!     assert_eq!(&client.await??, b"hello");
 //!     Ok::<(), Box<dyn std::error::Error>>(())
 //! })?;
 //! # }
