@@ -242,20 +242,20 @@ impl<R: Runtime> Stream<R> {
     ) -> io::Result<(usize, usize)> {
         if out.len() >= SMALL_READ {
             let cap = out.len();
-            let n = self.recv_with(cap, |fd| read_fd(fd, out))?;
+            let n = self.recv_with(cap, |fd| sys::recv_nowait(fd, out))?;
             return Ok((n, 0));
         }
         let cap = out
             .len()
             .saturating_add(conn.read_capacity())
             .min(SMALL_READ);
-        // Left uninitialised (rustix reads into `MaybeUninit` and hands back
-        // what the kernel wrote): zeroing 4 KiB per small read cost a tenth
-        // of a request/response round trip.
+        // Left uninitialised (`recv_uninit` hands back what the kernel
+        // wrote): zeroing 4 KiB per small read cost a tenth of a
+        // request/response round trip.
         let mut stack = [std::mem::MaybeUninit::<u8>::uninit(); SMALL_READ];
         let mut split = (0, 0);
         self.recv_with(cap, |fd| {
-            let (data, _) = rustix::io::read(fd, &mut stack[..cap])?;
+            let data = sys::recv_uninit(fd, &mut stack[..cap])?;
             let mine = data.len().min(out.len());
             out[..mine].copy_from_slice(&data[..mine]);
             let rest = &data[mine..];
@@ -313,13 +313,6 @@ impl<R: Runtime> Stream<R> {
     pub(crate) fn shutdown_write(&self) -> io::Result<()> {
         sys::shutdown_write(self.fd()?)
     }
-}
-
-/// One `read(2)` into `out`.
-fn read_fd(fd: BorrowedFd<'_>, out: &mut [u8]) -> io::Result<usize> {
-    // A `File` would close the descriptor; `&UnixStream` is not available
-    // from a borrowed descriptor, so read through rustix.
-    rustix::io::read(fd, out).map_err(io::Error::from)
 }
 
 /// Linux and Android: a nested epoll that reports only the socket's
