@@ -12,10 +12,10 @@
 //! use localsock_core::{Address, OpenMode, Platform, State};
 //!
 //! let kind = DescriptorKind::LocalStream { listening: false, connected: true };
-//! assert_eq!(plan_adopt(kind, State::Connected, OpenMode::ReadWrite, Platform::Linux), Ok(State::Connected));
+//! assert_eq!(plan_adopt(State::Unconnected, kind, State::Connected, OpenMode::ReadWrite, Platform::Linux), Ok(State::Connected));
 //! // A listening socket is a server's, not a connection.
 //! let listening = DescriptorKind::LocalStream { listening: true, connected: false };
-//! assert!(plan_adopt(listening, State::Connected, OpenMode::ReadWrite, Platform::Linux).is_err());
+//! assert!(plan_adopt(State::Unconnected, listening, State::Connected, OpenMode::ReadWrite, Platform::Linux).is_err());
 //! // Names come from the address, as Qt's parser reads it.
 //! assert_eq!(address_from_sockaddr(b"/run/app.sock\0", Platform::Linux), Some(Address::Path("/run/app.sock".into())));
 //! assert_eq!(address_from_sockaddr(b"\0app", Platform::Linux), Some(Address::Abstract("app".into())));
@@ -76,12 +76,23 @@ fn socket_refusal(kind: SocketError, detail: &'static str) -> LocalSocketError {
 ///
 /// Every open mode is accepted, as in Qt: the core enforces it (a
 /// write-only socket reads and discards, to notice the end).
+///
+/// `current` is the adopting socket's own state: only an Unconnected
+/// socket adopts (`Operation` otherwise; Qt silently drops the connection
+/// it had).
 pub fn plan_adopt(
+    current: State,
     kind: DescriptorKind,
     state: State,
     _mode: OpenMode,
     platform: Platform,
 ) -> Result<State, LocalSocketError> {
+    if current != State::Unconnected {
+        return Err(socket_refusal(
+            SocketError::Operation,
+            "the socket already has a connection (abort or close it first)",
+        ));
+    }
     let connected = match kind {
         DescriptorKind::NotSocket if platform.is_windows() => {
             return Err(socket_refusal(
@@ -142,10 +153,7 @@ fn listen_refusal(kind: ServerError, detail: &'static str) -> ListenError {
 /// not a socket, another family or type, or a socket that is not
 /// listening. On Windows a pipe server has no single handle to listen on
 /// (Qt's `listen(qintptr)` is unsupported there too): always refused.
-pub fn plan_listen_descriptor(
-    kind: DescriptorKind,
-    platform: Platform,
-) -> Result<(), ListenError> {
+pub fn plan_listen_descriptor(kind: DescriptorKind, platform: Platform) -> Result<(), ListenError> {
     use ServerError::UnsupportedSocketOperation as Unsupported;
     if platform.is_windows() {
         return Err(listen_refusal(
@@ -175,8 +183,12 @@ pub fn plan_listen_descriptor(
 /// `EBADF`, say), for a socket: `UnsupportedSocketOperation` with the OS
 /// code, as Qt's socket engine reports a descriptor it cannot initialise.
 pub fn adopt_os_error(os: crate::OsError) -> LocalSocketError {
-    LocalSocketError::from_os(SocketError::UnsupportedSocketOperation, ErrorSource::Socket, os)
-        .with_detail("the descriptor cannot be inspected (is it open?)")
+    LocalSocketError::from_os(
+        SocketError::UnsupportedSocketOperation,
+        ErrorSource::Socket,
+        os,
+    )
+    .with_detail("the descriptor cannot be inspected (is it open?)")
 }
 
 /// As [`adopt_os_error`], for a server's `listen_descriptor`.
@@ -306,7 +318,10 @@ pub fn listen_fds(
         ));
     };
     let Ok(owner) = listen_pid.parse::<u32>() else {
-        return Err(listen_refusal(HostNotFound, "LISTEN_PID is not a process id"));
+        return Err(listen_refusal(
+            HostNotFound,
+            "LISTEN_PID is not a process id",
+        ));
     };
     if owner != pid {
         return Err(listen_refusal(
@@ -317,7 +332,12 @@ pub fn listen_fds(
     let count = match listen_fds.parse::<u32>() {
         // The descriptors must fit in an int after the first three.
         Ok(n) if n <= (i32::MAX - LISTEN_FDS_START) as u32 => n as usize,
-        _ => return Err(listen_refusal(HostNotFound, "LISTEN_FDS is not a valid count")),
+        _ => {
+            return Err(listen_refusal(
+                HostNotFound,
+                "LISTEN_FDS is not a valid count",
+            ))
+        }
     };
     let names: Vec<String> = match listen_fdnames {
         None => (0..count).map(|_| "unknown".to_string()).collect(),

@@ -36,7 +36,10 @@ fn connected_descriptors_are_adopted_connected_or_connecting_in_every_mode() {
     for platform in [Platform::Linux, Platform::Windows] {
         for mode in MODES {
             for state in [State::Connected, State::Connecting] {
-                assert_eq!(plan_adopt(CONNECTED, state, mode, platform), Ok(state));
+                assert_eq!(
+                    plan_adopt(State::Unconnected, CONNECTED, state, mode, platform),
+                    Ok(state)
+                );
             }
         }
     }
@@ -46,16 +49,39 @@ fn connected_descriptors_are_adopted_connected_or_connecting_in_every_mode() {
 fn unconnected_and_closing_are_refused_with_operation() {
     for mode in MODES {
         for state in [State::Unconnected, State::Closing] {
-            let e = plan_adopt(CONNECTED, state, mode, Platform::Linux).unwrap_err();
+            let e = plan_adopt(State::Unconnected, CONNECTED, state, mode, Platform::Linux)
+                .unwrap_err();
             assert_eq!(e.kind(), SocketError::Operation, "{state:?} {mode:?}");
         }
     }
 }
 
 #[test]
+fn only_an_unconnected_socket_adopts() {
+    for current in [State::Connecting, State::Connected, State::Closing] {
+        let e = plan_adopt(
+            current,
+            CONNECTED,
+            State::Connected,
+            OpenMode::ReadWrite,
+            Platform::Linux,
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), SocketError::Operation, "{current:?}");
+    }
+}
+
+#[test]
 fn a_descriptor_without_a_peer_is_refused_with_operation() {
     for state in [State::Connected, State::Connecting] {
-        let e = plan_adopt(UNCONNECTED, state, OpenMode::ReadWrite, Platform::Linux).unwrap_err();
+        let e = plan_adopt(
+            State::Unconnected,
+            UNCONNECTED,
+            state,
+            OpenMode::ReadWrite,
+            Platform::Linux,
+        )
+        .unwrap_err();
         assert_eq!(e.kind(), SocketError::Operation);
         assert!(e.to_string().contains("not connected"), "{e}");
     }
@@ -69,12 +95,23 @@ fn what_is_not_a_local_stream_is_unsupported() {
         DescriptorKind::SynchronousPipe,
         LISTENING,
     ] {
-        let e = plan_adopt(kind, State::Connected, OpenMode::ReadWrite, Platform::Linux)
-            .unwrap_err();
-        assert_eq!(e.kind(), SocketError::UnsupportedSocketOperation, "{kind:?}");
+        let e = plan_adopt(
+            State::Unconnected,
+            kind,
+            State::Connected,
+            OpenMode::ReadWrite,
+            Platform::Linux,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.kind(),
+            SocketError::UnsupportedSocketOperation,
+            "{kind:?}"
+        );
         assert!(e.detail().is_some(), "{kind:?} says why");
     }
     let e = plan_adopt(
+        State::Unconnected,
         DescriptorKind::SynchronousPipe,
         State::Connected,
         OpenMode::ReadWrite,
@@ -88,7 +125,13 @@ fn what_is_not_a_local_stream_is_unsupported() {
 fn an_adopted_connected_socket_is_open_in_its_mode_without_signals() {
     for mode in MODES {
         let addr = Address::Path("/run/app/sock".into());
-        let mut c = Connection::adopted(config(), Some(&addr), State::Connected, mode, Duration::ZERO);
+        let mut c = Connection::adopted(
+            config(),
+            Some(&addr),
+            State::Connected,
+            mode,
+            Duration::ZERO,
+        );
         assert_eq!(c.state(), State::Connected);
         assert_eq!(c.open_mode(), Some(mode));
         assert_eq!(c.server_name(), "sock");
@@ -101,20 +144,35 @@ fn an_adopted_connected_socket_is_open_in_its_mode_without_signals() {
 
 #[test]
 fn an_adopted_connecting_socket_signals_connected_when_the_driver_finishes() {
-    let mut c = Connection::adopted(config(), None, State::Connecting, OpenMode::ReadOnly, Duration::ZERO);
+    let mut c = Connection::adopted(
+        config(),
+        None,
+        State::Connecting,
+        OpenMode::ReadOnly,
+        Duration::ZERO,
+    );
     assert_eq!(c.state(), State::Connecting);
     assert_eq!(c.open_mode(), None);
     assert_eq!(c.server_name(), "");
     assert_eq!(c.poll_event(), None);
     c.handle_connected(Duration::ZERO);
     let events: Vec<Event> = std::iter::from_fn(|| c.poll_event()).collect();
-    assert_eq!(events, [Event::StateChanged(State::Connected), Event::Connected]);
+    assert_eq!(
+        events,
+        [Event::StateChanged(State::Connected), Event::Connected]
+    );
     assert_eq!(c.open_mode(), Some(OpenMode::ReadOnly));
 }
 
 #[test]
 fn an_adopted_connecting_socket_times_out_like_a_connect() {
-    let mut c = Connection::adopted(config(), None, State::Connecting, OpenMode::ReadWrite, Duration::ZERO);
+    let mut c = Connection::adopted(
+        config(),
+        None,
+        State::Connecting,
+        OpenMode::ReadWrite,
+        Duration::ZERO,
+    );
     let deadline = c.poll_timeout().expect("the connect timeout runs");
     c.handle_timeout(deadline);
     assert_eq!(c.state(), State::Unconnected);
@@ -125,9 +183,19 @@ fn an_adopted_connecting_socket_times_out_like_a_connect() {
 #[test]
 fn abstract_adopted_sockets_set_the_abstract_flag() {
     let addr = Address::Abstract("a/b\0".into());
-    let c = Connection::adopted(config(), Some(&addr), State::Connected, OpenMode::ReadWrite, Duration::ZERO);
+    let c = Connection::adopted(
+        config(),
+        Some(&addr),
+        State::Connected,
+        OpenMode::ReadWrite,
+        Duration::ZERO,
+    );
     assert!(c.abstract_namespace());
-    assert_eq!(c.server_name(), "a/b\0", "abstract names are whole, NULs kept");
+    assert_eq!(
+        c.server_name(),
+        "a/b\0",
+        "abstract names are whole, NULs kept"
+    );
 }
 
 #[test]
@@ -135,9 +203,19 @@ fn sockaddr_parsing_follows_qt() {
     let l = Platform::Linux;
     assert_eq!(address_from_sockaddr(b"", l), None, "unbound");
     assert_eq!(address_from_sockaddr(b"\0", l), None, "empty abstract name");
-    assert_eq!(address_from_sockaddr(b"/tmp/x\0\0\0", l), Some(Address::Path("/tmp/x".into())));
-    assert_eq!(address_from_sockaddr(b"\0a/b\0", l), Some(Address::Abstract("a/b\0".into())));
-    assert_eq!(address_from_sockaddr(b"/tmp/\xff", l), None, "not text: names stay empty");
+    assert_eq!(
+        address_from_sockaddr(b"/tmp/x\0\0\0", l),
+        Some(Address::Path("/tmp/x".into()))
+    );
+    assert_eq!(
+        address_from_sockaddr(b"\0a/b\0", l),
+        Some(Address::Abstract("a/b\0".into()))
+    );
+    assert_eq!(
+        address_from_sockaddr(b"/tmp/\xff", l),
+        None,
+        "not text: names stay empty"
+    );
     // No abstract namespace on macOS: a leading NUL is an empty path.
     assert_eq!(address_from_sockaddr(b"\0x", Platform::Apple), None);
     // The peer's name first, else our own (an accepted socket's peer is unbound).
@@ -161,7 +239,11 @@ fn listen_descriptor_needs_a_listening_local_stream() {
         DescriptorKind::OtherSocket,
     ] {
         let e = plan_listen_descriptor(kind, Platform::Linux).unwrap_err();
-        assert_eq!(e.kind(), ServerError::UnsupportedSocketOperation, "{kind:?}");
+        assert_eq!(
+            e.kind(),
+            ServerError::UnsupportedSocketOperation,
+            "{kind:?}"
+        );
     }
     let e = plan_listen_descriptor(LISTENING, Platform::Windows).unwrap_err();
     assert_eq!(e.kind(), ServerError::UnsupportedSocketOperation);
@@ -225,7 +307,14 @@ fn sd_listen_fds_semantics() {
         (Some("7"), Some("4294967295"), None),
     ] {
         let e = listen_fds(pid, n, names, 7).unwrap_err();
-        assert_eq!(e.kind(), ServerError::HostNotFound, "{pid:?} {n:?} {names:?}");
+        assert_eq!(
+            e.kind(),
+            ServerError::HostNotFound,
+            "{pid:?} {n:?} {names:?}"
+        );
     }
-    assert_eq!(listen_fds(Some("7"), Some("0"), None, 7).unwrap().count(), 0);
+    assert_eq!(
+        listen_fds(Some("7"), Some("0"), None, 7).unwrap().count(),
+        0
+    );
 }
