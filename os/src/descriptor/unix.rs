@@ -124,3 +124,60 @@ pub fn no_descriptor() -> BorrowedFd<'static> {
         Err(_) => unsafe { BorrowedFd::borrow_raw(0) },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::{AsRawFd, BorrowedFd};
+
+    #[test]
+    fn a_closed_descriptor_is_an_error_not_a_guess() {
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let raw = a.as_raw_fd();
+        drop(a);
+        // SAFETY: `raw` was just closed and nothing in this test opens a
+        // descriptor meanwhile; `inspect` only asks `fstat`, which reports
+        // `EBADF` for it.
+        let closed = unsafe { BorrowedFd::borrow_raw(raw) };
+        let e = inspect(closed).unwrap_err();
+        assert_eq!(
+            e.raw_os_error(),
+            Some(rustix::io::Errno::BADF.raw_os_error())
+        );
+    }
+
+    #[test]
+    fn kinds_and_names_of_real_descriptors() {
+        let path = std::env::temp_dir().join(format!("lsk-os-inspect-{}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let l = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let found = inspect(l.as_fd()).unwrap();
+        assert_eq!(
+            found.kind,
+            DescriptorKind::LocalStream {
+                listening: true,
+                connected: false
+            }
+        );
+        assert_eq!(found.local, path.as_os_str().as_encoded_bytes());
+        let c = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        let found = inspect(c.as_fd()).unwrap();
+        assert_eq!(
+            found.peer,
+            path.as_os_str().as_encoded_bytes(),
+            "the server's name"
+        );
+        let f = std::fs::File::open("/dev/null").unwrap();
+        assert_eq!(inspect(f.as_fd()).unwrap().kind, DescriptorKind::NotSocket);
+        let d = std::os::unix::net::UnixDatagram::unbound().unwrap();
+        assert_eq!(
+            inspect(d.as_fd()).unwrap().kind,
+            DescriptorKind::OtherSocket
+        );
+        prepare(c.as_fd()).unwrap();
+        let fl = rustix::io::fcntl_getfd(c.as_fd()).unwrap();
+        assert!(fl.contains(rustix::io::FdFlags::CLOEXEC));
+        assert!(no_descriptor().as_raw_fd() >= 0);
+        std::fs::remove_file(&path).unwrap();
+    }
+}
