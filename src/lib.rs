@@ -158,6 +158,8 @@
 //! | `state`, `error`, `errorString`, `isValid`, `openMode` | `state`, `error`, `error_string`, `is_valid`, `open_mode` |
 //! | `serverName`, `fullServerName` | `server_name`, `full_server_name` |
 //! | `setReadBufferSize`, `setSocketOptions(AbstractNamespace)` | `set_read_buffer_size`, `set_abstract_namespace` |
+//! | `setSocketDescriptor(fd, state, mode)` | `set_socket_descriptor(descriptor, state, mode)`: an `OwnedFd` / `UnixStream` (Unix) or an overlapped pipe `OwnedHandle` (Windows); Connected or Connecting only |
+//! | `socketDescriptor()` | `socket_descriptor() -> Option<BorrowedFd / BorrowedHandle>` (`None` for Qt's -1); `AsFd`/`AsRawFd` (Unix), `AsHandle`/`AsRawHandle` (Windows; -1 from the raw forms) |
 //! | signals (`connected`, `readyRead`, `bytesWritten`, `disconnected`, `errorOccurred`, `stateChanged`, `aboutToClose`, …) | [`Event`]s: `poll_event`, `take_events`; async also `next_event` and the `events` stream |
 //!
 //! | Qt (`QLocalServer`) | localsock `LocalServer` |
@@ -169,6 +171,9 @@
 //! | `serverError`, `errorString` | `server_error`, `error_string`; `last_error` keeps the whole [`ListenError`] |
 //! | `close()`, `removeServer(name)` | `close()`, `LocalServer::remove_server(name)` |
 //! | `serverName`, `fullServerName`, `isListening` | `server_name`, `full_server_name`, `is_listening` |
+//! | `listen(qintptr socketDescriptor)` | `listen_descriptor(descriptor)`: a listening `AF_UNIX` stream socket, else an error (Windows: always `UnsupportedSocketOperation`) |
+//! | `socketDescriptor()` | `socket_descriptor()`, `AsFd`/`AsRawFd` (Unix only: a pipe server has no single handle) |
+//! | *(none: systemd's `sd_listen_fds`)* | `listen_activated(&ActivatedSocket::Index(0) / ::Name(..))` (Unix) |
 //!
 //! ```
 //! use localsock::{State, SocketError};
@@ -197,9 +202,9 @@
 
 pub use localsock_core as core;
 pub use localsock_core::{
-    Access, Address, Config, Connection, DeviceError, ErrorSource, Event, ListenError,
-    LocalSocketError, NameContext, OpenMode, PeerCredentials, Platform, ServerError, ServerOptions,
-    SocketError, State,
+    descriptor::ActivatedSocket, Access, Address, Config, Connection, DeviceError, ErrorSource,
+    Event, ListenError, LocalSocketError, NameContext, OpenMode, PeerCredentials, Platform,
+    ServerError, ServerOptions, SocketError, State,
 };
 
 #[cfg(feature = "blocking")]

@@ -134,6 +134,23 @@ impl<R: Runtime> Driver<R> {
         }
     }
 
+    /// A connection adopted from a descriptor (`setSocketDescriptor`),
+    /// with a connect to finish when the core left it Connecting.
+    pub(crate) fn adopted(conn: Connection, stream: Stream<R>, origin: Instant) -> Self {
+        Driver {
+            in_progress: conn.state() == localsock_core::State::Connecting,
+            conn,
+            stream: Some(stream),
+            origin,
+            last_now: Duration::ZERO,
+        }
+    }
+
+    /// The clock origin (for a connection that replaces this one).
+    pub(crate) fn origin(&self) -> Instant {
+        self.origin
+    }
+
     pub(crate) fn now(&mut self) -> Duration {
         self.last_now = self.origin.elapsed();
         self.last_now

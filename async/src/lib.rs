@@ -45,11 +45,13 @@ mod split;
 mod stream;
 
 pub use bytes::Bytes;
+pub use localsock_core::descriptor::ActivatedSocket;
 pub use localsock_core::{
     Access, Address, Config, Connection, DeviceError, ErrorSource, Event, ListenError,
     LocalSocketError, NameContext, OpenMode, PeerCredentials, Platform, ServerError, ServerOptions,
     SocketError, State,
 };
+pub use localsock_os::descriptor::{BorrowedDescriptor, OwnedDescriptor};
 pub use localsock_os::{name_context, Timeout};
 
 #[cfg(unix)]
@@ -70,9 +72,10 @@ pub use split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};
 macro_rules! runtime_types {
     ($rt:ty) => {
         pub use $crate::{
-            name_context, Access, Address, Bytes, Config, Connection, DeviceError, ErrorSource,
-            Event, ListenError, LocalSocketError, NameContext, OpenMode, PeerCredentials, Platform,
-            ServerError, ServerOptions, SocketError, State, Timeout,
+            name_context, Access, ActivatedSocket, Address, BorrowedDescriptor, Bytes, Config,
+            Connection, DeviceError, ErrorSource, Event, ListenError, LocalSocketError,
+            NameContext, OpenMode, OwnedDescriptor, PeerCredentials, Platform, ServerError,
+            ServerOptions, SocketError, State, Timeout,
         };
 
         /// Qt's `QLocalSocket` on this runtime: see

@@ -14,6 +14,8 @@ use crate::socket::with_timeout;
 use crate::stream::Listener;
 use crate::{LocalSocket, Runtime};
 
+mod descriptor;
+
 /// A local server: listens on a Qt-style name and hands out a
 /// [`LocalSocket`] per client.
 ///

@@ -19,6 +19,8 @@ use crate::split::{self, OwnedReadHalf, OwnedWriteHalf};
 use crate::stream::Stream;
 use crate::Runtime;
 
+mod descriptor;
+
 /// A local socket: a client of a [`LocalServer`](crate::LocalServer) (or of
 /// a Qt `QLocalServer`), or the server side of an accepted connection.
 ///

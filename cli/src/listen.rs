@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use localsock::{Access, ListenError, ServerOptions};
+use localsock::{Access, ActivatedSocket, ListenError, ServerOptions};
 use smol::channel::{Receiver, Sender};
 
 use crate::{exit, write_stdout, Runtime};
@@ -28,9 +28,56 @@ pub struct ListenOptions {
     pub once: bool,
     /// Who may connect (Qt's access options); default: the umask decides.
     pub access: Access,
+    /// Serve the socket systemd passed (`LISTEN_FDS`): the one `name`
+    /// names in `LISTEN_FDNAMES`, or the first when `name` is empty.
+    pub activated: bool,
+}
+
+/// Listens as `o` asks: on `o.name`, or on the activated socket.
+macro_rules! listen_on {
+    ($server:expr, $o:expr) => {
+        if $o.activated {
+            $o.listen_activated(&mut $server)
+        } else {
+            $server.listen_with(&$o.name, $o.server_options())
+        }
+    };
 }
 
 impl ListenOptions {
+    /// Which activated socket `--activated` serves.
+    fn activated_socket(&self) -> ActivatedSocket {
+        if self.name.is_empty() {
+            ActivatedSocket::Index(0)
+        } else {
+            ActivatedSocket::Name(self.name.clone())
+        }
+    }
+
+    /// The name errors are reported under.
+    fn shown_name(&self) -> String {
+        match (self.activated, self.name.is_empty()) {
+            (true, true) => "LISTEN_FDS[0]".to_string(),
+            (true, false) => format!("LISTEN_FDNAMES={}", self.name),
+            _ => self.name.clone(),
+        }
+    }
+
+    #[cfg(unix)]
+    fn listen_activated<S: ActivatedServer>(&self, server: &mut S) -> Result<(), ListenError> {
+        server.listen_activated_socket(&self.activated_socket())
+    }
+
+    #[cfg(not(unix))]
+    fn listen_activated<S>(&self, _server: &mut S) -> Result<(), ListenError> {
+        let _ = self.activated_socket();
+        Err(ListenError::new(
+            localsock::ServerError::UnsupportedSocketOperation,
+            localsock::ErrorSource::Listen,
+        )
+        .with_detail("socket activation is a Unix (systemd) protocol"))
+    }
+
     fn server_options(&self) -> ServerOptions {
         ServerOptions {
             access: self.access,
@@ -47,6 +94,30 @@ pub fn run(runtime: Runtime, options: &ListenOptions) -> u8 {
         Runtime::Tokio => tokio_rt::run(options),
     }
 }
+
+/// The runtimes' servers, for `--activated` (their `listen_activated`
+/// methods are inherent, one per type).
+#[cfg(unix)]
+trait ActivatedServer {
+    fn listen_activated_socket(&mut self, which: &ActivatedSocket) -> Result<(), ListenError>;
+}
+
+#[cfg(unix)]
+macro_rules! activated_server {
+    ($($t:ty),*) => {$(
+        impl ActivatedServer for $t {
+            fn listen_activated_socket(&mut self, which: &ActivatedSocket) -> Result<(), ListenError> {
+                self.listen_activated(which)
+            }
+        }
+    )*};
+}
+#[cfg(unix)]
+activated_server!(
+    localsock::blocking::LocalServer,
+    localsock::smol::LocalServer,
+    localsock::tokio::LocalServer
+);
 
 /// Where a reason to stop `listen` goes: the exit status to end with.
 static STOP: OnceLock<Sender<u8>> = OnceLock::new();
@@ -221,8 +292,8 @@ mod blocking {
 
     pub(super) fn run(o: &ListenOptions) -> u8 {
         let mut server = LocalServer::new();
-        if let Err(e) = server.listen_with(&o.name, o.server_options()) {
-            return crate::report_listen_failure(&o.name, o.access != Access::DEFAULT, &e);
+        if let Err(e) = listen_on!(server, o) {
+            return crate::report_listen_failure(&o.shown_name(), o.access != Access::DEFAULT, &e);
         }
         // Signals are watched before the name is announced: whoever waits
         // for the announcement may signal at once.
@@ -365,9 +436,9 @@ macro_rules! async_arm {
                 };
                 ex.block_on(async {
                     let mut server = LocalServer::new();
-                    if let Err(e) = server.listen_with(&o.name, o.server_options()) {
+                    if let Err(e) = listen_on!(server, o) {
                         let access = o.access != Access::DEFAULT;
-                        return crate::report_listen_failure(&o.name, access, &e);
+                        return crate::report_listen_failure(&o.shown_name(), access, &e);
                     }
                     let stop_requests = stop_requests();
                     announce(server.full_server_name());

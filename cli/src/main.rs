@@ -54,8 +54,15 @@ enum Command {
     /// Serve NAME: print what each client sends on stdout (or echo it back)
     #[command(after_help = format!("{LISTEN_STATUSES}\n\n{NAMES}"))]
     Listen {
-        /// The server name (Qt's QLocalServer::listen)
-        name: String,
+        /// The server name (Qt's QLocalServer::listen); with --activated,
+        /// the name of the passed socket to serve (LISTEN_FDNAMES)
+        #[arg(required_unless_present = "activated")]
+        name: Option<String>,
+        /// Serve the listening socket systemd passed (socket activation:
+        /// LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES); the first one, or the one
+        /// NAME names. Unix only
+        #[arg(long)]
+        activated: bool,
         /// Send each client's bytes back to it instead of printing them
         #[arg(long)]
         echo: bool,
@@ -211,6 +218,7 @@ fn main() -> ExitCode {
     let status = match cli.command {
         Command::Listen {
             name,
+            activated,
             echo,
             once,
             access: a,
@@ -218,7 +226,8 @@ fn main() -> ExitCode {
         } => listen::run(
             runtime,
             &listen::ListenOptions {
-                name,
+                name: name.unwrap_or_default(),
+                activated,
                 echo,
                 once,
                 access: access(&a),

@@ -281,6 +281,40 @@ impl Connection {
         c
     }
 
+    /// A socket adopted from a descriptor made elsewhere (Qt's
+    /// `setSocketDescriptor`), in the state
+    /// [`plan_adopt`](crate::descriptor::plan_adopt) decided: open in
+    /// `mode` and Connected with no signal (as in Qt), or Connecting, with
+    /// a connect under way for the driver to finish (report it with
+    /// [`handle_connected`](Self::handle_connected)) within the connect
+    /// timeout. The names are those of `address`, read as for an accepted
+    /// socket; empty without one.
+    pub fn adopted(
+        config: Config,
+        address: Option<&Address>,
+        state: State,
+        mode: OpenMode,
+        now: Duration,
+    ) -> Self {
+        let mut c = Connection::new(config);
+        c.requested_mode = mode;
+        c.abstract_namespace = matches!(address, Some(Address::Abstract(_)));
+        c.names = address.map(|a| {
+            Arc::new(Names {
+                server_name: a.accepted_server_name().to_string(),
+                address: a.clone(),
+            })
+        });
+        if state == State::Connecting {
+            c.state = State::Connecting;
+            c.connect_deadline = Some(now.saturating_add(c.config.connect_timeout));
+        } else {
+            c.state = State::Connected;
+            c.mode = Some(mode);
+        }
+        c
+    }
+
     // ----- getters -------------------------------------------------------
 
     /// The configuration.

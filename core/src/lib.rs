@@ -75,6 +75,7 @@ extern crate std;
 
 pub mod buffer;
 mod connection;
+pub mod descriptor;
 pub mod error;
 mod event;
 pub mod name;

@@ -280,6 +280,9 @@ pub struct Server<T> {
     /// [`Server::accepted_from`].
     accepted_from: Option<AcceptedFrom>,
     listening: bool,
+    /// The listener was adopted from a descriptor: its socket file (if
+    /// any) is not ours to remove.
+    adopted: bool,
     max_pending: usize,
     pending: VecDeque<T>,
     error: Option<ListenError>,
@@ -293,6 +296,7 @@ impl<T> Default for Server<T> {
             address: None,
             accepted_from: None,
             listening: false,
+            adopted: false,
             max_pending: DEFAULT_MAX_PENDING,
             pending: VecDeque::new(),
             error: None,
@@ -327,6 +331,7 @@ impl<T> Server<T> {
                 self.full_server_name = plan.address.as_str().to_string();
                 self.address = Some(plan.address.clone());
                 self.accepted_from = None;
+                self.adopted = false;
                 Ok(plan)
             }
             Err(e) => {
@@ -334,6 +339,34 @@ impl<T> Server<T> {
                 Err(e)
             }
         }
+    }
+
+    /// Starts a listen on a descriptor made elsewhere (Qt's
+    /// `listen(qintptr)`), which
+    /// [`plan_listen_descriptor`](crate::descriptor::plan_listen_descriptor)
+    /// accepted and whose own
+    /// address the OS reported as `address` (see
+    /// [`address_from_sockaddr`](crate::descriptor::address_from_sockaddr)).
+    /// The names follow Qt's parser: the last path component and the path
+    /// (the bare name for an abstract address), empty when the address
+    /// is unnamed or not text. The server's socket file, if any, is never
+    /// removed: it was not created here. Call
+    /// [`handle_listening`](Self::handle_listening) once the adapter holds
+    /// the listener.
+    pub fn listen_descriptor(&mut self, address: Option<Address>) -> Result<(), ListenError> {
+        if self.listening {
+            return Err(
+                ListenError::new(ServerError::AddressInUse, ErrorSource::Listen)
+                    .with_detail("already listening"),
+            );
+        }
+        let address = address.unwrap_or(Address::Path(String::new()));
+        self.server_name = address.accepted_server_name().to_string();
+        self.full_server_name = address.as_str().to_string();
+        self.address = Some(address);
+        self.accepted_from = None;
+        self.adopted = true;
+        Ok(())
     }
 
     /// The adapter created the listener: the server is listening and the
@@ -500,8 +533,8 @@ impl<T> Server<T> {
     /// The socket file the adapter must remove when closing (a path
     /// address while listening); `None` for abstract names and pipes.
     pub fn socket_file(&self) -> Option<&str> {
-        match (&self.address, self.listening) {
-            (Some(Address::Path(p)), true) => Some(p),
+        match (&self.address, self.listening, self.adopted) {
+            (Some(Address::Path(p)), true, false) => Some(p),
             _ => None,
         }
     }

@@ -23,6 +23,9 @@
 //! ```
 #![warn(missing_docs)]
 
+#[cfg(unix)]
+pub mod activation;
+pub mod descriptor;
 mod env;
 #[cfg(unix)]
 pub mod unix;

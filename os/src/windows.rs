@@ -519,6 +519,15 @@ impl PipeStream {
         Ok(PipeStream::from_parts(handle, false, r, w))
     }
 
+    /// Wraps a pipe handle opened elsewhere (adopted: Qt's
+    /// `setSocketDescriptor`). It must be an overlapped handle of a
+    /// connected byte pipe; `localsock_os::descriptor::inspect` checks
+    /// that. `server` says which end it is.
+    pub fn from_handle(handle: OwnedHandle, server: bool) -> io::Result<PipeStream> {
+        let (r, w) = (Op::new()?, Op::new()?);
+        Ok(PipeStream::from_parts(handle, server, r, w))
+    }
+
     /// True for a stream accepted by a [`PipeListener`], false for a client.
     pub fn is_server(&self) -> bool {
         self.server

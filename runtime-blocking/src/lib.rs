@@ -51,11 +51,13 @@ mod socket;
 /// The owned byte buffer of [`LocalSocket::write_bytes`] and the reads
 /// that return data without copying.
 pub use bytes::Bytes;
+pub use localsock_core::descriptor::ActivatedSocket;
 pub use localsock_core::{
     Access, Address, Config, Connection, DeviceError, ErrorSource, Event, ListenError,
     LocalSocketError, NameContext, OpenMode, PeerCredentials, Platform, ServerError, ServerOptions,
     SocketError, State,
 };
+pub use localsock_os::descriptor::{BorrowedDescriptor, OwnedDescriptor};
 pub use localsock_os::{name_context, Timeout};
 pub use server::{Incoming, LocalServer};
 pub use socket::LocalSocket;

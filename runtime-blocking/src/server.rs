@@ -10,6 +10,8 @@ use localsock_core::{
 use crate::platform::{Listener, Stream};
 use crate::{name_context, LocalSocket, Timeout};
 
+mod descriptor;
+
 /// A local server: listens on a Qt-style name and hands out a
 /// [`LocalSocket`] per client.
 ///

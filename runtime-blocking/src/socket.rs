@@ -12,6 +12,8 @@ use localsock_core::{
 use crate::platform::{Connect, Stream};
 use crate::{name_context, Timeout};
 
+mod descriptor;
+
 /// A local socket: a client of a [`LocalServer`](crate::LocalServer) (or of
 /// a Qt `QLocalServer`), or the server side of an accepted connection.
 ///

@@ -145,7 +145,7 @@ impl<R: Runtime> Stream<R> {
         }
     }
 
-    fn fd(&self) -> io::Result<BorrowedFd<'_>> {
+    pub(crate) fn fd(&self) -> io::Result<BorrowedFd<'_>> {
         self.io.fd()
     }
 
@@ -424,6 +424,20 @@ impl<R: Runtime> Listener<R> {
             io: Registration::Plain(bound.listener),
             file: bound.file,
         })
+    }
+
+    /// An adopted listening socket, made non-blocking and close-on-exec by
+    /// `localsock_os::descriptor::prepare`. No socket file is recorded: it
+    /// was not created here, so it is never removed.
+    pub(crate) fn adopt(listener: UnixListener) -> Listener<R> {
+        Listener {
+            io: Registration::Plain(listener),
+            file: None,
+        }
+    }
+
+    pub(crate) fn fd(&self) -> io::Result<BorrowedFd<'_>> {
+        self.io.fd()
     }
 
     /// Accepts one pending connection without blocking; `Ok(None)` when

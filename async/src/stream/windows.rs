@@ -118,6 +118,11 @@ impl<R: Runtime> Stream<R> {
         })
     }
 
+    /// The pipe handle.
+    pub(crate) fn handle(&self) -> std::os::windows::io::BorrowedHandle<'_> {
+        std::os::windows::io::AsHandle::as_handle(&self.pipe)
+    }
+
     /// A pipe connect has no "in progress" phase: never called with a
     /// connect under way, ready at once if it is.
     pub(crate) fn poll_finish_connect(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -55,6 +55,19 @@ impl Stream {
         })
     }
 
+    /// An adopted socket (made non-blocking and close-on-exec by
+    /// `localsock_os::descriptor::prepare`).
+    pub(crate) fn adopt(fd: std::os::fd::OwnedFd) -> Stream {
+        Stream {
+            inner: fd.into(),
+            mode: Mode::NonBlocking,
+        }
+    }
+
+    pub(crate) fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.inner.as_fd()
+    }
+
     pub(crate) fn finish_connect(&mut self) -> io::Result<()> {
         sys::finish_connect(&self.inner)
     }
@@ -172,6 +185,21 @@ impl Listener {
             file: bound.file,
             blocking: false,
         })
+    }
+
+    /// An adopted listening socket (prepared like [`Stream::adopt`]'s). No
+    /// socket file is recorded: it was not created here, so it is never
+    /// removed.
+    pub(crate) fn adopt(fd: std::os::fd::OwnedFd) -> Listener {
+        Listener {
+            inner: fd.into(),
+            file: None,
+            blocking: false,
+        }
+    }
+
+    pub(crate) fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.inner.as_fd()
     }
 
     /// Accepts one pending connection without blocking. The stream is born

@@ -47,6 +47,20 @@ impl Stream {
         Stream { pipe, in_flight: 0 }
     }
 
+    /// An adopted pipe handle (checked by `localsock_os::descriptor::inspect`).
+    pub(crate) fn adopt(
+        handle: std::os::windows::io::OwnedHandle,
+        server: bool,
+    ) -> io::Result<Self> {
+        Ok(Stream::from_pipe(sys::PipeStream::from_handle(
+            handle, server,
+        )?))
+    }
+
+    pub(crate) fn as_handle(&self) -> BorrowedHandle<'_> {
+        std::os::windows::io::AsHandle::as_handle(&self.pipe)
+    }
+
     pub(crate) fn finish_connect(&mut self) -> io::Result<()> {
         Ok(())
     }
