@@ -53,6 +53,33 @@ impl Config {
     }
 }
 
+/// Qt's `QLocalSocket::SocketOptions`: how the next connect resolves its
+/// name. The server's counterpart is [`ServerOptions`](crate::ServerOptions),
+/// whose `abstract_namespace` field means the same.
+///
+/// ```
+/// use localsock_core::SocketOptions;
+/// assert_eq!(SocketOptions::default(), SocketOptions::NONE); // Qt's NoOptions
+/// assert!(SocketOptions::ABSTRACT_NAMESPACE.abstract_namespace);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct SocketOptions {
+    /// `AbstractNamespaceOption` (Linux; other platforms ignore it, as Qt
+    /// does): the name is an abstract address, not a path.
+    pub abstract_namespace: bool,
+}
+
+impl SocketOptions {
+    /// `NoOptions`.
+    pub const NONE: SocketOptions = SocketOptions {
+        abstract_namespace: false,
+    };
+    /// `AbstractNamespaceOption`.
+    pub const ABSTRACT_NAMESPACE: SocketOptions = SocketOptions {
+        abstract_namespace: true,
+    };
+}
+
 /// What every connection one server accepts has in common: the socket
 /// configuration and the server's names.
 ///
@@ -171,6 +198,10 @@ pub struct Connection {
     mode: Option<OpenMode>,
     requested_mode: OpenMode,
     abstract_namespace: bool,
+    /// The name set by [`set_server_name`](Connection::set_server_name)
+    /// for [`open`](Connection::open); a connect takes it over (its names
+    /// then live in `names`), and `close`/`abort` clear it, as in Qt.
+    preset_name: Option<String>,
     names: Option<Arc<Names>>,
     read: ReadBuffer,
     read_limit: usize,
@@ -233,6 +264,7 @@ impl Connection {
             mode: None,
             requested_mode: OpenMode::ReadWrite,
             abstract_namespace: false,
+            preset_name: None,
             names: None,
             read: ReadBuffer::default(),
             read_limit: 0,
@@ -310,9 +342,15 @@ impl Connection {
         self.state != State::Unconnected
     }
 
-    /// The name passed to `connect_to_server`; empty once Unconnected.
+    /// The name passed to `connect_to_server` (or set by
+    /// [`set_server_name`](Self::set_server_name) for the next
+    /// [`open`](Self::open)); empty once the connection is over.
     pub fn server_name(&self) -> &str {
-        self.names.as_ref().map_or("", |n| &n.server_name)
+        match (&self.names, &self.preset_name) {
+            (Some(n), _) => &n.server_name,
+            (None, Some(preset)) => preset,
+            (None, None) => "",
+        }
     }
 
     /// The resolved path or pipe name; empty once Unconnected.
@@ -323,6 +361,14 @@ impl Connection {
     /// Whether the next connect uses the Linux abstract namespace.
     pub fn abstract_namespace(&self) -> bool {
         self.abstract_namespace
+    }
+
+    /// Qt's `socketOptions`: those of the next connect; on an accepted
+    /// socket, whether its address is abstract (as in Qt).
+    pub fn socket_options(&self) -> SocketOptions {
+        SocketOptions {
+            abstract_namespace: self.abstract_namespace,
+        }
     }
 
     /// The last error; `SocketError::Unknown` if none happened (as in Qt).
@@ -610,6 +656,66 @@ impl Connection {
         true
     }
 
+    /// Qt's `setSocketOptions`: the options of the next connect. Ignored
+    /// (returns false) unless Unconnected, as in Qt.
+    pub fn set_socket_options(&mut self, options: SocketOptions) -> bool {
+        self.set_abstract_namespace(options.abstract_namespace)
+    }
+
+    /// Qt's `setServerName`: the name the next [`open`](Self::open)
+    /// connects to. Ignored (returns false, the name unchanged) unless
+    /// Unconnected, as in Qt (which also prints a warning).
+    pub fn set_server_name(&mut self, name: &str) -> bool {
+        if self.state != State::Unconnected {
+            return false;
+        }
+        self.preset_name = Some(name.to_string());
+        true
+    }
+
+    /// Qt's `open(mode)`: [`connect_to_server`](Self::connect_to_server)
+    /// to the name set by [`set_server_name`](Self::set_server_name); no
+    /// name (or an empty one) fails with `ServerNotFound`, as in Qt.
+    /// While Connecting or Connected it is refused: `Operation` is
+    /// recorded and emitted, as by a second `connect_to_server`, and
+    /// returned. Otherwise `Ok`: the connect has started; perform the
+    /// actions, then ask [`open_outcome`](Self::open_outcome).
+    pub fn open(&mut self, mode: OpenMode, now: Duration) -> Result<(), LocalSocketError> {
+        let name = self.preset_name.take().unwrap_or_default();
+        self.connect_to_server(&name, mode, now);
+        match self.state {
+            State::Connecting | State::Unconnected => Ok(()),
+            State::Connected | State::Closing => {
+                Err(self.error.as_deref().cloned().unwrap_or_else(|| {
+                    LocalSocketError::new(SocketError::Operation, ErrorSource::ConnectToServer)
+                }))
+            }
+        }
+    }
+
+    /// What an [`open`](Self::open) comes to once the driver performed the
+    /// actions it queued, without waiting for more: `Ok` when Connected;
+    /// `SocketTimeout` while the connect is still under way (a full
+    /// backlog or busy pipe: the socket stays Connecting, nothing is
+    /// recorded, as for a `waitForConnected` that timed out; wait with
+    /// `wait_for_connected`); else the error that ended the connect.
+    pub fn open_outcome(&self) -> Result<(), LocalSocketError> {
+        match self.state {
+            State::Connected => Ok(()),
+            State::Connecting => Err(LocalSocketError::new(
+                SocketError::SocketTimeout,
+                ErrorSource::ConnectToServer,
+            )
+            .with_detail("the connect is still under way")),
+            State::Unconnected | State::Closing => {
+                Err(self.error.as_deref().cloned().unwrap_or_else(|| {
+                    LocalSocketError::new(SocketError::Operation, ErrorSource::ConnectToServer)
+                        .with_detail("not connecting")
+                }))
+            }
+        }
+    }
+
     /// Sets how long a connect keeps retrying a full backlog or busy pipe;
     /// it applies from the next connect. Accepted connections get their
     /// own copy of the shared configuration.
@@ -659,6 +765,7 @@ impl Connection {
         self.mode = None;
         self.drain_deadline = None;
         self.names = None;
+        self.preset_name = None;
         self.set_state(State::Connecting);
         let resolved =
             resolve_socket_name(name, self.abstract_namespace, &self.config.name_context);
@@ -816,6 +923,7 @@ impl Connection {
             _ => self.disconnect_from_server(now),
         }
         self.names = None;
+        self.preset_name = None;
     }
 
     /// Qt's `abort()`: pending writes are dropped and the connection ends
@@ -836,6 +944,7 @@ impl Connection {
         self.mode = None;
         self.read.clear();
         self.names = None;
+        self.preset_name = None;
     }
 
     /// Qt's destructor: [`abort`](Self::abort), for an owner that is being
