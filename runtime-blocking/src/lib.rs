@@ -53,8 +53,8 @@ mod socket;
 pub use bytes::Bytes;
 pub use localsock_core::{
     Access, Address, Config, Connection, DeviceError, ErrorSource, Event, ListenError,
-    LocalSocketError, NameContext, OpenMode, PeerCredentials, Platform, ServerError, ServerOptions,
-    SocketError, State,
+    LocalSocketError, NameContext, OpenMode, PeerCredentials, Platform, ServerError, ServerEvent,
+    ServerOptions, SocketError, SocketOptions, State,
 };
 pub use localsock_os::{name_context, Timeout};
 pub use server::{Incoming, LocalServer};
