@@ -196,17 +196,22 @@ impl LocalServer {
     /// [`AcceptError`](ServerEvent::AcceptError) is queued when accepting
     /// fails with nothing queued.
     ///
-    /// ```no_run
-    /// use localsock_blocking::{LocalServer, ServerEvent};
+    /// ```
+    /// use std::time::Duration;
+    /// use localsock_blocking::{LocalServer, LocalSocket, OpenMode, ServerEvent};
+    /// let name = format!("doc-server-events-{}", std::process::id());
     /// let mut server = LocalServer::new();
-    /// server.listen("myapp")?;
-    /// while server.wait_for_new_connection(None).is_ok() {
-    ///     while let Some(ServerEvent::NewConnection) = server.poll_event() {
-    ///         let socket = server.next_pending_connection();
-    ///         # drop(socket);
-    ///     }
-    /// }
-    /// # Ok::<(), localsock_blocking::ListenError>(())
+    /// server.listen(&name)?;
+    /// let mut client = LocalSocket::new();
+    /// client.set_server_name(&name);
+    /// client.open(OpenMode::ReadWrite)?;
+    ///
+    /// server.wait_for_new_connection(Duration::from_secs(30))?;
+    /// assert_eq!(server.poll_event(), Some(ServerEvent::NewConnection));
+    /// let peer = server.next_pending_connection().expect("announced");
+    /// assert_eq!(server.poll_event(), None);
+    /// # drop(peer);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn poll_event(&mut self) -> Option<ServerEvent> {
         self.core.poll_event()
