@@ -102,6 +102,7 @@ impl SocketOptions {
 #[derive(Debug, Clone)]
 pub struct AcceptedFrom {
     config: Arc<Config>,
+    address: Address,
     names: Arc<Names>,
 }
 
@@ -112,16 +113,17 @@ impl AcceptedFrom {
     pub fn new(config: Config, address: &Address) -> Self {
         AcceptedFrom {
             config: Arc::new(config),
+            address: address.clone(),
             names: Arc::new(Names {
                 server_name: address.accepted_server_name().to_string(),
-                address: address.clone(),
+                address: Some(address.clone()),
             }),
         }
     }
 
     /// The server's address the connections are accepted on.
     pub fn address(&self) -> &Address {
-        &self.names.address
+        &self.address
     }
 
     /// The configuration the connections get.
@@ -132,15 +134,18 @@ impl AcceptedFrom {
 
 /// The names of the server a connection belongs to; present from
 /// `connect_to_server` (once the name resolved) or accept until the
-/// connection ends. Accepted connections share their server's.
+/// connection ends, or from `set_server_name` (no address yet) until a
+/// connect, `close` or `abort`. Accepted connections share their server's.
 #[derive(Debug)]
 struct Names {
     /// What `server_name` reports: the name given to `connect_to_server`,
     /// or for accepted connections the last component of the address.
     server_name: String,
     /// The resolved address: `full_server_name`, and where a client's
-    /// connect goes (again, on each retry).
-    address: Address,
+    /// connect goes (again, on each retry). `None` for a name preset by
+    /// `set_server_name`, which only `open` resolves (Qt's
+    /// `fullServerName` is empty until the connect).
+    address: Option<Address>,
 }
 
 /// The state machine of one `QLocalSocket`, client or accepted, with no I/O.
@@ -198,10 +203,10 @@ pub struct Connection {
     mode: Option<OpenMode>,
     requested_mode: OpenMode,
     abstract_namespace: bool,
-    /// The name set by [`set_server_name`](Connection::set_server_name)
-    /// for [`open`](Connection::open); a connect takes it over (its names
-    /// then live in `names`), and `close`/`abort` clear it, as in Qt.
-    preset_name: Option<String>,
+    /// Also holds the name [`set_server_name`](Connection::set_server_name)
+    /// presets for [`open`](Connection::open) (without an address), so a
+    /// connect replaces it and `close`/`abort` clear it, as in Qt; and so
+    /// it costs no field of its own in every connection.
     names: Option<Arc<Names>>,
     read: ReadBuffer,
     read_limit: usize,
@@ -264,7 +269,6 @@ impl Connection {
             mode: None,
             requested_mode: OpenMode::ReadWrite,
             abstract_namespace: false,
-            preset_name: None,
             names: None,
             read: ReadBuffer::default(),
             read_limit: 0,
@@ -308,7 +312,7 @@ impl Connection {
         c.state = State::Connected;
         c.mode = Some(OpenMode::ReadWrite);
         c.requested_mode = OpenMode::ReadWrite;
-        c.abstract_namespace = matches!(from.names.address, Address::Abstract(_));
+        c.abstract_namespace = matches!(from.address, Address::Abstract(_));
         c.names = Some(from.names.clone());
         c
     }
@@ -346,16 +350,15 @@ impl Connection {
     /// [`set_server_name`](Self::set_server_name) for the next
     /// [`open`](Self::open)); empty once the connection is over.
     pub fn server_name(&self) -> &str {
-        match (&self.names, &self.preset_name) {
-            (Some(n), _) => &n.server_name,
-            (None, Some(preset)) => preset,
-            (None, None) => "",
-        }
+        self.names.as_ref().map_or("", |n| &n.server_name)
     }
 
     /// The resolved path or pipe name; empty once Unconnected.
     pub fn full_server_name(&self) -> &str {
-        self.names.as_ref().map_or("", |n| n.address.as_str())
+        self.names
+            .as_ref()
+            .and_then(|n| n.address.as_ref())
+            .map_or("", Address::as_str)
     }
 
     /// Whether the next connect uses the Linux abstract namespace.
@@ -669,7 +672,10 @@ impl Connection {
         if self.state != State::Unconnected {
             return false;
         }
-        self.preset_name = Some(name.to_string());
+        self.names = Some(Arc::new(Names {
+            server_name: name.to_string(),
+            address: None,
+        }));
         true
     }
 
@@ -681,7 +687,10 @@ impl Connection {
     /// returned. Otherwise `Ok`: the connect has started; perform the
     /// actions, then ask [`open_outcome`](Self::open_outcome).
     pub fn open(&mut self, mode: OpenMode, now: Duration) -> Result<(), LocalSocketError> {
-        let name = self.preset_name.take().unwrap_or_default();
+        let name = match &self.names {
+            Some(n) if n.address.is_none() => n.server_name.clone(),
+            _ => String::new(),
+        };
         self.connect_to_server(&name, mode, now);
         match self.state {
             State::Connecting | State::Unconnected => Ok(()),
@@ -765,7 +774,6 @@ impl Connection {
         self.mode = None;
         self.drain_deadline = None;
         self.names = None;
-        self.preset_name = None;
         self.set_state(State::Connecting);
         let resolved =
             resolve_socket_name(name, self.abstract_namespace, &self.config.name_context);
@@ -790,7 +798,7 @@ impl Connection {
                 });
                 self.names = Some(Arc::new(Names {
                     server_name: name.to_string(),
-                    address,
+                    address: Some(address),
                 }));
             }
         }
@@ -923,7 +931,6 @@ impl Connection {
             _ => self.disconnect_from_server(now),
         }
         self.names = None;
-        self.preset_name = None;
     }
 
     /// Qt's `abort()`: pending writes are dropped and the connection ends
@@ -944,7 +951,6 @@ impl Connection {
         self.mode = None;
         self.read.clear();
         self.names = None;
-        self.preset_name = None;
     }
 
     /// Qt's destructor: [`abort`](Self::abort), for an owner that is being
@@ -1469,9 +1475,9 @@ impl Connection {
     }
 
     fn push_connect(&mut self) {
-        if let Some(names) = &self.names {
+        if let Some(address) = self.names.as_ref().and_then(|n| n.address.as_ref()) {
             self.actions.push_back(Action::Connect {
-                address: names.address.clone(),
+                address: address.clone(),
                 mode: self.requested_mode,
             });
         }
