@@ -136,7 +136,7 @@
 //!     // newConnection()
 //!     assert_eq!(server.next_event().await, Some(ServerEvent::NewConnection));
 //!     let peer = server.next_pending_connection().expect("announced");
-//!     assert_eq!(peer.server_name(), name);
+//!     assert_eq!(peer.full_server_name(), server.full_server_name());
 //!     Ok::<(), Box<dyn std::error::Error>>(())
 //! })?;
 //! # }
