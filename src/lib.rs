@@ -119,6 +119,30 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! Qt's signal style, on a server and a client (here on smol; the
+//! blocking and tokio modules have the same calls):
+//! ```
+//! # #[cfg(feature = "smol")] {
+//! use localsock::smol::{LocalServer, LocalSocket};
+//! use localsock::{OpenMode, ServerEvent};
+//!
+//! smol::block_on(async {
+//!     let name = format!("getting-started-signals-{}", std::process::id());
+//!     let mut server = LocalServer::new();
+//!     server.listen(&name)?;
+//!     let mut client = LocalSocket::new();
+//!     client.set_server_name(&name); // Qt's setServerName + open
+//!     client.open(OpenMode::ReadWrite)?;
+//!     // newConnection()
+//!     assert_eq!(server.next_event().await, Some(ServerEvent::NewConnection));
+//!     let peer = server.next_pending_connection().expect("announced");
+//!     assert_eq!(peer.full_server_name(), server.full_server_name());
+//!     Ok::<(), Box<dyn std::error::Error>>(())
+//! })?;
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Layers
 //! - [`core`](crate::core): the sans-IO state machine. Every decision (states, Qt's
 //!   signal order, buffering, connect retries, the ClosingState drain, what
@@ -157,7 +181,9 @@
 //! | *(none)* | `shutdown_write()`, and the I/O traits' `close` / `shutdown`: flush, then half-close (Unix; the graceful disconnect on pipes) |
 //! | `state`, `error`, `errorString`, `isValid`, `openMode` | `state`, `error`, `error_string`, `is_valid`, `open_mode` |
 //! | `serverName`, `fullServerName` | `server_name`, `full_server_name` |
-//! | `setReadBufferSize`, `setSocketOptions(AbstractNamespace)` | `set_read_buffer_size`, `set_abstract_namespace` |
+//! | `setServerName(name)`, `open(mode)` | `set_server_name(name) -> bool` (false, name kept, unless Unconnected); `open(mode) -> Result<(), LocalSocketError>`: connects to that name and returns at once on every runtime (not `async`): `Ok` when connected, [`SocketError::SocketTimeout`] while the connect is still retried (still Connecting; finish with `wait_for_connected`), else the connect's error (no name: `ServerNotFound`; already connected: `Operation`) |
+//! | `setReadBufferSize`, `readBufferSize` | `set_read_buffer_size`, `read_buffer_size` |
+//! | `setSocketOptions`, `socketOptions` | `set_socket_options(`[`SocketOptions`]`) -> bool` (false unless Unconnected), `socket_options()`; `set_abstract_namespace(bool)` sets the one option |
 //! | `setSocketDescriptor(fd, state, mode)` | `set_socket_descriptor(descriptor, state, mode)`: an `OwnedFd` / `UnixStream` (Unix) or an overlapped pipe `OwnedHandle` (Windows); Connected or Connecting only |
 //! | `socketDescriptor()` | `socket_descriptor() -> Option<BorrowedFd / BorrowedHandle>` (`None` for Qt's -1); `AsFd`/`AsRawFd` (Unix), `AsHandle`/`AsRawHandle` (Windows; -1 from the raw forms) |
 //! | signals (`connected`, `readyRead`, `bytesWritten`, `disconnected`, `errorOccurred`, `stateChanged`, `aboutToClose`, …) | [`Event`]s: `poll_event`, `take_events`; async also `next_event` and the `events` stream |
@@ -170,6 +196,7 @@
 //! | `setMaxPendingConnections`, `maxPendingConnections` | same names in snake case |
 //! | `serverError`, `errorString` | `server_error`, `error_string`; `last_error` keeps the whole [`ListenError`] |
 //! | `close()`, `removeServer(name)` | `close()`, `LocalServer::remove_server(name)` |
+//! | signal `newConnection()` | [`ServerEvent::NewConnection`], one per queued connection (plus [`ServerEvent::AcceptError`], which Qt lacks): `poll_event`, `take_events` on every runtime; async also `next_event` (accepts, as Qt's event loop does) and the `events` stream. The blocking server queues them in the calls that accept (`wait_for_new_connection`, `accept`, …), as Qt does without an event loop |
 //! | `serverName`, `fullServerName`, `isListening` | `server_name`, `full_server_name`, `is_listening` |
 //! | `listen(qintptr socketDescriptor)` | `listen_descriptor(descriptor)`: a listening `AF_UNIX` stream socket, else an error (Windows: always `UnsupportedSocketOperation`) |
 //! | `socketDescriptor()` | `socket_descriptor()`, `AsFd`/`AsRawFd` (Unix only: a pipe server has no single handle) |
@@ -204,7 +231,7 @@ pub use localsock_core as core;
 pub use localsock_core::{
     descriptor::ActivatedSocket, Access, Address, Config, Connection, DeviceError, ErrorSource,
     Event, ListenError, LocalSocketError, NameContext, OpenMode, PeerCredentials, Platform,
-    ServerError, ServerOptions, SocketError, State,
+    ServerError, ServerEvent, ServerOptions, SocketError, SocketOptions, State,
 };
 
 #[cfg(feature = "blocking")]

@@ -176,6 +176,16 @@ impl<R: Runtime> Driver<R> {
         self.run_actions();
     }
 
+    /// Qt's `open(mode)`: the core's open, its actions, then what it came
+    /// to without waiting (see `Connection::open_outcome`).
+    pub(crate) fn open(&mut self, mode: OpenMode) -> Result<(), LocalSocketError> {
+        let now = self.now();
+        let started = self.conn.open(mode, now);
+        self.run_actions();
+        started?;
+        self.conn.open_outcome()
+    }
+
     /// The core's graceful disconnect. Nothing is sent inside the call: with
     /// writes pending the caller sees Closing, and the drain happens in
     /// later waits and polls (as in Qt).

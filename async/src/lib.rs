@@ -48,8 +48,8 @@ pub use bytes::Bytes;
 pub use localsock_core::descriptor::ActivatedSocket;
 pub use localsock_core::{
     Access, Address, Config, Connection, DeviceError, ErrorSource, Event, ListenError,
-    LocalSocketError, NameContext, OpenMode, PeerCredentials, Platform, ServerError, ServerOptions,
-    SocketError, State,
+    LocalSocketError, NameContext, OpenMode, PeerCredentials, Platform, ServerError, ServerEvent,
+    ServerOptions, SocketError, SocketOptions, State,
 };
 pub use localsock_os::descriptor::{BorrowedDescriptor, OwnedDescriptor};
 pub use localsock_os::{name_context, Timeout};
@@ -57,7 +57,7 @@ pub use localsock_os::{name_context, Timeout};
 #[cfg(unix)]
 pub use runtime::Source;
 pub use runtime::{Interest, Runtime, Timer};
-pub use server::{Incoming, LocalServer};
+pub use server::{Incoming, LocalServer, ServerEvents};
 pub use socket::{Events, LocalSocket};
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};
 
@@ -75,7 +75,7 @@ macro_rules! runtime_types {
             name_context, Access, ActivatedSocket, Address, BorrowedDescriptor, Bytes, Config,
             Connection, DeviceError, ErrorSource, Event, ListenError, LocalSocketError,
             NameContext, OpenMode, OwnedDescriptor, PeerCredentials, Platform, ServerError,
-            ServerOptions, SocketError, State, Timeout,
+            ServerEvent, ServerOptions, SocketError, SocketOptions, State, Timeout,
         };
 
         /// Qt's `QLocalSocket` on this runtime: see
@@ -94,5 +94,7 @@ macro_rules! runtime_types {
         pub type Events<'a> = $crate::Events<'a, $rt>;
         /// The stream of [`LocalServer::incoming`].
         pub type Incoming<'a> = $crate::Incoming<'a, $rt>;
+        /// The stream of [`LocalServer::events`].
+        pub type ServerEvents<'a> = $crate::ServerEvents<'a, $rt>;
     };
 }

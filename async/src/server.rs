@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 
 use futures_core::Stream as FuturesStream;
 use localsock_core::{
-    Config, ErrorSource, ListenError, OsError, Server, ServerError, ServerOptions,
+    Config, ErrorSource, ListenError, OsError, Server, ServerError, ServerEvent, ServerOptions,
 };
 use localsock_os::{name_context, Timeout};
 
@@ -179,6 +179,80 @@ impl<R: Runtime> LocalServer<R> {
         })
     }
 
+    /// The next queued server signal, if any, without accepting.
+    pub fn poll_event(&mut self) -> Option<ServerEvent> {
+        self.core.poll_event()
+    }
+
+    /// All queued server signals, oldest first, without accepting.
+    pub fn take_events(&mut self) -> Vec<ServerEvent> {
+        std::iter::from_fn(|| self.core.poll_event()).collect()
+    }
+
+    /// Qt's `newConnection` signal: accepts what the OS has, up to the
+    /// pending limit (as Qt's event loop does), until a server signal is
+    /// queued, and returns it. One
+    /// [`NewConnection`](ServerEvent::NewConnection) per accepted
+    /// connection, in accept order (so also those that `accept` or
+    /// `wait_for_new_connection` queued); take it with
+    /// [`next_pending_connection`](Self::next_pending_connection). An
+    /// [`AcceptError`](ServerEvent::AcceptError) when accepting fails with
+    /// nothing queued: the server keeps listening, and asking again at once
+    /// tries again at once. `None` once the server is not listening and no
+    /// signal is left. While `max_pending_connections` connections wait to
+    /// be taken nothing more is accepted: the future stays pending until
+    /// you take one (Qt's notifier is off then too).
+    ///
+    /// Cancel safety: cancel-safe; signals and connections stay queued in
+    /// the server until taken.
+    pub async fn next_event(&mut self) -> Option<ServerEvent> {
+        poll_fn(|cx| self.poll_next_event(cx)).await
+    }
+
+    /// The poll form of [`next_event`](Self::next_event).
+    pub fn poll_next_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<ServerEvent>> {
+        loop {
+            if let Some(e) = self.core.poll_event() {
+                return Poll::Ready(Some(e));
+            }
+            if !self.core.is_listening() {
+                return Poll::Ready(None);
+            }
+            // A failure is queued as an `AcceptError` by the core.
+            let _ = self.accept_ready(false);
+            if let Some(e) = self.core.poll_event() {
+                return Poll::Ready(Some(e));
+            }
+            if !self.core.should_accept(false) {
+                return Poll::Pending;
+            }
+            let Some(listener) = self.listener.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match listener.poll_readable(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => {
+                    // The server closes, as in Qt; the error stays in
+                    // `last_error` and the signals end.
+                    let err = ListenError::from_os(
+                        ErrorSource::WaitForNewConnection,
+                        OsError::from_io(&e),
+                    );
+                    self.fail(err);
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+
+    /// The server's signals as a [`Stream`](futures_core::Stream),
+    /// accepting as [`next_event`](Self::next_event) does. To take the
+    /// connection a `NewConnection` announces, drop the stream (it borrows
+    /// the server) or use [`next_event`](Self::next_event) in a loop.
+    pub fn events(&mut self) -> ServerEvents<'_, R> {
+        ServerEvents { server: self }
+    }
+
     /// Accepted connections as a [`Stream`](futures_core::Stream), ending
     /// when the server stops listening. An accept failure is an `Err` item;
     /// the stream goes on after it.
@@ -209,5 +283,20 @@ impl<R: Runtime> FuturesStream for Incoming<'_, R> {
             return Poll::Ready(None);
         }
         server.poll_accept(cx).map(Some)
+    }
+}
+
+/// The stream of a server's [`ServerEvent`]s: see [`LocalServer::events`].
+/// Cancel-safe like [`LocalServer::next_event`].
+#[derive(Debug)]
+pub struct ServerEvents<'a, R: Runtime> {
+    server: &'a mut LocalServer<R>,
+}
+
+impl<R: Runtime> FuturesStream for ServerEvents<'_, R> {
+    type Item = ServerEvent;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<ServerEvent>> {
+        self.get_mut().server.poll_next_event(cx)
     }
 }

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures_core::Stream as FuturesStream;
 use localsock_core::{
     AcceptedFrom, Config, Connection, DeviceError, Event, LocalSocketError, OpenMode,
-    PeerCredentials, SocketError, State, WaitFor,
+    PeerCredentials, SocketError, SocketOptions, State, WaitFor,
 };
 use localsock_os::{name_context, Timeout};
 
@@ -145,6 +145,39 @@ impl<R: Runtime> LocalSocket<R> {
     /// returning false, unless Unconnected.
     pub fn set_abstract_namespace(&mut self, on: bool) -> bool {
         self.driver.conn.set_abstract_namespace(on)
+    }
+
+    /// Qt's `setSocketOptions`: the options of the next connect. Ignored,
+    /// returning false, unless Unconnected (Qt warns and ignores it too).
+    pub fn set_socket_options(&mut self, options: SocketOptions) -> bool {
+        self.driver.conn.set_socket_options(options)
+    }
+
+    /// Qt's `socketOptions`: those of the next connect; on an accepted
+    /// socket, whether its address is abstract.
+    pub fn socket_options(&self) -> SocketOptions {
+        self.driver.conn.socket_options()
+    }
+
+    /// Qt's `setServerName`: the name [`open`](Self::open) connects to.
+    /// Ignored, returning false with the name unchanged, unless
+    /// Unconnected (Qt warns and ignores it too).
+    pub fn set_server_name(&mut self, name: &str) -> bool {
+        self.driver.conn.set_server_name(name)
+    }
+
+    /// Qt's `open(mode)`: connects to the name set by
+    /// [`set_server_name`](Self::set_server_name) and returns what is known
+    /// at once. Not `async`: like `connect_to_server`, and like `open` on
+    /// the blocking runtime, it never waits. `Ok` when connected;
+    /// [`SocketError::SocketTimeout`] while a full backlog or busy pipe is
+    /// retried (the socket stays Connecting, nothing is recorded; finish
+    /// with [`wait_for_connected`](Self::wait_for_connected)); else the
+    /// connect's error (no name set: `ServerNotFound`, as in Qt). While
+    /// Connecting or Connected it is refused with `Operation`. Qt's `bool`
+    /// is `.is_ok()`, except that Qt returns true when already connected.
+    pub fn open(&mut self, mode: OpenMode) -> Result<(), LocalSocketError> {
+        self.driver.open(mode)
     }
 
     /// Waits until connected. `Ok` at once when Connected. A timeout is

@@ -53,6 +53,33 @@ impl Config {
     }
 }
 
+/// Qt's `QLocalSocket::SocketOptions`: how the next connect resolves its
+/// name. The server's counterpart is [`ServerOptions`](crate::ServerOptions),
+/// whose `abstract_namespace` field means the same.
+///
+/// ```
+/// use localsock_core::SocketOptions;
+/// assert_eq!(SocketOptions::default(), SocketOptions::NONE); // Qt's NoOptions
+/// assert!(SocketOptions::ABSTRACT_NAMESPACE.abstract_namespace);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct SocketOptions {
+    /// `AbstractNamespaceOption` (Linux; other platforms ignore it, as Qt
+    /// does): the name is an abstract address, not a path.
+    pub abstract_namespace: bool,
+}
+
+impl SocketOptions {
+    /// `NoOptions`.
+    pub const NONE: SocketOptions = SocketOptions {
+        abstract_namespace: false,
+    };
+    /// `AbstractNamespaceOption`.
+    pub const ABSTRACT_NAMESPACE: SocketOptions = SocketOptions {
+        abstract_namespace: true,
+    };
+}
+
 /// What every connection one server accepts has in common: the socket
 /// configuration and the server's names.
 ///
@@ -75,6 +102,7 @@ impl Config {
 #[derive(Debug, Clone)]
 pub struct AcceptedFrom {
     config: Arc<Config>,
+    address: Address,
     names: Arc<Names>,
 }
 
@@ -85,16 +113,17 @@ impl AcceptedFrom {
     pub fn new(config: Config, address: &Address) -> Self {
         AcceptedFrom {
             config: Arc::new(config),
+            address: address.clone(),
             names: Arc::new(Names {
                 server_name: address.accepted_server_name().to_string(),
-                address: address.clone(),
+                address: Some(address.clone()),
             }),
         }
     }
 
     /// The server's address the connections are accepted on.
     pub fn address(&self) -> &Address {
-        &self.names.address
+        &self.address
     }
 
     /// The configuration the connections get.
@@ -105,15 +134,18 @@ impl AcceptedFrom {
 
 /// The names of the server a connection belongs to; present from
 /// `connect_to_server` (once the name resolved) or accept until the
-/// connection ends. Accepted connections share their server's.
+/// connection ends, or from `set_server_name` (no address yet) until a
+/// connect, `close` or `abort`. Accepted connections share their server's.
 #[derive(Debug)]
 struct Names {
     /// What `server_name` reports: the name given to `connect_to_server`,
     /// or for accepted connections the last component of the address.
     server_name: String,
     /// The resolved address: `full_server_name`, and where a client's
-    /// connect goes (again, on each retry).
-    address: Address,
+    /// connect goes (again, on each retry). `None` for a name preset by
+    /// `set_server_name`, which only `open` resolves (Qt's
+    /// `fullServerName` is empty until the connect).
+    address: Option<Address>,
 }
 
 /// The state machine of one `QLocalSocket`, client or accepted, with no I/O.
@@ -171,6 +203,10 @@ pub struct Connection {
     mode: Option<OpenMode>,
     requested_mode: OpenMode,
     abstract_namespace: bool,
+    /// Also holds the name [`set_server_name`](Connection::set_server_name)
+    /// presets for [`open`](Connection::open) (without an address), so a
+    /// connect replaces it and `close`/`abort` clear it, as in Qt; and so
+    /// it costs no field of its own in every connection.
     names: Option<Arc<Names>>,
     read: ReadBuffer,
     read_limit: usize,
@@ -276,7 +312,7 @@ impl Connection {
         c.state = State::Connected;
         c.mode = Some(OpenMode::ReadWrite);
         c.requested_mode = OpenMode::ReadWrite;
-        c.abstract_namespace = matches!(from.names.address, Address::Abstract(_));
+        c.abstract_namespace = matches!(from.address, Address::Abstract(_));
         c.names = Some(from.names.clone());
         c
     }
@@ -344,19 +380,32 @@ impl Connection {
         self.state != State::Unconnected
     }
 
-    /// The name passed to `connect_to_server`; empty once Unconnected.
+    /// The name passed to `connect_to_server` (or set by
+    /// [`set_server_name`](Self::set_server_name) for the next
+    /// [`open`](Self::open)); empty once the connection is over.
     pub fn server_name(&self) -> &str {
         self.names.as_ref().map_or("", |n| &n.server_name)
     }
 
     /// The resolved path or pipe name; empty once Unconnected.
     pub fn full_server_name(&self) -> &str {
-        self.names.as_ref().map_or("", |n| n.address.as_str())
+        self.names
+            .as_ref()
+            .and_then(|n| n.address.as_ref())
+            .map_or("", Address::as_str)
     }
 
     /// Whether the next connect uses the Linux abstract namespace.
     pub fn abstract_namespace(&self) -> bool {
         self.abstract_namespace
+    }
+
+    /// Qt's `socketOptions`: those of the next connect; on an accepted
+    /// socket, whether its address is abstract (as in Qt).
+    pub fn socket_options(&self) -> SocketOptions {
+        SocketOptions {
+            abstract_namespace: self.abstract_namespace,
+        }
     }
 
     /// The last error; `SocketError::Unknown` if none happened (as in Qt).
@@ -644,6 +693,72 @@ impl Connection {
         true
     }
 
+    /// Qt's `setSocketOptions`: the options of the next connect. Ignored
+    /// (returns false) unless Unconnected, as in Qt.
+    pub fn set_socket_options(&mut self, options: SocketOptions) -> bool {
+        self.set_abstract_namespace(options.abstract_namespace)
+    }
+
+    /// Qt's `setServerName`: the name the next [`open`](Self::open)
+    /// connects to. Ignored (returns false, the name unchanged) unless
+    /// Unconnected, as in Qt (which also prints a warning).
+    pub fn set_server_name(&mut self, name: &str) -> bool {
+        if self.state != State::Unconnected {
+            return false;
+        }
+        self.names = Some(Arc::new(Names {
+            server_name: name.to_string(),
+            address: None,
+        }));
+        true
+    }
+
+    /// Qt's `open(mode)`: [`connect_to_server`](Self::connect_to_server)
+    /// to the name set by [`set_server_name`](Self::set_server_name); no
+    /// name (or an empty one) fails with `ServerNotFound`, as in Qt.
+    /// While Connecting or Connected it is refused: `Operation` is
+    /// recorded and emitted, as by a second `connect_to_server`, and
+    /// returned. Otherwise `Ok`: the connect has started; perform the
+    /// actions, then ask [`open_outcome`](Self::open_outcome).
+    pub fn open(&mut self, mode: OpenMode, now: Duration) -> Result<(), LocalSocketError> {
+        let name = match &self.names {
+            Some(n) if n.address.is_none() => n.server_name.clone(),
+            _ => String::new(),
+        };
+        self.connect_to_server(&name, mode, now);
+        match self.state {
+            State::Connecting | State::Unconnected => Ok(()),
+            State::Connected | State::Closing => {
+                Err(self.error.as_deref().cloned().unwrap_or_else(|| {
+                    LocalSocketError::new(SocketError::Operation, ErrorSource::ConnectToServer)
+                }))
+            }
+        }
+    }
+
+    /// What an [`open`](Self::open) comes to once the driver performed the
+    /// actions it queued, without waiting for more: `Ok` when Connected;
+    /// `SocketTimeout` while the connect is still under way (a full
+    /// backlog or busy pipe: the socket stays Connecting, nothing is
+    /// recorded, as for a `waitForConnected` that timed out; wait with
+    /// `wait_for_connected`); else the error that ended the connect.
+    pub fn open_outcome(&self) -> Result<(), LocalSocketError> {
+        match self.state {
+            State::Connected => Ok(()),
+            State::Connecting => Err(LocalSocketError::new(
+                SocketError::SocketTimeout,
+                ErrorSource::ConnectToServer,
+            )
+            .with_detail("the connect is still under way")),
+            State::Unconnected | State::Closing => {
+                Err(self.error.as_deref().cloned().unwrap_or_else(|| {
+                    LocalSocketError::new(SocketError::Operation, ErrorSource::ConnectToServer)
+                        .with_detail("not connecting")
+                }))
+            }
+        }
+    }
+
     /// Sets how long a connect keeps retrying a full backlog or busy pipe;
     /// it applies from the next connect. Accepted connections get their
     /// own copy of the shared configuration.
@@ -717,7 +832,7 @@ impl Connection {
                 });
                 self.names = Some(Arc::new(Names {
                     server_name: name.to_string(),
-                    address,
+                    address: Some(address),
                 }));
             }
         }
@@ -1394,9 +1509,9 @@ impl Connection {
     }
 
     fn push_connect(&mut self) {
-        if let Some(names) = &self.names {
+        if let Some(address) = self.names.as_ref().and_then(|n| n.address.as_ref()) {
             self.actions.push_back(Action::Connect {
-                address: names.address.clone(),
+                address: address.clone(),
                 mode: self.requested_mode,
             });
         }

@@ -1,6 +1,6 @@
 //! Qt's states, open modes and signals.
 
-use crate::error::SocketError;
+use crate::error::{ServerError, SocketError};
 use crate::name::Address;
 
 /// `QLocalSocket::LocalSocketState`, with Qt's numeric values.
@@ -78,6 +78,24 @@ pub enum Event {
     AboutToClose,
     /// `disconnected()`: once per connection.
     Disconnected,
+}
+
+/// `QLocalServer`'s signals, queued in the order Qt emits them. Drain them
+/// with [`Server::poll_event`](crate::Server::poll_event).
+///
+/// Qt's `QLocalServer` has one signal, `newConnection()`. Accept failures
+/// are an addition, named after `QTcpServer::acceptError`: Qt's local
+/// server closes on them, ours keeps listening (docs/semantics.md,
+/// difference 10), so code written in the signal style needs to see them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ServerEvent {
+    /// `newConnection()`: one accepted connection was queued; take it with
+    /// `next_pending_connection`. One per connection, in accept order.
+    NewConnection,
+    /// Accepting failed (out of descriptors, say) while nothing was
+    /// queued; the server keeps listening. Consecutive identical failures
+    /// are merged into one.
+    AcceptError(ServerError),
 }
 
 /// What the driver must do with the OS next. Drain with

@@ -84,15 +84,15 @@ mod platform;
 pub mod server;
 
 pub use connection::{
-    AcceptedFrom, Config, Connection, Wait, WaitFor, DEFAULT_CONNECT_TIMEOUT, MAX_QUEUED_EVENTS,
-    TRANSMIT_THRESHOLD,
+    AcceptedFrom, Config, Connection, SocketOptions, Wait, WaitFor, DEFAULT_CONNECT_TIMEOUT,
+    MAX_QUEUED_EVENTS, TRANSMIT_THRESHOLD,
 };
 pub use error::{
     classify_connect_error, classify_io_error, classify_listen_error, ConnectVerdict, DeviceError,
     Direction, ErrorSource, IoVerdict, ListenError, ListenStage, LocalSocketError, ServerError,
     SocketError, StreamError,
 };
-pub use event::{Action, Event, OpenMode, State};
+pub use event::{Action, Event, OpenMode, ServerEvent, State};
 pub use name::{
     resolve_remove_server_name, resolve_server_name, resolve_socket_name, Address, NameContext,
     NameError,

@@ -6,8 +6,9 @@ use alloc::collections::VecDeque;
 use alloc::format;
 use alloc::string::{String, ToString};
 
-use crate::connection::{AcceptedFrom, Config};
+use crate::connection::{AcceptedFrom, Config, MAX_QUEUED_EVENTS};
 use crate::error::{ErrorSource, ListenError, ServerError};
+use crate::event::ServerEvent;
 use crate::name::{resolve_server_name, Address, NameContext};
 use crate::os::OsError;
 
@@ -286,6 +287,53 @@ pub struct Server<T> {
     max_pending: usize,
     pending: VecDeque<T>,
     error: Option<ListenError>,
+    events: EventQueue,
+}
+
+/// The server's undelivered [`ServerEvent`]s, run-length encoded: a
+/// server whose owner takes connections without draining the events (with
+/// `accept` or `incoming`) keeps one entry, however many connections it
+/// accepts, and no `NewConnection` is ever dropped.
+#[derive(Debug, Default)]
+struct EventQueue {
+    runs: VecDeque<(ServerEvent, u64)>,
+}
+
+impl EventQueue {
+    /// Queues `event`: a `NewConnection` after a `NewConnection` adds to
+    /// its run; an `AcceptError` equal to the last event is merged into
+    /// it. At [`MAX_QUEUED_EVENTS`] runs a new `AcceptError` is dropped
+    /// (the error stays in `last_error`), so the queue stays bounded.
+    fn push(&mut self, event: ServerEvent) {
+        let full = self.runs.len() >= MAX_QUEUED_EVENTS;
+        match self.runs.back_mut() {
+            Some((last, n)) if *last == event => {
+                if event == ServerEvent::NewConnection {
+                    *n = n.saturating_add(1);
+                }
+            }
+            _ if full && event != ServerEvent::NewConnection => {}
+            _ => self.runs.push_back((event, 1)),
+        }
+    }
+
+    fn pop(&mut self) -> Option<ServerEvent> {
+        let (event, n) = self.runs.front_mut()?;
+        let event = *event;
+        *n -= 1;
+        if *n == 0 {
+            self.runs.pop_front();
+        }
+        Some(event)
+    }
+
+    fn len(&self) -> u64 {
+        self.runs.iter().map(|(_, n)| *n).sum()
+    }
+
+    fn clear(&mut self) {
+        self.runs.clear();
+    }
 }
 
 impl<T> Default for Server<T> {
@@ -300,6 +348,7 @@ impl<T> Default for Server<T> {
             max_pending: DEFAULT_MAX_PENDING,
             pending: VecDeque::new(),
             error: None,
+            events: EventQueue::default(),
         }
     }
 }
@@ -403,6 +452,7 @@ impl<T> Server<T> {
         let err = ListenError::from_os(ErrorSource::Accept, os);
         self.error = Some(err.clone());
         if self.pending.is_empty() {
+            self.events.push(ServerEvent::AcceptError(err.kind()));
             Err(err)
         } else {
             Ok(())
@@ -490,9 +540,22 @@ impl<T> Server<T> {
             && (self.pending.len() < self.max_pending || (explicit_wait && self.pending.is_empty()))
     }
 
-    /// Queues an accepted connection.
+    /// Queues an accepted connection and its `NewConnection` event (Qt's
+    /// `addPendingConnection`, which emits `newConnection`).
     pub fn push_pending(&mut self, conn: T) {
         self.pending.push_back(conn);
+        self.events.push(ServerEvent::NewConnection);
+    }
+
+    /// The next of Qt's server signals to deliver: one `NewConnection` per
+    /// queued connection, in accept order (see [`ServerEvent`]).
+    pub fn poll_event(&mut self) -> Option<ServerEvent> {
+        self.events.pop()
+    }
+
+    /// Undelivered server events.
+    pub fn queued_events(&self) -> u64 {
+        self.events.len()
     }
 
     /// Qt's `nextPendingConnection`.
@@ -527,6 +590,8 @@ impl<T> Server<T> {
         self.address = None;
         self.accepted_from = None;
         self.error = None;
+        // The connections they announced are dropped with the queue.
+        self.events.clear();
         core::mem::take(&mut self.pending)
     }
 

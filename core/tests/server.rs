@@ -511,3 +511,73 @@ fn accepted_from_is_built_once_per_listen_and_config() {
     assert_eq!(from.address().as_str(), "/tmp/other");
     assert_eq!(Connection::accepted_from(from).server_name(), "other");
 }
+
+// ----- newConnection events ------------------------------------------------------
+
+use localsock_core::{ServerEvent, MAX_QUEUED_EVENTS};
+
+fn server_events(s: &mut Server<u32>) -> Vec<ServerEvent> {
+    std::iter::from_fn(|| s.poll_event()).collect()
+}
+
+#[test]
+fn every_queued_connection_emits_one_new_connection_in_order() {
+    let mut s = listening("srv", 30);
+    assert!(server_events(&mut s).is_empty(), "listening emits nothing");
+    for i in 0..3 {
+        s.push_pending(i);
+    }
+    assert_eq!(s.queued_events(), 3);
+    assert_eq!(
+        server_events(&mut s),
+        [ServerEvent::NewConnection; 3],
+        "one newConnection per connection"
+    );
+    // Each event announces the next connection in accept order.
+    let got: Vec<u32> = std::iter::from_fn(|| s.next_pending_connection()).collect();
+    assert_eq!(got, [0, 1, 2]);
+    assert!(server_events(&mut s).is_empty());
+}
+
+#[test]
+fn undrained_events_stay_bounded_and_none_is_lost() {
+    let mut s = listening("srv", 1);
+    let n = 3 * MAX_QUEUED_EVENTS as u32;
+    for i in 0..n {
+        s.push_pending(i);
+        assert_eq!(s.next_pending_connection(), Some(i));
+    }
+    assert_eq!(s.queued_events(), u64::from(n));
+    assert_eq!(server_events(&mut s).len(), n as usize);
+}
+
+#[test]
+fn an_accept_failure_with_nothing_queued_is_an_event_merged_when_repeated() {
+    let mut s = listening("srv", 30);
+    let emfile = OsError::new(Platform::Linux, 24);
+    assert!(s.handle_accept_error(emfile).is_err());
+    assert!(s.handle_accept_error(emfile).is_err());
+    s.push_pending(1);
+    assert!(
+        s.handle_accept_error(emfile).is_ok(),
+        "a queued connection is served first"
+    );
+    assert_eq!(
+        server_events(&mut s),
+        [
+            ServerEvent::AcceptError(ServerError::SocketResource),
+            ServerEvent::NewConnection
+        ]
+    );
+    assert!(s.is_listening(), "the server survives EMFILE");
+}
+
+#[test]
+fn close_drops_the_events_of_the_connections_it_drops() {
+    let mut s = listening("srv", 30);
+    s.push_pending(1);
+    s.push_pending(2);
+    drop(s.close());
+    assert!(server_events(&mut s).is_empty());
+    assert_eq!(s.queued_events(), 0);
+}

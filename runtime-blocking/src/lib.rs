@@ -54,8 +54,8 @@ pub use bytes::Bytes;
 pub use localsock_core::descriptor::ActivatedSocket;
 pub use localsock_core::{
     Access, Address, Config, Connection, DeviceError, ErrorSource, Event, ListenError,
-    LocalSocketError, NameContext, OpenMode, PeerCredentials, Platform, ServerError, ServerOptions,
-    SocketError, State,
+    LocalSocketError, NameContext, OpenMode, PeerCredentials, Platform, ServerError, ServerEvent,
+    ServerOptions, SocketError, SocketOptions, State,
 };
 pub use localsock_os::descriptor::{BorrowedDescriptor, OwnedDescriptor};
 pub use localsock_os::{name_context, Timeout};

@@ -4,7 +4,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use localsock_core::{
-    Config, ErrorSource, ListenError, OsError, Server, ServerError, ServerOptions,
+    Config, ErrorSource, ListenError, OsError, Server, ServerError, ServerEvent, ServerOptions,
 };
 
 use crate::platform::{Listener, Stream};
@@ -185,6 +185,44 @@ impl LocalServer {
         self.core.last_error().cloned().unwrap_or_else(|| {
             ListenError::new(ServerError::Unknown, source).with_detail("not listening")
         })
+    }
+
+    /// The next of Qt's server signals, if one is queued; never waits.
+    /// As in Qt without an event loop, a `NewConnection` is queued by the
+    /// call that accepts the connection
+    /// ([`wait_for_new_connection`](Self::wait_for_new_connection),
+    /// [`accept`](Self::accept), [`incoming`](Self::incoming),
+    /// [`has_pending_connections`](Self::has_pending_connections),
+    /// [`next_pending_connection`](Self::next_pending_connection)): one
+    /// per connection, in accept order. An
+    /// [`AcceptError`](ServerEvent::AcceptError) is queued when accepting
+    /// fails with nothing queued.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use localsock_blocking::{LocalServer, LocalSocket, OpenMode, ServerEvent};
+    /// let name = format!("doc-server-events-{}", std::process::id());
+    /// let mut server = LocalServer::new();
+    /// server.listen(&name)?;
+    /// let mut client = LocalSocket::new();
+    /// client.set_server_name(&name);
+    /// client.open(OpenMode::ReadWrite)?;
+    ///
+    /// server.wait_for_new_connection(Duration::from_secs(30))?;
+    /// assert_eq!(server.poll_event(), Some(ServerEvent::NewConnection));
+    /// let peer = server.next_pending_connection().expect("announced");
+    /// assert_eq!(server.poll_event(), None);
+    /// # drop(peer);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn poll_event(&mut self) -> Option<ServerEvent> {
+        self.core.poll_event()
+    }
+
+    /// All queued server signals, oldest first; never waits (see
+    /// [`poll_event`](Self::poll_event)).
+    pub fn take_events(&mut self) -> Vec<ServerEvent> {
+        std::iter::from_fn(|| self.core.poll_event()).collect()
     }
 
     /// An iterator of accepted connections (blocking), ending when the

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use localsock_core::{
     AcceptedFrom, Action, Config, Connection, DeviceError, Direction, Event, LocalSocketError,
-    OpenMode, OsError, PeerCredentials, SocketError, State, WaitFor, TRANSMIT_THRESHOLD,
+    OpenMode, OsError, PeerCredentials, SocketError, SocketOptions, State, WaitFor,
+    TRANSMIT_THRESHOLD,
 };
 
 use crate::platform::{Connect, Stream};
@@ -193,6 +194,51 @@ impl LocalSocket {
     /// returning false, unless Unconnected.
     pub fn set_abstract_namespace(&mut self, on: bool) -> bool {
         self.conn.set_abstract_namespace(on)
+    }
+
+    /// Qt's `setSocketOptions`: the options of the next connect. Ignored,
+    /// returning false, unless Unconnected (Qt warns and ignores it too).
+    pub fn set_socket_options(&mut self, options: SocketOptions) -> bool {
+        self.conn.set_socket_options(options)
+    }
+
+    /// Qt's `socketOptions`: those of the next connect; on an accepted
+    /// socket, whether its address is abstract.
+    pub fn socket_options(&self) -> SocketOptions {
+        self.conn.socket_options()
+    }
+
+    /// Qt's `setServerName`: the name [`open`](Self::open) connects to.
+    /// Ignored, returning false with the name unchanged, unless
+    /// Unconnected (Qt warns and ignores it too).
+    pub fn set_server_name(&mut self, name: &str) -> bool {
+        self.conn.set_server_name(name)
+    }
+
+    /// Qt's `open(mode)`: connects to the name set by
+    /// [`set_server_name`](Self::set_server_name) and returns what is known
+    /// at once, never waiting (the same on every runtime): `Ok` when
+    /// connected; [`SocketError::SocketTimeout`] while a full backlog or
+    /// busy pipe is retried (the socket stays Connecting, nothing is
+    /// recorded; finish with [`wait_for_connected`](Self::wait_for_connected));
+    /// else the connect's error (no name set: `ServerNotFound`, as in Qt).
+    /// While Connecting or Connected it is refused with `Operation`. Qt's
+    /// `bool` is `.is_ok()`, except that Qt returns true when already
+    /// connected.
+    ///
+    /// ```no_run
+    /// use localsock_blocking::{LocalSocket, OpenMode};
+    /// let mut socket = LocalSocket::new();
+    /// socket.set_server_name("myapp");
+    /// socket.open(OpenMode::ReadWrite)?;
+    /// # Ok::<(), localsock_blocking::LocalSocketError>(())
+    /// ```
+    pub fn open(&mut self, mode: OpenMode) -> Result<(), LocalSocketError> {
+        let now = self.now();
+        let started = self.conn.open(mode, now);
+        self.run_actions();
+        started?;
+        self.conn.open_outcome()
     }
 
     /// Qt's `waitForConnected`: waits until connected. `Ok(())` at once

@@ -56,7 +56,9 @@
 //!   `wait_for_bytes_written`, `wait_for_disconnected`, and on the server
 //!   `wait_for_new_connection`.
 //! - **Qt's signals**: [`LocalSocket::next_event`] (or
-//!   [`LocalSocket::events`]) drives I/O until the next [`Event`].
+//!   [`LocalSocket::events`]) drives I/O until the next [`Event`];
+//!   [`LocalServer::next_event`] (or [`LocalServer::events`]) accepts
+//!   until the next [`ServerEvent`] (Qt's `newConnection`).
 //!
 //! # Cancel safety
 //! Every async method documents it. All state lives in the core, so the

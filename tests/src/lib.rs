@@ -24,8 +24,8 @@ use std::time::Duration;
 pub use registry::Skip;
 
 pub use localsock_core::{
-    Event, ListenError, LocalSocketError, OpenMode, PeerCredentials, ServerError, ServerOptions,
-    SocketError, State,
+    Event, ListenError, LocalSocketError, OpenMode, PeerCredentials, ServerError, ServerEvent,
+    ServerOptions, SocketError, SocketOptions, State,
 };
 
 /// `None` = wait forever (Qt's -1); `Some(ZERO)` = don't wait (Qt's 0).
@@ -41,6 +41,14 @@ pub trait TestSocket: Send + 'static {
     fn connect_to_server(&mut self, name: &str, mode: OpenMode);
     /// Qt's `AbstractNamespaceOption`.
     fn set_abstract_namespace(&mut self, on: bool) -> bool;
+    /// Qt's `setServerName`.
+    fn set_server_name(&mut self, name: &str) -> bool;
+    /// Qt's `open(mode)`: connects to the preset name, returns at once.
+    fn open(&mut self, mode: OpenMode) -> Result<(), LocalSocketError>;
+    /// Qt's `socketOptions`.
+    fn socket_options(&self) -> SocketOptions;
+    /// Qt's `setSocketOptions`.
+    fn set_socket_options(&mut self, options: SocketOptions) -> bool;
     /// Qt's `waitForConnected`.
     fn wait_for_connected(&mut self, wait: Wait) -> bool;
     /// Qt's `waitForReadyRead`.
@@ -144,6 +152,17 @@ pub trait TestServer: Send + 'static {
     fn error_string(&self) -> String;
     /// Qt's `close`.
     fn close(&mut self);
+    /// The queued server signals (`newConnection`), without accepting.
+    fn take_server_events(&mut self) -> Vec<ServerEvent>;
+    /// The next server signal within `wait`, `None` if none came: the
+    /// async runtimes' `next_event` (which accepts, as Qt's event loop
+    /// does); the blocking runtime's `wait_for_new_connection`, then
+    /// `poll_event` (Qt without an event loop).
+    fn next_server_event(&mut self, wait: Wait) -> Option<ServerEvent>;
+    /// As [`next_server_event`](Self::next_server_event), through the async
+    /// runtimes' `events()` stream (the blocking runtime has none: the same
+    /// as `next_server_event` there).
+    fn next_server_event_from_stream(&mut self, wait: Wait) -> Option<ServerEvent>;
     /// Waits for and takes one connection (fails the test on timeout).
     fn accept_one(&mut self) -> Self::Socket {
         assert!(self.wait_for_new_connection(LONG), "no connection arrived");

@@ -33,6 +33,18 @@ impl TestSocket for LocalSocket {
     fn set_abstract_namespace(&mut self, on: bool) -> bool {
         LocalSocket::set_abstract_namespace(self, on)
     }
+    fn set_server_name(&mut self, name: &str) -> bool {
+        LocalSocket::set_server_name(self, name)
+    }
+    fn open(&mut self, mode: OpenMode) -> Result<(), LocalSocketError> {
+        LocalSocket::open(self, mode)
+    }
+    fn socket_options(&self) -> SocketOptions {
+        LocalSocket::socket_options(self)
+    }
+    fn set_socket_options(&mut self, options: SocketOptions) -> bool {
+        LocalSocket::set_socket_options(self, options)
+    }
     fn wait_for_connected(&mut self, wait: Wait) -> bool {
         LocalSocket::wait_for_connected(self, Timeout::from(wait)).is_ok()
     }
@@ -177,5 +189,19 @@ impl TestServer for LocalServer {
     }
     fn close(&mut self) {
         LocalServer::close(self)
+    }
+    fn take_server_events(&mut self) -> Vec<ServerEvent> {
+        LocalServer::take_events(self)
+    }
+    fn next_server_event(&mut self, wait: Wait) -> Option<ServerEvent> {
+        if let Some(e) = LocalServer::poll_event(self) {
+            return Some(e);
+        }
+        // Queues the accepted connection's NewConnection (or an AcceptError).
+        let _ = LocalServer::wait_for_new_connection(self, Timeout::from(wait));
+        LocalServer::poll_event(self)
+    }
+    fn next_server_event_from_stream(&mut self, wait: Wait) -> Option<ServerEvent> {
+        self.next_server_event(wait)
     }
 }

@@ -38,6 +38,18 @@ impl TestSocket for LocalSocket {
     fn set_abstract_namespace(&mut self, on: bool) -> bool {
         LocalSocket::set_abstract_namespace(self, on)
     }
+    fn set_server_name(&mut self, name: &str) -> bool {
+        LocalSocket::set_server_name(self, name)
+    }
+    fn open(&mut self, mode: OpenMode) -> Result<(), LocalSocketError> {
+        LocalSocket::open(self, mode)
+    }
+    fn socket_options(&self) -> SocketOptions {
+        LocalSocket::socket_options(self)
+    }
+    fn set_socket_options(&mut self, options: SocketOptions) -> bool {
+        LocalSocket::set_socket_options(self, options)
+    }
     fn wait_for_connected(&mut self, wait: Wait) -> bool {
         block_on(LocalSocket::wait_for_connected(self, Timeout::from(wait))).is_ok()
     }
@@ -202,4 +214,31 @@ impl TestServer for LocalServer {
     fn close(&mut self) {
         LocalServer::close(self)
     }
+    fn take_server_events(&mut self) -> Vec<ServerEvent> {
+        LocalServer::take_events(self)
+    }
+    fn next_server_event(&mut self, wait: Wait) -> Option<ServerEvent> {
+        block_on(within(wait, LocalServer::next_event(self)))
+    }
+    fn next_server_event_from_stream(&mut self, wait: Wait) -> Option<ServerEvent> {
+        let mut events = LocalServer::events(self);
+        block_on(within(wait, futures_lite::StreamExt::next(&mut events)))
+    }
+}
+
+/// `event`, or `None` once `wait` has passed (`None`: no limit).
+async fn within(
+    wait: Wait,
+    event: impl std::future::Future<Output = Option<ServerEvent>>,
+) -> Option<ServerEvent> {
+    let late = async {
+        match wait {
+            Some(d) => {
+                smol::Timer::after(d).await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+        None
+    };
+    futures_lite::future::or(event, late).await
 }

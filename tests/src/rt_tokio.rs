@@ -156,6 +156,18 @@ impl TestSocket for TokioSocket {
     fn set_abstract_namespace(&mut self, on: bool) -> bool {
         self.socket.set_abstract_namespace(on)
     }
+    fn set_server_name(&mut self, name: &str) -> bool {
+        self.socket.set_server_name(name)
+    }
+    fn open(&mut self, mode: OpenMode) -> Result<(), LocalSocketError> {
+        self.socket.open(mode)
+    }
+    fn socket_options(&self) -> SocketOptions {
+        self.socket.socket_options()
+    }
+    fn set_socket_options(&mut self, options: SocketOptions) -> bool {
+        self.socket.set_socket_options(options)
+    }
     fn wait_for_connected(&mut self, wait: Wait) -> bool {
         let s = &mut self.socket;
         self.rt
@@ -331,5 +343,28 @@ impl TestServer for TokioServer {
     }
     fn close(&mut self) {
         self.server.close()
+    }
+    fn take_server_events(&mut self) -> Vec<ServerEvent> {
+        self.server.take_events()
+    }
+    fn next_server_event(&mut self, wait: Wait) -> Option<ServerEvent> {
+        let s = &mut self.server;
+        self.rt.block_on(within(wait, s.next_event()))
+    }
+    fn next_server_event_from_stream(&mut self, wait: Wait) -> Option<ServerEvent> {
+        let mut events = self.server.events();
+        self.rt
+            .block_on(within(wait, futures_lite::StreamExt::next(&mut events)))
+    }
+}
+
+/// `event`, or `None` once `wait` has passed (`None`: no limit).
+async fn within(
+    wait: Wait,
+    event: impl std::future::Future<Output = Option<ServerEvent>>,
+) -> Option<ServerEvent> {
+    match wait {
+        Some(d) => tokio::time::timeout(d, event).await.unwrap_or(None),
+        None => event.await,
     }
 }

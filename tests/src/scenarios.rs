@@ -17,7 +17,9 @@ use crate::harness::*;
 use crate::*;
 
 mod lifecycle;
+mod qt_api;
 pub use lifecycle::*;
+pub use qt_api::*;
 
 use crate::registry::Check;
 
@@ -25,6 +27,7 @@ use crate::registry::Check;
 pub fn all<R: Runtime>() -> Vec<Check> {
     let mut all = registered::<R>();
     all.extend(lifecycle::registered::<R>());
+    all.extend(qt_api::registered::<R>());
     all
 }
 
