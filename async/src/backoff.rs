@@ -7,7 +7,9 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::driver::CoreTimer;
-use crate::{LocalServer, LocalSocket, Runtime};
+use crate::Runtime;
+#[cfg(feature = "axum")]
+use crate::{LocalServer, LocalSocket};
 
 /// Failed accepts wait 50 ms, doubling up to 1 s while failures last (the
 /// `localsock listen` command's schedule); a success starts over.
@@ -52,6 +54,7 @@ impl<R: Runtime> AcceptBackoff<R> {
     }
 }
 
+#[cfg(feature = "axum")]
 impl<R: Runtime> LocalServer<R> {
     /// [`poll_accept`](Self::poll_accept) until a client comes: every
     /// failure (out of descriptors, not listening) pauses by `backoff`.

@@ -1,7 +1,7 @@
 //! axum 0.8: serve HTTP on a Qt-style name.
 //!
 //! A listening [`LocalServer`](crate::LocalServer) is an
-//! [`axum::serve::Listener`](::axum::serve::Listener), so
+//! [`axum::serve::Listener`], so
 //! `axum::serve(server, app)` serves on a Unix socket or a Windows named
 //! pipe. Local servers authorise by user, not by address: with
 //! `into_make_service_with_connect_info::<PeerInfo>()` every handler can

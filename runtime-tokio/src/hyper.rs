@@ -98,7 +98,7 @@ pub fn server_name(uri: &Uri) -> Option<String> {
     }
     let bytes = hex
         .chunks_exact(2)
-        .map(|pair| Some(hex_value(pair[0])? << 4 | hex_value(pair[1])?))
+        .map(|pair| Some((hex_value(pair[0])? << 4) | hex_value(pair[1])?))
         .collect::<Option<Vec<u8>>>()?;
     String::from_utf8(bytes).ok()
 }
