@@ -6,7 +6,7 @@
 //! reaches any number of local servers, and URIs stay valid whatever
 //! characters a name holds (`/`, `\`, spaces). [`uri`] builds such URIs.
 //! The connector plugs into hyper-util's client, and into tonic's
-//! `Endpoint::connect_with_connector` (see [`crate::tonic`]).
+//! `Endpoint::connect_with_connector` (see the `tonic` module).
 //!
 //! ```
 //! use http_body_util::{BodyExt, Empty};
