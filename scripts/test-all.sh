@@ -27,7 +27,7 @@ step cargo test --workspace --all-targets
 step cargo test --workspace --doc
 
 echo "== Linux: HTTP and gRPC (localsock-tokio's axum, hyper and tonic features)"
-step cargo test -p localsock-tokio --all-features --test http --test grpc
+step cargo test -p localsock-tokio --all-features --test http --test grpc --test accept_backoff
 step cargo test -p localsock-tokio --all-features --doc
 
 echo "== core on bare metal (no_std, no syscalls)"
