@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, as the README's second command runs it:
-#   1. every crate's tests on this machine (Linux: Unix domain sockets),
+#   1. every crate's tests on this machine (Linux: Unix domain sockets), and
+#      the HTTP and gRPC tests of localsock-tokio's optional features,
 #   2. the core built for a bare-metal target (proof that it makes no syscall),
-#   3. the same suites as Windows binaries under Wine (named pipes).
+#   3. the same suites (HTTP and gRPC too) as Windows binaries under Wine
+#      (named pipes).
 # Needs root for step 3's packages (apt) on a fresh machine; set
 # LOCALSOCK_SKIP_WINE=1 to run steps 1-2 only.
 #
@@ -24,6 +26,10 @@ echo "== Linux: cargo test --workspace"
 step cargo test --workspace --all-targets
 step cargo test --workspace --doc
 
+echo "== Linux: HTTP and gRPC (localsock-tokio's axum, hyper and tonic features)"
+step cargo test -p localsock-tokio --all-features --test http --test grpc --test accept_backoff
+step cargo test -p localsock-tokio --all-features --doc
+
 echo "== core on bare metal (no_std, no syscalls)"
 rustup target add thumbv7em-none-eabihf >/dev/null 2>&1 || true
 step cargo build -p localsock-core --no-default-features --target thumbv7em-none-eabihf
@@ -31,6 +37,7 @@ step cargo build -p localsock-core --no-default-features --target thumbv7em-none
 if [ "${LOCALSOCK_SKIP_WINE:-0}" != "1" ]; then
   echo "== Windows under Wine"
   step bash scripts/test-windows.sh
+  step bash scripts/test-windows.sh -p localsock-tokio --all-features --test http --test grpc
 fi
 
 # "test result: ok. 39 passed; 0 failed; ..." -> fields 4 and 6.

@@ -10,6 +10,13 @@
 //! | `blocking` (default) | [`blocking`] | plain threads, Qt's `waitFor*` calls, `std::io` traits |
 //! | `smol` (default) | [`smol`] | `futures-io` streams on async-io: smol or any executor |
 //! | `tokio` | [`tokio`] | tokio's `AsyncRead`/`AsyncWrite` |
+//! | `axum` | `tokio::axum` | axum 0.8 serves on a tokio `LocalServer`: `axum::serve(server, app)`; handlers take `ConnectInfo<PeerInfo>`, the client's credentials |
+//! | `hyper` | `tokio::hyper` | `LocalConnector`: hyper-util's client (or tonic's `Endpoint`) calls a server by name, in a `localsock://` URI built by `hyper::uri` |
+//! | `tonic` | `tokio::tonic` | accepted sockets are tonic's `Connected`: `serve_with_incoming(server.incoming())`; clients connect with the `hyper` connector (turns `hyper` on) |
+//!
+//! The HTTP and gRPC features are off by default and pull in nothing
+//! unless turned on; `examples/http_axum.rs` and `examples/grpc_tonic.rs`
+//! run both ends of each.
 //!
 //! The core's types (states, events, errors, options) are re-exported here
 //! once, so code can name them without choosing a runtime.
@@ -186,6 +193,7 @@
 //! | `setSocketOptions`, `socketOptions` | `set_socket_options(`[`SocketOptions`]`) -> bool` (false unless Unconnected), `socket_options()`; `set_abstract_namespace(bool)` sets the one option |
 //! | `setSocketDescriptor(fd, state, mode)` | `set_socket_descriptor(descriptor, state, mode)`: an `OwnedFd` / `UnixStream` (Unix) or an overlapped pipe `OwnedHandle` (Windows); Connected or Connecting only |
 //! | `socketDescriptor()` | `socket_descriptor() -> Option<BorrowedFd / BorrowedHandle>` (`None` for Qt's -1); `AsFd`/`AsRawFd` (Unix), `AsHandle`/`AsRawHandle` (Windows; -1 from the raw forms) |
+//! | *(none)* | tokio, feature `hyper`: `hyper::LocalConnector` (a `tower::Service<Uri>` that connects with `LocalSocket::connect`), `hyper::uri(name, path)`, `hyper::server_name(uri)`; for tonic clients `Endpoint::connect_with_connector(LocalConnector::new())` |
 //! | signals (`connected`, `readyRead`, `bytesWritten`, `disconnected`, `errorOccurred`, `stateChanged`, `aboutToClose`, …) | [`Event`]s: `poll_event`, `take_events`; async also `next_event` and the `events` stream |
 //!
 //! | Qt (`QLocalServer`) | localsock `LocalServer` |
@@ -201,6 +209,8 @@
 //! | `listen(qintptr socketDescriptor)` | `listen_descriptor(descriptor)`: a listening `AF_UNIX` stream socket, else an error (Windows: always `UnsupportedSocketOperation`) |
 //! | `socketDescriptor()` | `socket_descriptor()`, `AsFd`/`AsRawFd` (Unix only: a pipe server has no single handle) |
 //! | *(none: systemd's `sd_listen_fds`)* | `listen_activated(&ActivatedSocket::Index(0) / ::Name(..))` (Unix) |
+//! | *(none)* | tokio, feature `axum`: `axum::serve(server, app)` (a `LocalServer` is axum's `Listener`; accept failures are retried with a pause); `ConnectInfo<PeerInfo>` |
+//! | *(none)* | tokio, feature `tonic`: `serve_with_incoming(server.incoming())` (a `LocalSocket` is tonic's `Connected`, with `PeerInfo`); `incoming()` pauses after an accept failure |
 //!
 //! ```
 //! use localsock::{State, SocketError};

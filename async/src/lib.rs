@@ -22,7 +22,10 @@
 //! `AsyncRead`/`AsyncBufRead`/`AsyncWrite`, `tokio` implements tokio's.
 //! (They live here rather than in the runtime crates because Rust's orphan
 //! rule forbids a runtime crate to implement a foreign trait for a type
-//! defined here.)
+//! defined here.) For the same reason the features `axum` (a
+//! [`LocalServer`] is axum 0.8's `serve::Listener`) and `tonic` (a
+//! [`LocalSocket`] is tonic's `Connected`) live here; both hand handlers
+//! the client's `PeerInfo`, and `localsock-tokio` documents them.
 //!
 //! # Cancel safety
 //! All state lives in the core and the socket, never in a future: the
@@ -33,16 +36,23 @@
 // Without an I/O trait feature the split halves and the trait plumbing go unused.
 #![cfg_attr(not(any(feature = "futures-io", feature = "tokio")), allow(dead_code))]
 
+#[cfg(feature = "axum")]
+mod axum;
+mod backoff;
 mod driver;
 #[cfg(feature = "futures-io")]
 mod io_futures;
 #[cfg(feature = "tokio")]
 mod io_tokio;
+#[cfg(any(feature = "axum", feature = "tonic"))]
+mod peer;
 mod runtime;
 mod server;
 mod socket;
 mod split;
 mod stream;
+#[cfg(feature = "tonic")]
+mod tonic;
 
 pub use bytes::Bytes;
 pub use localsock_core::descriptor::ActivatedSocket;
@@ -53,6 +63,8 @@ pub use localsock_core::{
 };
 pub use localsock_os::descriptor::{BorrowedDescriptor, OwnedDescriptor};
 pub use localsock_os::{name_context, Timeout};
+#[cfg(any(feature = "axum", feature = "tonic"))]
+pub use peer::PeerInfo;
 
 #[cfg(unix)]
 pub use runtime::Source;

@@ -10,6 +10,7 @@ use localsock_core::{
 };
 use localsock_os::{name_context, Timeout};
 
+use crate::backoff::AcceptBackoff;
 use crate::socket::with_timeout;
 use crate::stream::Listener;
 use crate::{LocalSocket, Runtime};
@@ -255,9 +256,15 @@ impl<R: Runtime> LocalServer<R> {
 
     /// Accepted connections as a [`Stream`](futures_core::Stream), ending
     /// when the server stops listening. An accept failure is an `Err` item;
-    /// the stream goes on after it.
+    /// the stream goes on after it, after a pause (50 ms, doubling up to
+    /// 1 s while failures last), so a loop that retries at once (tonic's
+    /// `serve_with_incoming` does) does not spin while the process is out
+    /// of descriptors.
     pub fn incoming(&mut self) -> Incoming<'_, R> {
-        Incoming { server: self }
+        Incoming {
+            server: self,
+            backoff: AcceptBackoff::new(),
+        }
     }
 }
 
@@ -272,17 +279,25 @@ impl<R: Runtime> Drop for LocalServer<R> {
 #[derive(Debug)]
 pub struct Incoming<'a, R: Runtime> {
     server: &'a mut LocalServer<R>,
+    backoff: AcceptBackoff<R>,
 }
 
 impl<R: Runtime> FuturesStream for Incoming<'_, R> {
     type Item = Result<LocalSocket<R>, ListenError>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let server = &mut *self.get_mut().server;
+        let this = self.get_mut();
+        let server = &mut *this.server;
         if !server.is_listening() && !server.core.has_pending_connections() {
             return Poll::Ready(None);
         }
-        server.poll_accept(cx).map(Some)
+        std::task::ready!(this.backoff.poll_wait(cx));
+        let item = std::task::ready!(server.poll_accept(cx));
+        match &item {
+            Ok(_) => this.backoff.succeeded(),
+            Err(_) => this.backoff.failed(),
+        }
+        Poll::Ready(Some(item))
     }
 }
 

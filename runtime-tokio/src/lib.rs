@@ -95,7 +95,23 @@
 //! - Pipes have no half-close: [`LocalSocket::shutdown_write`] fails with
 //!   `Unsupported`, and `AsyncWriteExt::shutdown` is Qt's graceful
 //!   disconnect. [`PeerCredentials`] carry the process id only.
+//!
+//! # HTTP and gRPC
+//! Optional features put the usual servers and clients on local sockets:
+//!
+//! | feature | gives |
+//! |---|---|
+//! | `axum` | a [`LocalServer`] is axum 0.8's `serve::Listener`: `axum::serve(server, app)`; handlers take `ConnectInfo<PeerInfo>` (the client's credentials) |
+//! | `hyper` | `hyper::LocalConnector`, a `tower::Service<Uri>` for hyper-util's client (and tonic's `Endpoint`), and `hyper::uri` to name a server in a URI |
+//! | `tonic` | accepted sockets are tonic's `Connected`: `serve_with_incoming(server.incoming())`; requests carry `PeerInfo`; clients use the `hyper` connector |
 #![warn(missing_docs)]
+
+#[cfg(feature = "axum")]
+pub mod axum;
+#[cfg(feature = "hyper")]
+pub mod hyper;
+#[cfg(feature = "tonic")]
+pub mod tonic;
 
 #[cfg(unix)]
 use std::fmt;
