@@ -338,7 +338,7 @@ impl Connection {
         c.names = address.map(|a| {
             Arc::new(Names {
                 server_name: a.accepted_server_name().to_string(),
-                address: a.clone(),
+                address: Some(a.clone()),
             })
         });
         if state == State::Connecting {
