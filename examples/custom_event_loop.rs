@@ -93,7 +93,7 @@ mod unix {
                         match UnixStream::connect(address.as_str()) {
                             Ok(s) => {
                                 self.register(poller, s)?;
-                                self.conn.handle_connected(now);
+                                self.conn.handle_connected();
                             }
                             Err(e) => self.conn.handle_connect_error(os_error(&e), now),
                         }
@@ -105,7 +105,7 @@ mod unix {
         }
 
         /// 2 and 3: move bytes both ways until the OS would block.
-        fn pump(&mut self, now: Duration) {
+        fn pump(&mut self) {
             let Some(stream) = self.stream.as_mut() else {
                 return;
             };
@@ -120,12 +120,11 @@ mod unix {
                     stream.write_vectored(&chunks)
                 };
                 match sent {
-                    Ok(n) => self.conn.handle_sent(n, now),
+                    Ok(n) => self.conn.handle_sent(n),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => {
-                        self.conn
-                            .handle_io_error(Direction::Write, os_error(&e), now);
+                        self.conn.handle_io_error(Direction::Write, os_error(&e));
                         break;
                     }
                 }
@@ -143,9 +142,9 @@ mod unix {
                         // gets Qt's close sequence; a half-close keeps the
                         // connection open for writing.
                         if hung_up(stream) {
-                            self.conn.handle_hangup(now);
+                            self.conn.handle_hangup();
                         }
-                        self.conn.handle_received(0, now);
+                        self.conn.handle_received(0);
                         break;
                     }
                     Ok(n) => {
@@ -153,13 +152,12 @@ mod unix {
                         // keeps this example free of `unsafe` for uninitialised
                         // memory.
                         self.conn.recv_buf().put_slice(&scratch[..n]);
-                        self.conn.handle_received(n, now);
+                        self.conn.handle_received(n);
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => {
-                        self.conn
-                            .handle_io_error(Direction::Read, os_error(&e), now);
+                        self.conn.handle_io_error(Direction::Read, os_error(&e));
                         break;
                     }
                 }
@@ -167,9 +165,9 @@ mod unix {
         }
 
         /// After a half-close by the peer: whether it has now gone for good.
-        fn watch_hangup(&mut self, now: Duration) {
+        fn watch_hangup(&mut self) {
             if self.conn.wants_hangup_watch() && self.stream.as_ref().is_some_and(hung_up) {
-                self.conn.handle_hangup(now);
+                self.conn.handle_hangup();
             }
         }
 
@@ -232,8 +230,8 @@ mod unix {
                 let now = origin.elapsed();
                 let mut signals = 0;
                 for d in std::iter::once(&mut client).chain(server.as_mut()) {
-                    d.watch_hangup(now);
-                    d.pump(now);
+                    d.watch_hangup();
+                    d.pump();
                     d.run_actions(&poller, now)?;
                 }
                 // 5. Qt's signals, and what the application does about them.

@@ -13,6 +13,7 @@
 //! questions; the core does.
 
 use std::io;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -104,23 +105,18 @@ pub(crate) struct Driver<R: Runtime> {
     stream: Option<Stream<R>>,
     /// A connect is under way on `stream` (`EINPROGRESS`).
     in_progress: bool,
-    /// The core's clock: time is `origin.elapsed()`.
+    /// The core's clock: time is `origin.elapsed()`. Only the inputs that
+    /// set or check deadlines take the time; the data path reads no clock.
     origin: Instant,
-    /// The time of the last clock read. The data-path inputs (bytes in,
-    /// bytes out, I/O errors) get it instead of a fresh read: the core uses
-    /// time only for deadlines, which the commands and the timer path read
-    /// fresh, and a clock read per message is measurable at small sizes.
-    last_now: Duration,
 }
 
 impl<R: Runtime> Driver<R> {
-    pub(crate) fn new(config: Config) -> Self {
+    pub(crate) fn new(config: impl Into<Arc<Config>>) -> Self {
         Driver {
             conn: Connection::new(config),
             stream: None,
             in_progress: false,
             origin: Instant::now(),
-            last_now: Duration::ZERO,
         }
     }
 
@@ -130,7 +126,6 @@ impl<R: Runtime> Driver<R> {
             stream: Some(stream),
             in_progress: false,
             origin: Instant::now(),
-            last_now: Duration::ZERO,
         }
     }
 
@@ -142,7 +137,6 @@ impl<R: Runtime> Driver<R> {
             conn,
             stream: Some(stream),
             origin,
-            last_now: Duration::ZERO,
         }
     }
 
@@ -151,9 +145,8 @@ impl<R: Runtime> Driver<R> {
         self.origin
     }
 
-    pub(crate) fn now(&mut self) -> Duration {
-        self.last_now = self.origin.elapsed();
-        self.last_now
+    pub(crate) fn now(&self) -> Duration {
+        self.origin.elapsed()
     }
 
     pub(crate) fn has_stream(&self) -> bool {
@@ -237,25 +230,33 @@ impl<R: Runtime> Driver<R> {
 
     // ----- the driver loop ---------------------------------------------------
 
-    /// Performs the core's queued actions.
+    /// Performs the core's queued actions (after every input; usually
+    /// there are none, so the check stays inline and the work does not).
+    #[inline]
     pub(crate) fn run_actions(&mut self) {
         while let Some(action) = self.conn.poll_action() {
-            match action {
-                Action::Close => self.set_stream(None),
-                Action::Connect { address, mode } => {
-                    self.set_stream(None);
-                    let result = Stream::connect(&address, mode);
-                    let now = self.now();
-                    match result {
-                        Ok(Connect::Done(s)) => {
-                            self.set_stream(Some(s));
-                            self.conn.handle_connected(now);
-                        }
-                        Ok(Connect::InProgress(s)) => {
-                            self.set_stream(Some(s));
-                            self.in_progress = true;
-                        }
-                        Err(e) => self.conn.handle_connect_error(os_error(&e), now),
+            self.perform(action);
+        }
+    }
+
+    #[inline(never)]
+    fn perform(&mut self, action: Action) {
+        match action {
+            Action::Close => self.set_stream(None),
+            Action::Connect { address, mode } => {
+                self.set_stream(None);
+                match Stream::connect(&address, mode) {
+                    Ok(Connect::Done(s)) => {
+                        self.set_stream(Some(s));
+                        self.conn.handle_connected();
+                    }
+                    Ok(Connect::InProgress(s)) => {
+                        self.set_stream(Some(s));
+                        self.in_progress = true;
+                    }
+                    Err(e) => {
+                        let now = self.now();
+                        self.conn.handle_connect_error(os_error(&e), now)
                     }
                 }
             }
@@ -268,16 +269,10 @@ impl<R: Runtime> Driver<R> {
         self.in_progress = false;
     }
 
-    /// Feeds an input that may end the connection, then runs its actions.
-    fn input(&mut self, f: impl FnOnce(&mut Connection, Duration)) {
-        let now = self.now();
-        f(&mut self.conn, now);
-        self.run_actions();
-    }
-
-    /// Feeds a data-path input (see `last_now`).
-    fn input_data(&mut self, f: impl FnOnce(&mut Connection, Duration)) {
-        f(&mut self.conn, self.last_now);
+    /// Feeds an input that needs no clock (the data path, hang-ups, I/O
+    /// errors), then performs the actions it queued.
+    fn input(&mut self, f: impl FnOnce(&mut Connection)) {
+        f(&mut self.conn);
         self.run_actions();
     }
 
@@ -287,19 +282,17 @@ impl<R: Runtime> Driver<R> {
     /// now, without waiting, so the connection ends (or its data is
     /// readable) without another wait.
     fn input_send_error(&mut self, e: &io::Error) {
-        self.input_data(|c, now| c.handle_io_error(Direction::Write, os_error(e), now));
+        self.input(|c| c.handle_io_error(Direction::Write, os_error(e)));
         while self.conn.wants_read() {
             let Some(stream) = self.stream.as_mut() else {
                 return;
             };
             match stream.recv_now(&mut self.conn) {
                 Ok(0) => self.input_eof(false),
-                Ok(n) => self.input_data(|c, now| c.handle_received(n, now)),
+                Ok(n) => self.input(|c| c.handle_received(n)),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) => {
-                    self.input_data(|c, now| c.handle_io_error(Direction::Read, os_error(&e), now))
-                }
+                Err(e) => self.input(|c| c.handle_io_error(Direction::Read, os_error(&e))),
             }
         }
     }
@@ -315,14 +308,13 @@ impl<R: Runtime> Driver<R> {
         // or those bytes would count as lost.
         let _ = self.poll_send(None);
         let hung_up = self.stream.as_ref().is_some_and(|s| s.hung_up());
-        let now = self.last_now;
         if hung_up {
-            self.conn.handle_hangup(now);
+            self.conn.handle_hangup();
         }
         if direct {
-            self.conn.handle_received_direct(0, now);
+            self.conn.handle_received_direct(0);
         } else {
-            self.conn.handle_received(0, now);
+            self.conn.handle_received(0);
         }
         self.run_actions();
     }
@@ -342,8 +334,7 @@ impl<R: Runtime> Driver<R> {
             };
             match stream.send(&self.conn) {
                 Ok(n) => {
-                    let now = self.last_now;
-                    self.conn.handle_sent(n, now);
+                    self.conn.handle_sent(n);
                     self.run_actions();
                     progressed = true;
                 }
@@ -387,22 +378,20 @@ impl<R: Runtime> Driver<R> {
                     return Poll::Ready(true);
                 }
                 Ok(n) => {
-                    self.input_data(|c, now| c.handle_received(n, now));
+                    self.input(|c| c.handle_received(n));
                     return Poll::Ready(true);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => match stream.poll_readable(cx) {
                     Poll::Ready(Ok(())) => continue,
                     Poll::Ready(Err(e)) => {
-                        self.input_data(|c, now| {
-                            c.handle_io_error(Direction::Read, os_error(&e), now)
-                        });
+                        self.input(|c| c.handle_io_error(Direction::Read, os_error(&e)));
                         return Poll::Ready(true);
                     }
                     Poll::Pending => return Poll::Pending,
                 },
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    self.input_data(|c, now| c.handle_io_error(Direction::Read, os_error(&e), now));
+                    self.input(|c| c.handle_io_error(Direction::Read, os_error(&e)));
                     return Poll::Ready(true);
                 }
             }
@@ -417,11 +406,11 @@ impl<R: Runtime> Driver<R> {
         };
         match stream.poll_hangup(cx) {
             Poll::Ready(Ok(())) => {
-                self.input(|c, now| c.handle_hangup(now));
+                self.input(|c| c.handle_hangup());
                 Poll::Ready(true)
             }
             Poll::Ready(Err(e)) => {
-                self.input(|c, now| c.handle_io_error(Direction::Read, os_error(&e), now));
+                self.input(|c| c.handle_io_error(Direction::Read, os_error(&e)));
                 Poll::Ready(true)
             }
             Poll::Pending => Poll::Pending,
@@ -460,7 +449,7 @@ impl<R: Runtime> Driver<R> {
                         self.in_progress = false;
                         let now = self.now();
                         match r {
-                            Ok(()) => self.conn.handle_connected(now),
+                            Ok(()) => self.conn.handle_connected(),
                             Err(e) => self.conn.handle_connect_error(os_error(&e), now),
                         }
                         self.run_actions();
@@ -504,7 +493,8 @@ impl<R: Runtime> Driver<R> {
             match self.origin.checked_add(t) {
                 Some(at) => match timer.poll_at(cx, at) {
                     Poll::Ready(()) => {
-                        self.input(|c, now| c.handle_timeout(now));
+                        let now = self.now();
+                        self.input(|c| c.handle_timeout(now));
                         return Poll::Ready(true);
                     }
                     Poll::Pending => waiting = true,
@@ -637,10 +627,9 @@ impl<R: Runtime> Driver<R> {
                 if let Some(stream) = self.stream.as_mut() {
                     match stream.recv_direct(buf, &mut self.conn) {
                         Ok((n, spilled)) if n > 0 => {
-                            let now = self.last_now;
-                            self.conn.handle_received_direct(n, now);
+                            self.conn.handle_received_direct(n);
                             if spilled > 0 {
-                                self.input_data(|c, now| c.handle_received(spilled, now));
+                                self.input(|c| c.handle_received(spilled));
                             }
                             return Poll::Ready(Ok(n));
                         }
@@ -654,8 +643,8 @@ impl<R: Runtime> Driver<R> {
                             match stream.poll_readable(cx) {
                                 Poll::Ready(Ok(())) => continue,
                                 Poll::Ready(Err(e)) => {
-                                    self.input_data(|c, now| {
-                                        c.handle_io_error(Direction::Read, os_error(&e), now)
+                                    self.input(|c| {
+                                        c.handle_io_error(Direction::Read, os_error(&e))
                                     });
                                     continue;
                                 }
@@ -664,9 +653,7 @@ impl<R: Runtime> Driver<R> {
                         }
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                         Err(e) => {
-                            self.input_data(|c, now| {
-                                c.handle_io_error(Direction::Read, os_error(&e), now)
-                            });
+                            self.input(|c| c.handle_io_error(Direction::Read, os_error(&e)));
                             continue;
                         }
                     }
@@ -739,8 +726,7 @@ impl<R: Runtime> Driver<R> {
                 if let Some(stream) = self.stream.as_mut() {
                     match stream.send_direct(buf) {
                         Ok(n) => {
-                            let now = self.last_now;
-                            self.conn.handle_sent_direct(n, buf.len(), now);
+                            self.conn.handle_sent_direct(n, buf.len());
                             return Poll::Ready(Ok(n));
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -862,7 +848,7 @@ impl<R: Runtime> Drop for Driver<R> {
                 while self.conn.wants_write() {
                     match stream.send(&self.conn) {
                         Ok(0) => break,
-                        Ok(n) => self.conn.handle_sent(n, self.last_now),
+                        Ok(n) => self.conn.handle_sent(n),
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         Err(_) => break,
                     }

@@ -12,7 +12,7 @@ use localsock_core::{
     AcceptedFrom, Config, Connection, DeviceError, Event, LocalSocketError, OpenMode,
     PeerCredentials, SocketError, SocketOptions, State, WaitFor,
 };
-use localsock_os::{name_context, Timeout};
+use localsock_os::{default_config, Timeout};
 
 use crate::driver::{CoreTimer, Directions, Driver};
 use crate::split::{self, OwnedReadHalf, OwnedWriteHalf};
@@ -80,7 +80,7 @@ impl<R: Runtime> Default for LocalSocket<R> {
 impl<R: Runtime> LocalSocket<R> {
     /// An unconnected socket with Qt's defaults.
     pub fn new() -> Self {
-        Self::with_config(Config::new(name_context()))
+        Self::from_driver(Driver::new(default_config()))
     }
 
     /// An unconnected socket with the given core configuration.

@@ -35,7 +35,7 @@ fn pair() -> (Connection, Connection) {
         Some(Action::Connect { address, .. }) => address,
         other => panic!("expected a connect, got {other:?}"),
     };
-    writer.handle_connected(Duration::ZERO);
+    writer.handle_connected();
     while writer.poll_event().is_some() {}
     let reader = Connection::accepted(config, &address);
     (writer, reader)
@@ -43,7 +43,6 @@ fn pair() -> (Connection, Connection) {
 
 /// Pushes `total` bytes through the pair; returns the bytes the reader got.
 fn run_core(chunks: &[Bytes], total: usize) -> usize {
-    let now = Duration::ZERO;
     let (mut writer, mut reader) = pair();
     let mut received = 0;
     let mut sent = 0;
@@ -61,8 +60,8 @@ fn run_core(chunks: &[Bytes], total: usize) -> usize {
                 reader.recv_buf().put_slice(&chunk[..n]);
                 n
             };
-            reader.handle_received(n, now);
-            writer.handle_sent(n, now);
+            reader.handle_received(n);
+            writer.handle_sent(n);
             let got = reader.read_bytes(usize::MAX).unwrap();
             received += got.len();
             black_box(got);

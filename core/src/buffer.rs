@@ -26,11 +26,13 @@ pub struct ReadBuffer {
 
 impl ReadBuffer {
     /// Bytes buffered.
+    #[inline]
     pub fn len(&self) -> usize {
         self.buf.len()
     }
 
     /// True when nothing is buffered.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }
@@ -106,11 +108,13 @@ pub struct WriteQueue {
 
 impl WriteQueue {
     /// Bytes queued.
+    #[inline]
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// True when nothing is queued.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -168,7 +172,13 @@ impl WriteQueue {
                     }
                 }
                 None => {
-                    self.tail.advance(n);
+                    if n >= self.tail.len() {
+                        // Keeps the tail's start, so the next small write
+                        // fits without a `reserve` that moves it back.
+                        self.tail.clear();
+                    } else {
+                        self.tail.advance(n);
+                    }
                     n = 0;
                 }
             }

@@ -169,7 +169,7 @@ struct Names {
 ///    read into [`recv_buf`](Self::recv_buf) and report with [`handle_received`](Self::handle_received).
 ///    At end of stream (a read of 0 bytes) a Unix driver first asks the OS whether the
 ///    peer is gone for good (`POLLHUP`) and if so reports [`handle_hangup`](Self::handle_hangup),
-///    then `handle_received(0, now)`.
+///    then `handle_received(0)`.
 /// 3. If [`wants_write`](Self::wants_write), write [`transmit_chunks`](Self::transmit_chunks)
 ///    (vectored) and report with [`handle_sent`](Self::handle_sent); errors of either
 ///    direction go to [`handle_io_error`](Self::handle_io_error). After a failing send,
@@ -240,7 +240,14 @@ pub struct Connection {
     /// Set by [`release`](Connection::release): the owner is gone, so no
     /// event is queued any more (nobody could take it).
     released: bool,
-    actions: VecDeque<Action>,
+    /// The driver's queue, at most a close and then a connect: a close
+    /// cancels a connect queued before it (that could only open what the
+    /// close shuts), so nothing else can be pending. Two flags, not a
+    /// queue: every connection queues a close, and an allocation for it
+    /// shows in connect-and-close loops.
+    close_pending: bool,
+    /// A connect to `names.address` is pending (see `close_pending`).
+    connect_pending: bool,
     /// Qt's `error()`: the last error reported, fatal or not (a wait's
     /// timeout, an `Operation` refusal).
     /// Boxed, like `fatal`: errors are rare and every connection carries
@@ -257,9 +264,10 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// A new, unconnected socket.
-    pub fn new(config: Config) -> Self {
-        Self::with_config(Arc::new(config))
+    /// A new, unconnected socket. Sockets may share one configuration
+    /// (`Arc<Config>`); a setter then copies it for this socket alone.
+    pub fn new(config: impl Into<Arc<Config>>) -> Self {
+        Self::with_config(config.into())
     }
 
     fn with_config(config: Arc<Config>) -> Self {
@@ -284,7 +292,8 @@ impl Connection {
             direct_tail: false,
             events: VecDeque::new(),
             released: false,
-            actions: VecDeque::new(),
+            close_pending: false,
+            connect_pending: false,
             error: None,
             fatal: None,
             connect_deadline: None,
@@ -359,6 +368,7 @@ impl Connection {
     }
 
     /// The current state.
+    #[inline]
     pub fn state(&self) -> State {
         self.state
     }
@@ -437,11 +447,13 @@ impl Connection {
     }
 
     /// Bytes buffered and readable now.
+    #[inline]
     pub fn bytes_available(&self) -> usize {
         self.read.len()
     }
 
     /// Bytes queued and not yet taken by the OS.
+    #[inline]
     pub fn bytes_to_write(&self) -> usize {
         self.write.len()
     }
@@ -792,7 +804,7 @@ impl Connection {
             }
             State::Closing => {
                 self.write.clear();
-                self.actions.push_back(Action::Close);
+                self.push_close();
             }
             State::Unconnected => {}
         }
@@ -826,14 +838,11 @@ impl Connection {
                 self.connect_deadline = Some(now.saturating_add(self.config.connect_timeout));
                 self.retry_at = None;
                 self.retry_backoff = RETRY_FIRST;
-                self.actions.push_back(Action::Connect {
-                    address: address.clone(),
-                    mode,
-                });
                 self.names = Some(Arc::new(Names {
                     server_name: name.to_string(),
                     address: Some(address),
                 }));
+                self.connect_pending = true;
             }
         }
     }
@@ -1015,7 +1024,7 @@ impl Connection {
     // ----- inputs ----------------------------------------------------------
 
     /// The connect started by `Action::Connect` succeeded.
-    pub fn handle_connected(&mut self, _now: Duration) {
+    pub fn handle_connected(&mut self) {
         if self.state != State::Connecting {
             return;
         }
@@ -1041,7 +1050,7 @@ impl Connection {
                 if now >= deadline {
                     self.connect_timed_out();
                 } else {
-                    self.actions.push_back(Action::Close);
+                    self.push_close();
                     self.retry_at = Some(now.saturating_add(self.retry_backoff).min(deadline));
                     self.retry_backoff = (self.retry_backoff * 2).min(RETRY_MAX);
                 }
@@ -1057,6 +1066,7 @@ impl Connection {
     /// How many bytes the driver may read now; 0 means do not read (not
     /// connected, end of stream seen, or the read-buffer limit was reached
     /// and the application has not drained the buffer yet).
+    #[inline]
     pub fn read_capacity(&self) -> usize {
         if self.state != State::Connected || self.read_finished || self.read_paused {
             return 0;
@@ -1071,6 +1081,7 @@ impl Connection {
 
     /// Whether the driver should wait for readability (the same as
     /// [`read_capacity`](Self::read_capacity) > 0).
+    #[inline]
     pub fn wants_read(&self) -> bool {
         self.read_capacity() > 0
     }
@@ -1087,9 +1098,9 @@ impl Connection {
     /// means end of stream (see [`handle_eof`](Self::handle_eof)). (The
     /// count is taken from the buffer itself, so a wrong `n > 0` cannot
     /// corrupt it.)
-    pub fn handle_received(&mut self, n: usize, now: Duration) {
+    pub fn handle_received(&mut self, n: usize) {
         if n == 0 {
-            self.handle_eof(now);
+            self.handle_eof();
             return;
         }
         let added = self.read.take_added();
@@ -1128,7 +1139,7 @@ impl Connection {
     /// that sees a hang-up together with the end of stream reports
     /// `handle_hangup` first, so a peer that closed completely gets Qt's
     /// order of signals.
-    pub fn handle_eof(&mut self, _now: Duration) {
+    pub fn handle_eof(&mut self) {
         if self.read_finished || !matches!(self.state, State::Connected | State::Closing) {
             return;
         }
@@ -1152,7 +1163,7 @@ impl Connection {
     /// data the peer sent before it went is read out first; the connection
     /// ends at end of stream. After a half-close it ends now, without a
     /// second `ReadChannelFinished`.
-    pub fn handle_hangup(&mut self, _now: Duration) {
+    pub fn handle_hangup(&mut self) {
         if !matches!(self.state, State::Connected | State::Closing) || self.peer_gone.is_some() {
             return;
         }
@@ -1169,6 +1180,7 @@ impl Connection {
     }
 
     /// Whether there is queued data the driver should write now.
+    #[inline]
     pub fn wants_write(&self) -> bool {
         !self.write.is_empty()
             && matches!(self.state, State::Connected | State::Closing)
@@ -1178,6 +1190,7 @@ impl Connection {
     /// Whether enough is queued that the driver should write now, without
     /// waiting for a flush: writes are coalesced (like `BufWriter`, and like
     /// Qt, which writes from its event loop) until this many bytes are queued.
+    #[inline]
     pub fn wants_transmit_now(&self) -> bool {
         self.wants_write() && self.write.len() >= TRANSMIT_THRESHOLD
     }
@@ -1188,6 +1201,7 @@ impl Connection {
     /// follows a partial direct write, typically its rest), and the device
     /// is connected and writable. Report with
     /// [`handle_sent_direct`](Self::handle_sent_direct); queue the rest.
+    #[inline]
     pub fn can_write_direct(&self, len: usize) -> bool {
         (len >= TRANSMIT_THRESHOLD || self.direct_tail)
             && self.write.is_empty()
@@ -1200,7 +1214,8 @@ impl Connection {
     /// user's buffer. Less than offered means the socket filled up: the
     /// next write may go direct whatever its size (see
     /// [`can_write_direct`](Self::can_write_direct)).
-    pub fn handle_sent_direct(&mut self, n: usize, offered: usize, _now: Duration) {
+    #[inline]
+    pub fn handle_sent_direct(&mut self, n: usize, offered: usize) {
         self.direct_tail = n < offered && self.state == State::Connected;
         if n > 0 && matches!(self.state, State::Connected | State::Closing) {
             self.sent_total += n as u64;
@@ -1212,6 +1227,7 @@ impl Connection {
     /// bytes, skipping the core's buffer: nothing is buffered (so order is
     /// kept), reading is allowed now, and the device is open for reading.
     /// Report with [`handle_received_direct`](Self::handle_received_direct).
+    #[inline]
     pub fn can_read_direct(&self, len: usize) -> bool {
         len > 0
             && self.read.is_empty()
@@ -1222,9 +1238,10 @@ impl Connection {
     /// The driver read `n` bytes straight into the user's buffer; `n == 0`
     /// means end of stream. No `ReadyRead` is queued: the user already has
     /// the data.
-    pub fn handle_received_direct(&mut self, n: usize, now: Duration) {
+    #[inline]
+    pub fn handle_received_direct(&mut self, n: usize) {
         if n == 0 {
-            self.handle_eof(now);
+            self.handle_eof();
         } else {
             self.received_total += n as u64;
         }
@@ -1237,7 +1254,7 @@ impl Connection {
     }
 
     /// The OS took `n` bytes of [`transmit_chunks`](Self::transmit_chunks).
-    pub fn handle_sent(&mut self, n: usize, _now: Duration) {
+    pub fn handle_sent(&mut self, n: usize) {
         if !matches!(self.state, State::Connected | State::Closing) {
             return;
         }
@@ -1258,7 +1275,7 @@ impl Connection {
     /// peer sent: reading goes on to end of stream first. Anything else
     /// ends the connection with Qt's category. Buffered input stays
     /// readable.
-    pub fn handle_io_error(&mut self, direction: Direction, err: OsError, _now: Duration) {
+    pub fn handle_io_error(&mut self, direction: Direction, err: OsError) {
         if !matches!(self.state, State::Connected | State::Closing) {
             return;
         }
@@ -1341,8 +1358,22 @@ impl Connection {
     // ----- outputs ----------------------------------------------------------
 
     /// The next thing the driver must do with the OS.
+    #[inline]
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        if self.close_pending {
+            self.close_pending = false;
+            return Some(Action::Close);
+        }
+        if self.connect_pending {
+            self.connect_pending = false;
+            if let Some(address) = self.names.as_ref().and_then(|n| n.address.as_ref()) {
+                return Some(Action::Connect {
+                    address: address.clone(),
+                    mode: self.requested_mode,
+                });
+            }
+        }
+        None
     }
 
     /// The next Qt signal to deliver.
@@ -1509,19 +1540,19 @@ impl Connection {
     }
 
     fn push_connect(&mut self) {
-        if let Some(address) = self.names.as_ref().and_then(|n| n.address.as_ref()) {
-            self.actions.push_back(Action::Connect {
-                address: address.clone(),
-                mode: self.requested_mode,
-            });
-        }
+        self.connect_pending = true;
+    }
+
+    /// Queues closing the OS object; a connect queued before is moot.
+    fn push_close(&mut self) {
+        self.close_pending = true;
+        self.connect_pending = false;
     }
 
     fn clear_connect(&mut self) {
         self.connect_deadline = None;
         self.retry_at = None;
-        self.actions
-            .retain(|a| !matches!(a, Action::Connect { .. }));
+        self.connect_pending = false;
     }
 
     fn fail_connect(&mut self, err: LocalSocketError) {
@@ -1530,7 +1561,7 @@ impl Connection {
         self.fatal = Some(Box::new(err));
         self.push_event(Event::Error(kind));
         self.clear_connect();
-        self.actions.push_back(Action::Close);
+        self.push_close();
         self.mode = None;
         self.set_state(State::Unconnected);
         self.names = None;
@@ -1545,7 +1576,7 @@ impl Connection {
 
     fn cancel_connect(&mut self, read_channel_finished: bool) {
         self.clear_connect();
-        self.actions.push_back(Action::Close);
+        self.push_close();
         self.mode = None;
         self.set_state(State::Unconnected);
         if read_channel_finished {
@@ -1563,7 +1594,7 @@ impl Connection {
         self.set_state(State::Unconnected);
         self.push_read_channel_finished();
         self.push_event(Event::Disconnected);
-        self.actions.push_back(Action::Close);
+        self.push_close();
         self.names = None;
     }
 

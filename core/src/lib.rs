@@ -24,7 +24,7 @@
 //!     match action {
 //!         Action::Connect { address, .. } => {
 //!             assert_eq!(address.as_str(), "/tmp/demo");
-//!             conn.handle_connected(now);
+//!             conn.handle_connected();
 //!         }
 //!         Action::Close => {}
 //!     }
@@ -37,23 +37,23 @@
 //! for chunk in conn.transmit_chunks() {
 //!     wire.extend_from_slice(chunk);
 //! }
-//! conn.handle_sent(wire.len(), now);
+//! conn.handle_sent(wire.len());
 //! assert_eq!(conn.bytes_to_write(), 0);
 //!
 //! // 3. Reads go straight into the core's buffer, then get reported.
 //! let n = conn.read_capacity().min(wire.len());
 //! conn.recv_buf().put_slice(&wire[..n]);
-//! conn.handle_received(n, now);
+//! conn.handle_received(n);
 //! assert!(conn.can_read_line());
 //! assert_eq!(&conn.read_line(0).unwrap()[..], b"ping\n");
 //!
 //! // 4. End of stream without a hang-up is a half-close: the peer may
 //! //    still read, so this side stays Connected and can still write.
-//! conn.handle_received(0, now);
+//! conn.handle_received(0);
 //! assert_eq!(conn.state(), State::Connected);
 //! assert!(conn.wants_hangup_watch());
 //! // 5. When the peer goes away for good, Qt's closing signals follow.
-//! conn.handle_hangup(now);
+//! conn.handle_hangup();
 //! let events: Vec<Event> = std::iter::from_fn(|| conn.poll_event()).collect();
 //! assert_eq!(events.last(), Some(&Event::Disconnected));
 //! assert_eq!(conn.state(), State::Unconnected);

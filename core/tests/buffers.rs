@@ -16,7 +16,7 @@ fn read_capacity_is_zero_at_the_limit() {
     c.set_read_buffer_size(10);
     assert_eq!(c.read_buffer_size(), 10);
     assert_eq!(c.read_capacity(), 10);
-    assert_eq!(feed(&mut c, &pattern(0, 25), T0), 10);
+    assert_eq!(feed(&mut c, &pattern(0, 25)), 10);
     assert_eq!(c.bytes_available(), 10);
     assert_eq!(c.read_capacity(), 0);
     assert_eq!(c.recv_buf().remaining_mut(), 0);
@@ -27,7 +27,7 @@ fn reading_resumes_when_the_user_reads() {
     let mut c = connected();
     c.set_read_buffer_size(10);
     let data = pattern(0, 25);
-    let mut off = feed(&mut c, &data, T0);
+    let mut off = feed(&mut c, &data);
     let mut got = Vec::new();
     let mut buf = [0u8; 4];
     while got.len() < data.len() {
@@ -40,7 +40,7 @@ fn reading_resumes_when_the_user_reads() {
         } else {
             assert_eq!(c.read_capacity(), 10 - c.bytes_available());
         }
-        off += feed(&mut c, &data[off..], T0);
+        off += feed(&mut c, &data[off..]);
         assert!(c.bytes_available() <= 10);
     }
     assert_eq!(got, data);
@@ -50,7 +50,7 @@ fn reading_resumes_when_the_user_reads() {
 fn below_the_limit_reading_goes_on() {
     let mut c = connected();
     c.set_read_buffer_size(10);
-    feed(&mut c, b"abc", T0);
+    feed(&mut c, b"abc");
     assert_eq!(c.read_capacity(), 7, "the limit was never reached");
 }
 
@@ -58,7 +58,7 @@ fn below_the_limit_reading_goes_on() {
 fn a_ready_read_wait_reads_whenever_there_is_room() {
     let mut c = connected();
     c.set_read_buffer_size(4);
-    assert_eq!(feed(&mut c, b"0123456789", T0), 4);
+    assert_eq!(feed(&mut c, b"0123456789"), 4);
     let mut two = [0u8; 2];
     c.read(&mut two).unwrap();
     assert_eq!(c.read_capacity(), 0, "paused until drained");
@@ -68,7 +68,7 @@ fn a_ready_read_wait_reads_whenever_there_is_room() {
         2,
         "Qt's waitForReadyRead reads into the room"
     );
-    assert_eq!(feed(&mut c, b"45", T0), 2);
+    assert_eq!(feed(&mut c, b"45"), 2);
     assert_eq!(c.wait_outcome(&wait), Some(Ok(())));
 }
 
@@ -76,7 +76,7 @@ fn a_ready_read_wait_reads_whenever_there_is_room() {
 fn recv_buf_never_offers_more_than_the_limit_allows() {
     let mut c = connected();
     c.set_read_buffer_size(7);
-    feed(&mut c, b"abc", T0);
+    feed(&mut c, b"abc");
     assert_eq!(c.recv_buf().remaining_mut(), 4);
 }
 
@@ -84,7 +84,7 @@ fn recv_buf_never_offers_more_than_the_limit_allows() {
 fn raising_the_limit_while_full_resumes_reading() {
     let mut c = connected();
     c.set_read_buffer_size(8);
-    feed(&mut c, &[1u8; 20], T0);
+    feed(&mut c, &[1u8; 20]);
     assert_eq!(c.read_capacity(), 0);
     c.set_read_buffer_size(12);
     assert_eq!(c.read_capacity(), 4);
@@ -95,10 +95,10 @@ fn raising_the_limit_while_full_resumes_reading() {
 #[test]
 fn lowering_the_limit_below_the_buffered_amount_stops_reading() {
     let mut c = connected();
-    feed(&mut c, &[1u8; 20], T0);
+    feed(&mut c, &[1u8; 20]);
     c.set_read_buffer_size(5);
     assert_eq!(c.read_capacity(), 0);
-    assert_eq!(feed(&mut c, &[2u8; 3], T0), 0);
+    assert_eq!(feed(&mut c, &[2u8; 3]), 0);
     assert_eq!(c.bytes_available(), 20, "nothing is dropped");
     c.skip(16).unwrap();
     assert_eq!(c.read_capacity(), 1);
@@ -119,11 +119,11 @@ fn unlimited_reads_are_offered_in_growing_chunks() {
     let mut c = connected();
     let first = c.read_capacity();
     assert!(first > 0);
-    feed(&mut c, &vec![0u8; first], T0);
+    feed(&mut c, &vec![0u8; first]);
     assert!(c.read_capacity() >= first);
     for _ in 0..20 {
         let cap = c.read_capacity();
-        feed(&mut c, &vec![0u8; cap], T0);
+        feed(&mut c, &vec![0u8; cap]);
         c.skip(usize::MAX).unwrap();
     }
     assert!(c.read_capacity() >= READ_CHUNK);
@@ -143,7 +143,7 @@ fn no_reads_unless_connected() {
 #[test]
 fn handle_received_without_bytes_changes_nothing() {
     let mut c = connected();
-    c.handle_received(5, T0);
+    c.handle_received(5);
     assert_eq!(c.bytes_available(), 0);
     assert!(events(&mut c).is_empty());
 }
@@ -152,7 +152,7 @@ fn handle_received_without_bytes_changes_nothing() {
 fn handle_received_counts_what_was_put_not_what_was_claimed() {
     let mut c = connected();
     c.recv_buf().put_slice(b"abc");
-    c.handle_received(100, T0);
+    c.handle_received(100);
     assert_eq!(c.bytes_available(), 3);
     assert_eq!(c.buffered(), b"abc");
 }
@@ -162,7 +162,7 @@ fn handle_received_counts_what_was_put_not_what_was_claimed() {
 #[test]
 fn read_bytes_hands_out_the_buffer_without_copying() {
     let mut c = connected();
-    feed(&mut c, &pattern(0, 100), T0);
+    feed(&mut c, &pattern(0, 100));
     let base = c.buffered().as_ptr();
     let first = c.read_bytes(40).unwrap();
     assert_eq!(first.as_ptr(), base, "same memory as the read buffer");
@@ -177,7 +177,7 @@ fn read_bytes_hands_out_the_buffer_without_copying() {
 #[test]
 fn read_line_returns_whole_lines_then_the_rest() {
     let mut c = connected();
-    feed(&mut c, b"ab\ncd\nef", T0);
+    feed(&mut c, b"ab\ncd\nef");
     assert!(c.can_read_line());
     assert_eq!(&c.read_line(0).unwrap()[..], b"ab\n");
     assert_eq!(&c.read_line(0).unwrap()[..], b"cd\n");
@@ -193,7 +193,7 @@ fn read_line_returns_whole_lines_then_the_rest() {
 #[test]
 fn read_line_stops_at_max() {
     let mut c = connected();
-    feed(&mut c, b"abcdef\nx", T0);
+    feed(&mut c, b"abcdef\nx");
     assert_eq!(&c.read_line(2).unwrap()[..], b"ab");
     assert_eq!(&c.read_line(5).unwrap()[..], b"cdef\n");
     assert_eq!(&c.read_line(100).unwrap()[..], b"x");
@@ -202,7 +202,7 @@ fn read_line_stops_at_max() {
 #[test]
 fn peek_does_not_consume() {
     let mut c = connected();
-    feed(&mut c, b"peekaboo", T0);
+    feed(&mut c, b"peekaboo");
     let mut buf = [0u8; 4];
     assert_eq!(c.peek(&mut buf), Ok(4));
     assert_eq!(&buf, b"peek");
@@ -216,9 +216,9 @@ fn peek_does_not_consume() {
 #[test]
 fn skip_past_the_end_returns_what_was_available() {
     let mut c = connected();
-    feed(&mut c, &pattern(0, 20), T0);
+    feed(&mut c, &pattern(0, 20));
     assert_eq!(c.skip(5), Ok(5));
-    peer_closes(&mut c, T0);
+    peer_closes(&mut c);
     assert_eq!(c.skip(100), Ok(15), "skip works after disconnect");
     assert_eq!(c.skip(1), Ok(0));
 }
@@ -227,7 +227,7 @@ fn skip_past_the_end_returns_what_was_available() {
 fn at_end_is_true_when_empty_or_closed() {
     let mut c = connected();
     assert!(c.at_end());
-    feed(&mut c, b"x", T0);
+    feed(&mut c, b"x");
     assert!(!c.at_end());
     c.close(T0);
     assert!(c.at_end());
@@ -236,7 +236,7 @@ fn at_end_is_true_when_empty_or_closed() {
 #[test]
 fn reads_after_close_are_not_open() {
     let mut c = connected();
-    feed(&mut c, b"x", T0);
+    feed(&mut c, b"x");
     c.close(T0);
     assert_eq!(c.read_all(), Err(DeviceError::NotOpen));
     assert!(!c.can_read_line());
@@ -332,7 +332,7 @@ fn partial_handle_sent_at_every_offset_leaves_the_rest_in_order() {
         .chain([1, all.len() - 1, all.len()])
     {
         let (mut c, _) = mixed_queue();
-        c.handle_sent(k, T0);
+        c.handle_sent(k);
         assert_eq!(c.bytes_to_write(), all.len() - k, "offset {k}");
         assert_eq!(pending_output(&c), &all[k..], "offset {k}");
         let evs = events(&mut c);
@@ -351,7 +351,7 @@ fn boundaries_of_chunks_are_handled_exactly() {
     let bounds: Vec<usize> = c.transmit_chunks().map(<[u8]>::len).collect();
     let mut off = 0;
     for b in bounds {
-        c.handle_sent(b, T0);
+        c.handle_sent(b);
         off += b;
         assert_eq!(pending_output(&c), &all[off..]);
     }
@@ -364,7 +364,7 @@ fn one_byte_sends_drain_everything() {
     let mut sent = Vec::new();
     while c.wants_write() {
         sent.push(c.transmit_chunks().next().unwrap()[0]);
-        c.handle_sent(1, T0);
+        c.handle_sent(1);
     }
     assert_eq!(sent, all);
 }
@@ -373,7 +373,7 @@ fn one_byte_sends_drain_everything() {
 fn handle_sent_beyond_the_queue_counts_only_the_queue() {
     let mut c = connected();
     c.write(&b"abc"[..]).unwrap();
-    c.handle_sent(10, T0);
+    c.handle_sent(10);
     assert_eq!(events(&mut c), [Event::BytesWritten(3)]);
     assert_eq!(c.bytes_to_write(), 0);
 }
@@ -382,7 +382,7 @@ fn handle_sent_beyond_the_queue_counts_only_the_queue() {
 fn writes_coalesce_after_a_partial_send() {
     let mut c = connected();
     c.write_slice(b"hello ").unwrap();
-    c.handle_sent(3, T0);
+    c.handle_sent(3);
     c.write_slice(b"world").unwrap();
     assert_eq!(pending_output(&c), b"lo world");
 }
@@ -404,12 +404,12 @@ fn direct_read_is_allowed_only_with_an_empty_buffer() {
     let mut c = connected();
     assert!(c.can_read_direct(100));
     assert!(!c.can_read_direct(0));
-    feed(&mut c, b"x", T0);
+    feed(&mut c, b"x");
     assert!(!c.can_read_direct(100), "buffered bytes must come first");
     c.skip(1).unwrap();
     assert!(c.can_read_direct(100));
     let _ = events(&mut c);
-    c.handle_received_direct(100, T0);
+    c.handle_received_direct(100);
     assert!(
         events(&mut c).is_empty(),
         "no ReadyRead: the user has the data"
@@ -422,14 +422,14 @@ fn direct_read_is_refused_when_write_only_or_not_connected() {
     let c = connected_mode(OpenMode::WriteOnly);
     assert!(!c.can_read_direct(10));
     let mut c = connected();
-    peer_closes(&mut c, T0);
+    peer_closes(&mut c);
     assert!(!c.can_read_direct(10));
 }
 
 #[test]
 fn direct_read_of_zero_is_a_half_close() {
     let mut c = connected();
-    c.handle_received_direct(0, T0);
+    c.handle_received_direct(0);
     assert_eq!(events(&mut c), [Event::ReadChannelFinished]);
     assert_eq!(c.state(), State::Connected);
     assert!(c.wants_hangup_watch());
@@ -439,8 +439,8 @@ fn direct_read_of_zero_is_a_half_close() {
 #[test]
 fn direct_read_of_zero_after_a_hangup_is_the_end() {
     let mut c = connected();
-    c.handle_hangup(T0);
-    c.handle_received_direct(0, T0);
+    c.handle_hangup();
+    c.handle_received_direct(0);
     let evs = events(&mut c);
     assert_eq!(
         evs.first(),
@@ -460,12 +460,12 @@ fn direct_write_needs_a_large_write_and_an_empty_queue() {
         !c.can_write_direct(TRANSMIT_THRESHOLD),
         "order must be kept"
     );
-    send_all(&mut c, T0);
+    send_all(&mut c);
     let _ = events(&mut c);
     assert!(c.can_write_direct(TRANSMIT_THRESHOLD));
-    c.handle_sent_direct(TRANSMIT_THRESHOLD, TRANSMIT_THRESHOLD, T0);
+    c.handle_sent_direct(TRANSMIT_THRESHOLD, TRANSMIT_THRESHOLD);
     assert_eq!(events(&mut c), [Event::BytesWritten(TRANSMIT_THRESHOLD)]);
-    c.handle_sent_direct(0, TRANSMIT_THRESHOLD, T0);
+    c.handle_sent_direct(0, TRANSMIT_THRESHOLD);
     assert!(events(&mut c).is_empty());
 }
 
@@ -477,17 +477,17 @@ fn the_rest_of_a_partial_direct_write_may_go_direct() {
     let mut c = connected();
     let small = 100;
     assert!(!c.can_write_direct(small));
-    c.handle_sent_direct(TRANSMIT_THRESHOLD / 2, TRANSMIT_THRESHOLD, T0);
+    c.handle_sent_direct(TRANSMIT_THRESHOLD / 2, TRANSMIT_THRESHOLD);
     assert!(c.can_write_direct(small), "the rest of a partial write");
-    c.handle_sent_direct(small, small, T0);
+    c.handle_sent_direct(small, small);
     assert!(
         !c.can_write_direct(small),
         "taken whole: small writes queue again"
     );
-    c.handle_sent_direct(1, TRANSMIT_THRESHOLD, T0);
+    c.handle_sent_direct(1, TRANSMIT_THRESHOLD);
     c.write_slice(b"queued").unwrap();
     assert!(!c.can_write_direct(small), "a queued write ends it");
-    send_all(&mut c, T0);
+    send_all(&mut c);
     assert!(!c.can_write_direct(small));
 }
 
@@ -498,10 +498,10 @@ fn direct_write_is_refused_read_only_closing_or_unconnected() {
     let mut c = connected();
     c.write_slice(b"x").unwrap();
     c.disconnect_from_server(T0);
-    send_all(&mut c, T0);
+    send_all(&mut c);
     assert!(!c.can_write_direct(TRANSMIT_THRESHOLD));
     let _ = events(&mut c);
-    c.handle_sent_direct(10, 10, T0);
+    c.handle_sent_direct(10, 10);
     assert!(
         events(&mut c).is_empty(),
         "no BytesWritten once unconnected"

@@ -155,7 +155,7 @@ fn an_adopted_connecting_socket_signals_connected_when_the_driver_finishes() {
     assert_eq!(c.open_mode(), None);
     assert_eq!(c.server_name(), "");
     assert_eq!(c.poll_event(), None);
-    c.handle_connected(Duration::ZERO);
+    c.handle_connected();
     let events: Vec<Event> = std::iter::from_fn(|| c.poll_event()).collect();
     assert_eq!(
         events,

@@ -12,10 +12,10 @@ fn echo_loop_without_taking_events_keeps_queue_small() {
     let mut c = connected();
     events(&mut c);
     for i in 0..10_000u32 {
-        feed(&mut c, format!("line {i}\n").as_bytes(), T0);
+        feed(&mut c, format!("line {i}\n").as_bytes());
         let line = c.read_line(0).unwrap();
         c.write(line).unwrap();
-        send_all(&mut c, T0);
+        send_all(&mut c);
     }
     let queued = events(&mut c);
     assert_eq!(queued.len(), 2, "{queued:?}");
@@ -39,7 +39,7 @@ fn data_events_do_not_cross_state_changes() {
     let mut c = connected();
     events(&mut c);
     c.write(&b"abc"[..]).unwrap();
-    send_all(&mut c, T0);
+    send_all(&mut c);
     c.disconnect_from_server(T0);
     let got = events(&mut c);
     assert_eq!(
@@ -62,7 +62,7 @@ fn connect_abort_loop_is_capped() {
     for _ in 0..5_000 {
         c.connect_to_server("x", OpenMode::ReadWrite, T0);
         actions(&mut c);
-        c.handle_connected(T0);
+        c.handle_connected();
         c.abort();
         actions(&mut c);
     }
@@ -90,16 +90,16 @@ fn timed_out_waits_merge_and_never_push_out_transitions() {
     );
     // Fill the queue with data events and timeouts, then end the connection.
     for i in 0..3 * localsock_core::MAX_QUEUED_EVENTS {
-        feed(&mut c, b"x", T0);
+        feed(&mut c, b"x");
         c.read_all().unwrap();
         c.write(&b"y"[..]).unwrap();
-        send_all(&mut c, T0);
+        send_all(&mut c);
         if i % 2 == 0 {
             c.report_wait_timeout();
         }
     }
     assert!(c.queued_events() <= localsock_core::MAX_QUEUED_EVENTS);
-    peer_closes(&mut c, T0);
+    peer_closes(&mut c);
     let got = events(&mut c);
     assert!(got.len() <= localsock_core::MAX_QUEUED_EVENTS);
     assert_eq!(

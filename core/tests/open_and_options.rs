@@ -32,7 +32,7 @@ fn open_connects_to_the_preset_name() {
             mode: OpenMode::ReadOnly
         }]
     );
-    c.handle_connected(T0);
+    c.handle_connected();
     assert_eq!(c.open_outcome(), Ok(()));
     assert_eq!(c.open_mode(), Some(OpenMode::ReadOnly));
     assert_eq!(c.server_name(), "srv");
@@ -91,7 +91,7 @@ fn a_pending_open_is_socket_timeout_and_stays_connecting() {
     // The retry succeeds later: a wait for the connect picks it up.
     c.handle_timeout(ms(1));
     assert!(!connect_addresses(&mut c).is_empty(), "retried");
-    c.handle_connected(ms(1));
+    c.handle_connected();
     assert_eq!(c.open_outcome(), Ok(()));
 }
 
@@ -125,7 +125,7 @@ fn the_preset_name_is_used_once_and_cleared_with_the_connection() {
     c.set_server_name("srv");
     c.open(OpenMode::ReadWrite, T0).unwrap();
     let _ = actions(&mut c);
-    c.handle_connected(T0);
+    c.handle_connected();
     c.disconnect_from_server(T0);
     assert_eq!(c.state(), State::Unconnected);
     assert_eq!(c.server_name(), "", "Qt clears the names when Unconnected");

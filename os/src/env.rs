@@ -1,9 +1,10 @@
 //! What the runtimes share besides system calls: Qt's wait timeouts and
 //! where names resolve on this machine.
 
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use localsock_core::{NameContext, Platform};
+use localsock_core::{Config, NameContext, Platform};
 
 /// How long a `wait_for_*` call may block: Qt's milliseconds, where -1
 /// means forever and 0 means "don't wait".
@@ -59,28 +60,57 @@ impl From<Option<Duration>> for Timeout {
 
 /// Where names resolve on this machine, as Qt does it: `$TMPDIR` (made
 /// absolute, trailing `/` removed) or `/tmp` on Unix; pipes on Windows.
+///
+/// Read once per process, at the first call (Qt reads `TMPDIR` at every
+/// connect and listen; docs/semantics.md, difference 34): every socket and
+/// server of a process then agrees on where names live, and a socket does
+/// not pay for an environment lookup.
 pub fn name_context() -> NameContext {
-    #[cfg(windows)]
-    {
-        NameContext::new(Platform::CURRENT, String::new())
-    }
-    #[cfg(not(windows))]
-    {
-        let dir = std::env::var_os("TMPDIR")
-            .map(std::path::PathBuf::from)
-            .filter(|p| !p.as_os_str().is_empty())
-            .map(|p| {
-                if p.is_absolute() {
-                    p
-                } else {
-                    std::env::current_dir().unwrap_or_default().join(p)
-                }
-            })
-            .and_then(|p| p.to_str().map(|s| s.trim_end_matches('/').to_string()))
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "/tmp".to_string());
-        NameContext::new(Platform::CURRENT, dir)
-    }
+    process_name_context().clone()
+}
+
+fn process_name_context() -> &'static NameContext {
+    static CONTEXT: OnceLock<NameContext> = OnceLock::new();
+    CONTEXT.get_or_init(|| {
+        #[cfg(windows)]
+        {
+            NameContext::new(Platform::CURRENT, String::new())
+        }
+        #[cfg(not(windows))]
+        {
+            let dir = std::env::var_os("TMPDIR")
+                .map(std::path::PathBuf::from)
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(|p| {
+                    if p.is_absolute() {
+                        p
+                    } else {
+                        std::env::current_dir().unwrap_or_default().join(p)
+                    }
+                })
+                .and_then(|p| p.to_str().map(|s| s.trim_end_matches('/').to_string()))
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "/tmp".to_string());
+            NameContext::new(Platform::CURRENT, dir)
+        }
+    })
+}
+
+/// Qt's defaults with [`name_context`], one shared value for every socket
+/// that keeps them (a setter copies it for that socket alone): a process
+/// that opens many sockets allocates nothing for their configuration.
+///
+/// ```
+/// let a = localsock_os::default_config();
+/// let b = localsock_os::default_config();
+/// assert!(std::sync::Arc::ptr_eq(&a, &b));
+/// assert_eq!(a.name_context, localsock_os::name_context());
+/// ```
+pub fn default_config() -> Arc<Config> {
+    static CONFIG: OnceLock<Arc<Config>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| Arc::new(Config::new(name_context())))
+        .clone()
 }
 
 /// Qt's static `QLocalServer::removeServer`: removes the socket file that

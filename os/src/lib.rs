@@ -32,4 +32,4 @@ pub mod unix;
 #[cfg(windows)]
 pub mod windows;
 
-pub use env::{name_context, remove_server, Timeout};
+pub use env::{default_config, name_context, remove_server, Timeout};

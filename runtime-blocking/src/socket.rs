@@ -11,7 +11,9 @@ use localsock_core::{
 };
 
 use crate::platform::{Connect, Stream};
-use crate::{name_context, Timeout};
+use crate::Timeout;
+use localsock_os::default_config;
+use std::sync::Arc;
 
 mod descriptor;
 
@@ -119,11 +121,15 @@ impl Default for LocalSocket {
 impl LocalSocket {
     /// An unconnected socket with Qt's defaults.
     pub fn new() -> Self {
-        Self::with_config(Config::new(name_context()))
+        Self::with_shared_config(default_config())
     }
 
     /// An unconnected socket with the given core configuration.
     pub fn with_config(config: Config) -> Self {
+        Self::with_shared_config(Arc::new(config))
+    }
+
+    fn with_shared_config(config: Arc<Config>) -> Self {
         LocalSocket {
             conn: Connection::new(config),
             stream: None,
@@ -507,30 +513,39 @@ impl LocalSocket {
 
     // ----- the driver -----------------------------------------------------
 
-    /// Performs the core's queued actions.
+    /// Performs the core's queued actions (after every input; usually
+    /// there are none, so the check stays inline and the work does not).
+    #[inline]
     fn run_actions(&mut self) {
         while let Some(action) = self.conn.poll_action() {
-            match action {
-                Action::Close => {
-                    self.stream = None;
-                    self.in_progress = false;
-                    self.send_mode = SendMode::Probe;
-                }
-                Action::Connect { address, mode } => {
-                    self.stream = None;
-                    self.send_mode = SendMode::Probe;
-                    let now = self.now();
-                    match Stream::connect(&address, mode.can_read(), mode.can_write()) {
-                        Ok(Connect::Done(s)) => {
-                            self.stream = Some(s);
-                            self.in_progress = false;
-                            self.conn.handle_connected(now);
-                        }
-                        Ok(Connect::InProgress(s)) => {
-                            self.stream = Some(s);
-                            self.in_progress = true;
-                        }
-                        Err(e) => self.conn.handle_connect_error(os_error(&e), now),
+            self.perform(action);
+        }
+    }
+
+    #[inline(never)]
+    fn perform(&mut self, action: Action) {
+        match action {
+            Action::Close => {
+                self.stream = None;
+                self.in_progress = false;
+                self.send_mode = SendMode::Probe;
+            }
+            Action::Connect { address, mode } => {
+                self.stream = None;
+                self.send_mode = SendMode::Probe;
+                match Stream::connect(&address, mode.can_read(), mode.can_write()) {
+                    Ok(Connect::Done(s)) => {
+                        self.stream = Some(s);
+                        self.in_progress = false;
+                        self.conn.handle_connected();
+                    }
+                    Ok(Connect::InProgress(s)) => {
+                        self.stream = Some(s);
+                        self.in_progress = true;
+                    }
+                    Err(e) => {
+                        let now = self.now();
+                        self.conn.handle_connect_error(os_error(&e), now)
                     }
                 }
             }
@@ -543,14 +558,12 @@ impl LocalSocket {
             let Some(stream) = self.stream.as_mut() else {
                 return;
             };
-            let now = self.origin.elapsed();
             match stream.send(&self.conn) {
-                Ok(n) => self.conn.handle_sent(n, now),
+                Ok(n) => self.conn.handle_sent(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    self.conn
-                        .handle_io_error(Direction::Write, os_error(&e), now);
+                    self.conn.handle_io_error(Direction::Write, os_error(&e));
                     self.run_actions();
                     self.drain_gone_peer();
                     break;
@@ -575,7 +588,6 @@ impl LocalSocket {
         let Some(stream) = self.stream.as_mut() else {
             return false;
         };
-        let now = self.origin.elapsed();
         let progressed = match stream.recv_into(&mut self.conn) {
             Ok(0) => {
                 // A pipe write may have completed before the peer closed:
@@ -587,20 +599,19 @@ impl LocalSocket {
                 // Qt's order for a peer that closed completely needs the
                 // hang-up before the end of stream; without it, a half-close.
                 if stream.hung_up() {
-                    self.conn.handle_hangup(now);
+                    self.conn.handle_hangup();
                 }
-                self.conn.handle_received(0, now);
+                self.conn.handle_received(0);
                 true
             }
             Ok(n) => {
-                self.conn.handle_received(n, now);
+                self.conn.handle_received(n);
                 true
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => true,
             Err(e) => {
-                self.conn
-                    .handle_io_error(Direction::Read, os_error(&e), now);
+                self.conn.handle_io_error(Direction::Read, os_error(&e));
                 true
             }
         };
@@ -621,9 +632,7 @@ impl LocalSocket {
             }
             Ok(false) => {}
             Err(e) => {
-                let now = self.origin.elapsed();
-                self.conn
-                    .handle_io_error(Direction::Write, os_error(&e), now);
+                self.conn.handle_io_error(Direction::Write, os_error(&e));
                 self.run_actions();
             }
         }
@@ -639,7 +648,7 @@ impl LocalSocket {
                 match s.finish_connect() {
                     Ok(()) => {
                         self.in_progress = false;
-                        self.conn.handle_connected(now);
+                        self.conn.handle_connected();
                     }
                     Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
                     Err(e) => {
@@ -697,15 +706,12 @@ impl LocalSocket {
             Some(s) if want_read || want_write || watch_hangup => {
                 match s.wait(want_read, want_write, wait) {
                     Ok(_) if watch_hangup && s.hung_up() => {
-                        let now = self.origin.elapsed();
-                        self.conn.handle_hangup(now);
+                        self.conn.handle_hangup();
                         self.run_actions();
                     }
                     Ok(_) => {}
                     Err(e) => {
-                        let now = self.origin.elapsed();
-                        self.conn
-                            .handle_io_error(Direction::Read, os_error(&e), now);
+                        self.conn.handle_io_error(Direction::Read, os_error(&e));
                         self.run_actions();
                     }
                 }
@@ -774,13 +780,12 @@ impl Read for LocalSocket {
                 && !self.conn.wants_write()
             {
                 if let Some(stream) = self.stream.as_mut() {
-                    let now = self.origin.elapsed();
                     match stream.recv_direct(buf, true) {
                         Ok(n) => {
                             if n == 0 && stream.hung_up() {
-                                self.conn.handle_hangup(now);
+                                self.conn.handle_hangup();
                             }
-                            self.conn.handle_received_direct(n, now);
+                            self.conn.handle_received_direct(n);
                             self.run_actions();
                             if n > 0 {
                                 return Ok(n);
@@ -797,8 +802,7 @@ impl Read for LocalSocket {
                         }
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                         Err(e) => {
-                            self.conn
-                                .handle_io_error(Direction::Read, os_error(&e), now);
+                            self.conn.handle_io_error(Direction::Read, os_error(&e));
                             self.run_actions();
                             continue;
                         }
@@ -835,14 +839,13 @@ impl Write for LocalSocket {
             let Some(stream) = self.stream.as_mut() else {
                 break;
             };
-            let now = self.origin.elapsed();
             let sent = match self.send_mode {
                 SendMode::Patient => stream.send_direct_patient(buf),
                 SendMode::Probe | SendMode::Polling => stream.send_direct(buf),
             };
             match sent {
                 Ok(n) => {
-                    self.conn.handle_sent_direct(n, buf.len(), now);
+                    self.conn.handle_sent_direct(n, buf.len());
                     return Ok(n);
                 }
                 // The socket is full. Then write straight from `buf` again
@@ -866,8 +869,7 @@ impl Write for LocalSocket {
                 },
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    self.conn
-                        .handle_io_error(Direction::Write, os_error(&e), now);
+                    self.conn.handle_io_error(Direction::Write, os_error(&e));
                     self.run_actions();
                     self.drain_gone_peer();
                     return Err(self.conn.write_refusal().into());

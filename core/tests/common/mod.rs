@@ -52,7 +52,7 @@ pub fn connected_with(config: Config, mode: OpenMode) -> Connection {
         matches!(acts.as_slice(), [Action::Connect { .. }]),
         "{acts:?}"
     );
-    c.handle_connected(T0);
+    c.handle_connected();
     let evs = events(&mut c);
     assert_eq!(evs.last(), Some(&Event::Connected));
     assert_eq!(c.state(), State::Connected);
@@ -72,7 +72,7 @@ pub fn connected_mode(mode: OpenMode) -> Connection {
 /// Delivers up to `data.len()` bytes from the peer the way a driver does:
 /// at most `read_capacity()` at a time, straight into `recv_buf()`.
 /// Returns how many the core took (it stops at the read-buffer limit).
-pub fn feed(c: &mut Connection, data: &[u8], now: Duration) -> usize {
+pub fn feed(c: &mut Connection, data: &[u8]) -> usize {
     let mut off = 0;
     while off < data.len() {
         let cap = c.read_capacity();
@@ -81,7 +81,7 @@ pub fn feed(c: &mut Connection, data: &[u8], now: Duration) -> usize {
         }
         let n = cap.min(data.len() - off);
         c.recv_buf().put_slice(&data[off..off + n]);
-        c.handle_received(n, now);
+        c.handle_received(n);
         off += n;
     }
     off
@@ -89,9 +89,9 @@ pub fn feed(c: &mut Connection, data: &[u8], now: Duration) -> usize {
 
 /// The peer closed completely, as a Unix driver reports it: the hang-up
 /// seen with the end of stream, then the end of stream.
-pub fn peer_closes(c: &mut Connection, now: Duration) {
-    c.handle_hangup(now);
-    c.handle_eof(now);
+pub fn peer_closes(c: &mut Connection) {
+    c.handle_hangup();
+    c.handle_eof();
 }
 
 /// The queued output, concatenated (without consuming it).
@@ -105,9 +105,9 @@ pub fn pending_output(c: &Connection) -> Vec<u8> {
 
 /// Sends everything queued (as one `writev` that the OS takes whole) and
 /// returns the bytes.
-pub fn send_all(c: &mut Connection, now: Duration) -> Vec<u8> {
+pub fn send_all(c: &mut Connection) -> Vec<u8> {
     let out = pending_output(c);
-    c.handle_sent(out.len(), now);
+    c.handle_sent(out.len());
     out
 }
 
@@ -172,7 +172,7 @@ impl Pair {
             Some(Action::Connect { address, .. }) => address,
             other => panic!("expected a connect, got {other:?}"),
         };
-        a.handle_connected(T0);
+        a.handle_connected();
         let b = Connection::accepted(config, &address);
         let mut p = Pair {
             c: [a, b],
@@ -224,11 +224,7 @@ impl Pair {
             return false;
         }
         if !self.open[peer] {
-            self.c[i].handle_io_error(
-                Direction::Write,
-                OsError::new(Platform::Linux, EPIPE),
-                self.now,
-            );
+            self.c[i].handle_io_error(Direction::Write, OsError::new(Platform::Linux, EPIPE));
             return true;
         }
         let room = self.pipe_capacity.saturating_sub(self.pipes[peer].len());
@@ -246,7 +242,7 @@ impl Pair {
         }
         self.pipes[peer].extend(taken.iter().copied());
         self.wire[i].extend_from_slice(&taken);
-        self.c[i].handle_sent(taken.len(), self.now);
+        self.c[i].handle_sent(taken.len());
         true
     }
 
@@ -264,12 +260,12 @@ impl Pair {
         if self.pipes[i].is_empty() {
             if !self.open[peer] {
                 // A driver probes for the hang-up when it reads end of stream.
-                self.c[i].handle_hangup(self.now);
-                self.c[i].handle_received(0, self.now);
+                self.c[i].handle_hangup();
+                self.c[i].handle_received(0);
                 return true;
             }
             if self.shut_write[peer] {
-                self.c[i].handle_received(0, self.now);
+                self.c[i].handle_received(0);
                 return true;
             }
             return false;
@@ -277,7 +273,7 @@ impl Pair {
         let n = cap.min(self.max_read).min(self.pipes[i].len());
         let data: Vec<u8> = self.pipes[i].drain(..n).collect();
         self.c[i].recv_buf().put_slice(&data);
-        self.c[i].handle_received(n, self.now);
+        self.c[i].handle_received(n);
         true
     }
 
@@ -290,7 +286,7 @@ impl Pair {
     /// A driver watching for the hang-up of a half-closed peer.
     pub fn watch_hangup(&mut self, i: usize) -> bool {
         if self.open[i] && self.c[i].wants_hangup_watch() && !self.open[1 - i] {
-            self.c[i].handle_hangup(self.now);
+            self.c[i].handle_hangup();
             return true;
         }
         false

@@ -1304,14 +1304,14 @@ impl World {
                         m.mode = Some(m.requested);
                         m.set_state(State::Connected);
                         m.push(Event::Connected);
-                        c.handle_connected(now);
+                        c.handle_connected();
                         if c.state() == State::Connected {
                             self.accept_peer(&address);
                         }
                     }
                     None if m.state != State::Connecting => {
                         // A stray success is ignored.
-                        c.handle_connected(now);
+                        c.handle_connected();
                     }
                     None => {}
                 }
@@ -1361,7 +1361,7 @@ impl World {
                 if self.open[i] {
                     if let Some(c) = self.conns[i].as_mut() {
                         self.models[i].eof(windows);
-                        c.handle_received(0, now);
+                        c.handle_received(0);
                     }
                 }
             }
@@ -1375,7 +1375,7 @@ impl World {
                 };
                 if let Some(c) = self.conns[i].as_mut() {
                     self.models[i].io_error(dir, err);
-                    c.handle_io_error(dir, err, now);
+                    c.handle_io_error(dir, err);
                 }
             }
             Op::Advance { ms } => {
@@ -1463,7 +1463,7 @@ impl World {
                 if self.open[i] && self.hup(i) {
                     if let Some(c) = self.conns[i].as_mut() {
                         self.models[i].hangup();
-                        c.handle_hangup(now);
+                        c.handle_hangup();
                     }
                 }
             }
@@ -1644,7 +1644,6 @@ impl World {
     /// One write call of side `i`.
     fn transmit(&mut self, i: usize, max: usize) -> bool {
         let peer = 1 - i;
-        let now = self.now;
         if !self.open[i] || self.conns[i].is_none() {
             return false;
         }
@@ -1657,7 +1656,7 @@ impl World {
             self.conns[i]
                 .as_mut()
                 .unwrap()
-                .handle_io_error(Direction::Write, e, now);
+                .handle_io_error(Direction::Write, e);
             self.report.send_failures += 1;
             return true;
         }
@@ -1682,7 +1681,7 @@ impl World {
         m.sent_queued(taken.len());
         self.pipes[peer].extend_from_slice(&taken);
         self.models[peer].into_kernel += taken.len();
-        c.handle_sent(taken.len(), now);
+        c.handle_sent(taken.len());
         !taken.is_empty()
     }
 
@@ -1691,7 +1690,6 @@ impl World {
     /// the pending reset. Everything the kernel took towards `i` must have
     /// reached its buffer or its user by now.
     fn end_of_stream(&mut self, i: usize, direct: bool) {
-        let now = self.now;
         let windows = self.windows();
         let m = &self.models[i];
         if m.can_read() {
@@ -1709,26 +1707,25 @@ impl World {
         if reset {
             let e = OsError::from_code(self.platform, OsCode::ConnReset).unwrap();
             m.io_error(Direction::Read, e);
-            c.handle_io_error(Direction::Read, e, now);
+            c.handle_io_error(Direction::Read, e);
             return;
         }
         if hup && !windows {
             m.hangup();
-            c.handle_hangup(now);
+            c.handle_hangup();
         }
         if m.eof(windows) {
             self.report.half_closes += 1;
         }
         if direct {
-            c.handle_received_direct(0, now);
+            c.handle_received_direct(0);
         } else {
-            c.handle_received(0, now);
+            c.handle_received(0);
         }
     }
 
     /// One read call of side `i`.
     fn receive(&mut self, i: usize, max: usize) -> bool {
-        let now = self.now;
         if !self.open[i] {
             return false;
         }
@@ -1757,7 +1754,7 @@ impl World {
             );
             buf.put_slice(&data);
         }
-        c.handle_received(n, now);
+        c.handle_received(n);
         let limit = c.read_buffer_size();
         let after = c.bytes_available();
         if limit > 0 {
@@ -1778,7 +1775,6 @@ impl World {
     }
 
     fn read_direct(&mut self, i: usize, len: usize) {
-        let now = self.now;
         if !self.open[i] {
             return;
         }
@@ -1799,7 +1795,7 @@ impl World {
         }
         let n = len.min(self.pipes[i].len());
         self.pipes[i].advance(n);
-        c.handle_received_direct(n, now);
+        c.handle_received_direct(n);
         if m.gone.is_some() {
             self.report.bytes_after_gone += n;
         }
@@ -1810,7 +1806,6 @@ impl World {
 
     fn write_direct(&mut self, i: usize, len: usize) {
         let peer = 1 - i;
-        let now = self.now;
         if !self.open[i] {
             return;
         }
@@ -1837,7 +1832,7 @@ impl World {
             self.conns[i]
                 .as_mut()
                 .unwrap()
-                .handle_io_error(Direction::Write, e, now);
+                .handle_io_error(Direction::Write, e);
             self.report.send_failures += 1;
             return;
         }
@@ -1849,15 +1844,11 @@ impl World {
         m.push_bytes_written(len);
         self.pipes[peer].extend_from_slice(&data);
         self.models[peer].into_kernel += len;
-        self.conns[i]
-            .as_mut()
-            .unwrap()
-            .handle_sent_direct(len, len, now);
+        self.conns[i].as_mut().unwrap().handle_sent_direct(len, len);
     }
 
     /// A driver watching a half-closed side for the hang-up.
     fn watch(&mut self, i: usize) -> bool {
-        let now = self.now;
         if !self.open[i] || !self.hup(i) {
             return false;
         }
@@ -1868,7 +1859,7 @@ impl World {
             return false;
         }
         self.models[i].hangup();
-        c.handle_hangup(now);
+        c.handle_hangup();
         true
     }
 
