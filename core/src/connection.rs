@@ -1,7 +1,6 @@
 //! [`Connection`]: everything a `QLocalSocket` decides, with no I/O.
 
 use alloc::boxed::Box;
-use alloc::collections::VecDeque;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use core::time::Duration;
@@ -14,6 +13,7 @@ use crate::error::{
     ErrorSource, IoVerdict, LocalSocketError, SocketError, StreamError,
 };
 use crate::event::{Action, Event, OpenMode, State};
+use crate::event_queue::EventQueue;
 use crate::name::{resolve_socket_name, Address, NameContext};
 use crate::os::OsError;
 
@@ -236,7 +236,7 @@ pub struct Connection {
     /// which a `write_all` brings back next, may go direct too instead of
     /// being copied into the queue, since nothing could coalesce with it.
     direct_tail: bool,
-    events: VecDeque<Event>,
+    events: EventQueue,
     /// Set by [`release`](Connection::release): the owner is gone, so no
     /// event is queued any more (nobody could take it).
     released: bool,
@@ -290,7 +290,7 @@ impl Connection {
             writes_lost: false,
             write: WriteQueue::default(),
             direct_tail: false,
-            events: VecDeque::new(),
+            events: EventQueue::default(),
             released: false,
             close_pending: false,
             connect_pending: false,
@@ -1524,7 +1524,8 @@ impl Connection {
             if droppable(&e) {
                 return;
             }
-            if let Some(i) = self.events.iter().position(droppable) {
+            let droppable_at = self.events.iter().position(droppable);
+            if let Some(i) = droppable_at {
                 self.events.remove(i);
             } else if self
                 .events

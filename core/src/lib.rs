@@ -78,6 +78,7 @@ mod connection;
 pub mod descriptor;
 pub mod error;
 mod event;
+mod event_queue;
 pub mod name;
 pub mod os;
 mod platform;
