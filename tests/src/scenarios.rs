@@ -16,8 +16,10 @@ use localsock_core::{Access, DeviceError};
 use crate::harness::*;
 use crate::*;
 
+mod descriptor;
 mod lifecycle;
 mod qt_api;
+pub use descriptor::*;
 pub use lifecycle::*;
 pub use qt_api::*;
 
@@ -28,6 +30,7 @@ pub fn all<R: Runtime>() -> Vec<Check> {
     let mut all = registered::<R>();
     all.extend(lifecycle::registered::<R>());
     all.extend(qt_api::registered::<R>());
+    all.extend(descriptor::registered::<R>());
     all
 }
 
