@@ -3,7 +3,6 @@
 //! reactor, and halves used from two tasks. All on real sockets (Unix) or
 //! named pipes (Windows).
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use async_io::Timer;
@@ -25,36 +24,17 @@ const HALF_CLOSED: State = if cfg!(unix) {
     State::Unconnected
 };
 
-fn unique_name(tag: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "lsk-smol-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
+#[path = "../../tests/src/async_harness.rs"]
+mod async_harness;
+#[path = "../../tests/src/harness.rs"]
+#[allow(dead_code)] // the conformance suite's helpers; this file uses a few
+mod harness;
 
-/// A deterministic pseudo-random payload.
-fn payload(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
+use harness::{payload, unique_name};
 
 /// A listening server and a connected client with its accepted peer.
 async fn pair(tag: &str) -> (LocalServer, LocalSocket, LocalSocket) {
-    let name = unique_name(tag);
-    let mut server = LocalServer::new();
-    server.listen(&name).expect("listen");
-    let client = LocalSocket::connect(&name).await.expect("connect");
-    let peer = server.accept().await.expect("accept");
-    (server, client, peer)
+    async_harness::pair(&unique_name(tag)).await
 }
 
 /// A read raced against a short timer, thousands of times, while the peer

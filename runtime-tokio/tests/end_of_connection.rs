@@ -4,7 +4,6 @@
 //! failing send, what a drop still sends, Qt's non-waiting disconnect, and
 //! the timeouts set on accepted or reused sockets.
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 #[cfg(unix)]
@@ -14,22 +13,16 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const LONG: Duration = Duration::from_secs(30);
 
-fn unique_name(tag: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "lsk-tokio-end-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
+#[path = "../../tests/src/async_harness.rs"]
+mod async_harness;
+#[path = "../../tests/src/harness.rs"]
+#[allow(dead_code)] // the conformance suite's helpers; this file uses a few
+mod harness;
+
+use harness::unique_name;
 
 async fn pair(tag: &str) -> (LocalServer, LocalSocket, LocalSocket) {
-    let name = unique_name(tag);
-    let mut server = LocalServer::new();
-    server.listen(&name).expect("listen");
-    let client = LocalSocket::connect(&name).await.expect("connect");
-    let peer = server.accept().await.expect("accept");
-    (server, client, peer)
+    async_harness::pair(&unique_name(tag)).await
 }
 
 /// The signals that are not data signals.

@@ -1,5 +1,6 @@
 //! Helpers shared by scenarios: unique names, peers on other threads,
-//! checksums.
+//! checksums. The runtime crates' own tests include this file by path
+//! (`#[path]`), so it uses only std and localsock-os.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::JoinHandle;
@@ -45,5 +46,5 @@ pub fn checksum(data: &[u8]) -> u64 {
 
 /// The temporary directory names resolve in, as the runtimes see it.
 pub fn temp_dir() -> String {
-    localsock_blocking::name_context().temp_dir
+    localsock_os::name_context().temp_dir
 }

@@ -8,6 +8,7 @@
 //! implement it by running their async methods to completion on their own
 //! executor, so the same scenario body exercises their real code paths.
 
+pub mod async_harness;
 pub mod harness;
 pub mod interop;
 pub mod reliability;
