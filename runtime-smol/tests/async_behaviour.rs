@@ -9,9 +9,7 @@ use async_io::Timer;
 use futures_lite::future;
 use futures_lite::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use futures_lite::StreamExt;
-use localsock_smol::{
-    Event, LocalServer, LocalSocket, OpenMode, ServerOptions, SocketError, State, Timeout,
-};
+use localsock_smol::{Event, LocalServer, LocalSocket, OpenMode, SocketError, State};
 
 /// A generous bound for waits expected to succeed.
 const LONG: Duration = Duration::from_secs(30);
@@ -505,77 +503,6 @@ fn flush_and_close_report_lost_bytes() {
         assert!(AsyncWriteExt::close(&mut c).await.is_err());
         assert_eq!(c.state(), State::Unconnected);
         assert!(c.write_all(b"x").await.is_err());
-    });
-}
-
-/// A full backlog (Linux: `EAGAIN`; Windows: every pipe instance taken,
-/// `ERROR_PIPE_BUSY`): connects stay Connecting and are retried by the
-/// core's timer until the server accepts; with a short connect timeout they
-/// fail with `SocketTimeout` instead.
-#[test]
-fn full_backlog_is_retried_until_the_connect_timeout() {
-    if !cfg!(any(target_os = "linux", windows)) {
-        // Other Unix systems refuse a connect to a full backlog instead of
-        // reporting it as EAGAIN: there is nothing to retry.
-        return;
-    }
-    smol::block_on(async {
-        let name = unique_name("backlog");
-        let mut server = LocalServer::new();
-        server
-            .listen_with(
-                &name,
-                ServerOptions {
-                    listen_backlog: 1,
-                    // Windows: one armed instance; a client takes it and the
-                    // next one is armed only when the server accepts.
-                    pipe_instances: 1,
-                    max_pending_connections: 0,
-                    ..Default::default()
-                },
-            )
-            .unwrap();
-        let mut clients = Vec::new();
-        for _ in 0..8 {
-            let mut c = LocalSocket::new();
-            c.connect_to_server(&name);
-            clients.push(c);
-        }
-        assert!(
-            clients.iter().any(|c| c.state() == State::Connecting),
-            "some connects hit the full backlog"
-        );
-        // One connect with a short timeout gives up.
-        let mut impatient = LocalSocket::new();
-        impatient.set_connect_timeout(Duration::from_millis(50));
-        impatient.connect_to_server(&name);
-        if impatient.state() == State::Connecting {
-            assert!(impatient
-                .wait_for_connected(Timeout::FOREVER)
-                .await
-                .is_err());
-            assert_eq!(impatient.error(), SocketError::SocketTimeout);
-        }
-        drop(impatient);
-        // The rest get in as the server accepts.
-        let accept = async {
-            let mut peers = Vec::new();
-            while peers.len() < 8 {
-                peers.push(server.accept().await.unwrap());
-            }
-            peers
-        };
-        let connect = async {
-            for c in &mut clients {
-                assert!(
-                    c.wait_for_connected(LONG).await.is_ok(),
-                    "{}",
-                    c.error_string()
-                );
-            }
-        };
-        let (peers, ()) = future::zip(accept, connect).await;
-        assert_eq!(peers.len(), 8);
     });
 }
 
