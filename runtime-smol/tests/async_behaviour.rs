@@ -220,63 +220,6 @@ fn many_tasks_on_one_executor() {
     }));
 }
 
-/// A read-buffer limit against a fast writer: the reader never buffers more
-/// than the limit, and while it does not read the writer's queue grows
-/// (the kernel holds it back). Reading everything afterwards loses nothing.
-#[test]
-fn read_limit_holds_back_a_fast_writer() {
-    smol::block_on(async {
-        let (_server, mut reader, mut writer) = pair("backpressure").await;
-        let limit = 4096;
-        reader.set_read_buffer_size(limit);
-        let data = payload(4 << 20, 9);
-        let mut queued_seen = Vec::new();
-        for chunk in data.chunks(256 << 10) {
-            writer.write_bytes(chunk.to_vec()).unwrap();
-            // Let both sides make progress for a moment.
-            let _ = writer
-                .wait_for_bytes_written(Duration::from_millis(5))
-                .await;
-            let _ = reader.wait_for_ready_read(Duration::from_millis(5)).await;
-            assert!(reader.bytes_available() <= limit, "beyond the limit");
-            queued_seen.push(writer.bytes_to_write());
-        }
-        assert_eq!(reader.bytes_available(), limit, "the buffer filled up");
-        // A full buffer: the wait says no at once, nothing more is read.
-        assert!(reader
-            .wait_for_ready_read(Duration::from_millis(20))
-            .await
-            .is_err());
-        assert_eq!(reader.bytes_available(), limit);
-        // The writer's queue grew while the reader did not read.
-        assert!(
-            queued_seen.windows(2).all(|w| w[1] >= w[0]),
-            "{queued_seen:?}"
-        );
-        assert!(*queued_seen.last().unwrap() > 2 << 20, "{queued_seen:?}");
-
-        // Now read everything (the writer drains concurrently).
-        let n = data.len();
-        let drain = async {
-            AsyncWriteExt::flush(&mut writer).await.unwrap();
-            writer
-        };
-        let read = async {
-            let mut got = Vec::with_capacity(n);
-            let mut buf = vec![0u8; 64 << 10];
-            while got.len() < n {
-                let k = reader.read(&mut buf).await.unwrap();
-                assert!(k > 0);
-                assert!(reader.bytes_available() <= limit);
-                got.extend_from_slice(&buf[..k]);
-            }
-            got
-        };
-        let (_writer, got) = future::zip(drain, read).await;
-        assert!(got == data, "bytes lost or reordered");
-    });
-}
-
 /// The halves of one socket used from two threads at once, both ways, with
 /// the peer split too. Qt's disconnect ends both directions, so the write
 /// halves close only once both readers have everything.

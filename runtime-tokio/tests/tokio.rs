@@ -4,8 +4,6 @@
 //! pipe instances busy on Windows). Unix and Windows alike; the Windows
 //! pipe specifics are in `windows.rs`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -284,63 +282,6 @@ fn dropping_during_and_after_runtime_shutdown_never_panics() {
         drop(rt); // cancels the tasks: their sockets drop during shutdown
         drop(leftovers); // and these after the runtime is gone
     }
-}
-
-/// With a read-buffer limit the socket stops reading at the limit, so the
-/// peer's writes stall in the kernel; reading resumes them, in order.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn read_buffer_limit_is_back_pressure() {
-    const LIMIT: usize = 4096;
-    let (_server, mut client, mut peer) = pair("backpressure").await;
-    client.set_read_buffer_size(LIMIT);
-    let data = payload(4 << 20, 13);
-    let expect = checksum(&data);
-    let len = data.len();
-    let done = Arc::new(AtomicBool::new(false));
-    let done2 = done.clone();
-    let writer = tokio::spawn(async move {
-        peer.write_all(&data).await.unwrap();
-        AsyncWriteExt::flush(&mut peer).await.unwrap();
-        done2.store(true, Ordering::SeqCst);
-        peer.disconnect_from_server();
-        let _ = peer
-            .wait_for_disconnected(localsock_tokio::Timeout::FOREVER)
-            .await;
-    });
-    while client.bytes_available() < LIMIT {
-        assert!(client
-            .wait_for_ready_read(Duration::from_secs(30))
-            .await
-            .is_ok());
-        assert!(client.bytes_available() <= LIMIT);
-    }
-    // Full: the socket no longer reads, nothing arrives, the writer stalls.
-    assert!(client
-        .wait_for_ready_read(Duration::from_millis(100))
-        .await
-        .is_err());
-    assert_eq!(client.bytes_available(), LIMIT);
-    assert!(
-        !done.load(Ordering::SeqCst),
-        "4 MiB cannot fit in the kernel's buffers"
-    );
-    let mut got = Vec::with_capacity(len);
-    while got.len() < len {
-        if client.bytes_available() == 0 {
-            assert!(
-                client
-                    .wait_for_ready_read(Duration::from_secs(30))
-                    .await
-                    .is_ok(),
-                "{}",
-                client.error_string()
-            );
-        }
-        assert!(client.bytes_available() <= LIMIT, "never beyond the limit");
-        got.extend_from_slice(&client.read_all().unwrap());
-    }
-    assert_eq!(checksum(&got), expect);
-    writer.await.unwrap();
 }
 
 /// Owned halves on two tasks (on a multi-thread runtime, so on two threads):
