@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 #[cfg(unix)]
 use localsock_tokio::Event;
-use localsock_tokio::{LocalServer, LocalSocket, ServerOptions, SocketError, State};
+use localsock_tokio::{LocalServer, LocalSocket, SocketError, State};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const LONG: Duration = Duration::from_secs(30);
@@ -19,7 +19,7 @@ mod async_harness;
 #[allow(dead_code)] // the conformance suite's helpers; this file uses a few
 mod harness;
 
-use harness::unique_name;
+use harness::{one_slot, unique_name};
 
 async fn pair(tag: &str) -> (LocalServer, LocalSocket, LocalSocket) {
     async_harness::pair(&unique_name(tag)).await
@@ -284,16 +284,7 @@ async fn connect_timeout_on_a_reused_socket() {
 
     let name = unique_name("reuse-full");
     let mut server = LocalServer::new();
-    server
-        .listen_with(
-            &name,
-            ServerOptions {
-                listen_backlog: 1,
-                pipe_instances: 1,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    server.listen_with(&name, one_slot()).unwrap();
     let mut queued = Vec::new();
     loop {
         let mut s = LocalSocket::new();

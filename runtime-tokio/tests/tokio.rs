@@ -7,9 +7,7 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use localsock_tokio::{
-    Event, LocalServer, LocalSocket, ServerOptions, SocketError, State, Timeout,
-};
+use localsock_tokio::{Event, LocalServer, LocalSocket, SocketError, State, Timeout};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::codec::{Framed, LinesCodec};
 
@@ -19,7 +17,7 @@ mod async_harness;
 #[allow(dead_code)] // the conformance suite's helpers; this file uses a few
 mod harness;
 
-use harness::{checksum, payload, unique_name};
+use harness::{checksum, one_slot, payload, unique_name};
 
 async fn pair(tag: &str) -> (LocalServer, LocalSocket, LocalSocket) {
     async_harness::pair(&unique_name(tag)).await
@@ -228,16 +226,7 @@ fn dropping_during_and_after_runtime_shutdown_never_panics() {
         let leftovers = rt.block_on(async {
             let name = unique_name("shutdown");
             let mut server = LocalServer::new();
-            server
-                .listen_with(
-                    &name,
-                    ServerOptions {
-                        listen_backlog: 1,
-                        pipe_instances: 1,
-                        ..Default::default()
-                    },
-                )
-                .unwrap();
+            server.listen_with(&name, one_slot()).unwrap();
             let mut a = LocalSocket::connect(&name).await.unwrap();
             let b = server.accept().await.unwrap();
             a.write_bytes(vec![7u8; 1 << 20]).unwrap(); // pending writes

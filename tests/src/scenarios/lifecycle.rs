@@ -271,18 +271,7 @@ scenarios!(
     pub fn full_backlog_is_retried_until_the_connect_timeout<R: Runtime>() {
         let name = unique_name("backlog");
         let mut server = R::server();
-        server
-            .listen_with(
-                &name,
-                ServerOptions {
-                    listen_backlog: 1,
-                    // Windows: one armed instance; a client takes it and the
-                    // next one is armed only when the server accepts.
-                    pipe_instances: 1,
-                    ..Default::default()
-                },
-            )
-            .unwrap();
+        server.listen_with(&name, one_slot()).unwrap();
         // Fill the backlog without accepting.
         let mut queued = Vec::new();
         let mut short = loop {
