@@ -21,25 +21,9 @@ use localsock::tokio::hyper::{uri, LocalConnector};
 use localsock::tokio::LocalServer;
 use localsock::PeerCredentials;
 
-/// FNV-1a, 64 bits: the checksum both ends compute.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
-        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-/// `len` pseudo-random bytes from `seed`.
-fn pattern(seed: u64, len: usize) -> Vec<u8> {
-    let mut state = seed | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state.to_le_bytes()[0]
-        })
-        .collect()
-}
+#[path = "support/data.rs"]
+mod data;
+use data::{fnv1a, pattern};
 
 /// Who is calling: local servers authorise by user, not by address.
 async fn whoami(ConnectInfo(peer): ConnectInfo<PeerInfo>) -> String {

@@ -73,13 +73,49 @@ pub use server::{Incoming, LocalServer, ServerEvents};
 pub use socket::{Events, LocalSocket};
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};
 
+/// Declares a runtime crate's runtime: the unit type `$rt` (with the doc
+/// lines before it), its [`Runtime`] impl, and the names of
+/// [`runtime_types!`].
+///
+/// The impl hands over to the crate's own `Timer` and, on Unix,
+/// `Source<T>`, which provide `Timer::at(Instant) -> Timer` and
+/// `Source::register(T) -> io::Result<Source<T>>`: a runtime crate writes
+/// only what differs between executors.
+#[macro_export]
+macro_rules! runtime {
+    ($(#[$doc:meta])* $rt:ident) => {
+        $crate::runtime_types!($rt);
+
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, Default)]
+        pub struct $rt;
+
+        impl $crate::Runtime for $rt {
+            type Timer = Timer;
+            #[cfg(unix)]
+            type Source<T: std::os::fd::AsFd + std::fmt::Debug + Send + Sync + 'static> =
+                Source<T>;
+
+            fn timer(at: std::time::Instant) -> Timer {
+                Timer::at(at)
+            }
+
+            #[cfg(unix)]
+            fn register<T: std::os::fd::AsFd + std::fmt::Debug + Send + Sync + 'static>(
+                io: T,
+            ) -> std::io::Result<Source<T>> {
+                Source::register(io)
+            }
+        }
+    };
+}
+
 /// Declares, in a runtime crate, the names its users write: the core's
 /// types, and the driver's types for the runtime `$rt` (`LocalSocket`,
 /// `LocalServer`, the split halves, the streams).
 ///
-/// `localsock-smol` and `localsock-tokio` are `runtime_types!(Smol)` and
-/// `runtime_types!(Tokio)` plus their [`Runtime`]; a crate for another
-/// executor can do the same.
+/// `localsock-smol` and `localsock-tokio` get it, with their [`Runtime`],
+/// from [`runtime!`]; a crate for another executor can do the same.
 #[macro_export]
 macro_rules! runtime_types {
     ($rt:ty) => {

@@ -352,3 +352,232 @@ pub fn listen_fds(
     }
     Ok(ListenFds { count, names })
 }
+
+/// The part of Qt's descriptor API that every runtime's `LocalServer`
+/// shares word for word: `listen_descriptor` (Qt's `listen(qintptr)`) and,
+/// on Unix, `listen_activated`.
+///
+/// For runtime crates: expanded inside `impl LocalServer { … }` next to
+/// [`qt_server_api!`](crate::qt_server_api), with the same fields, and on
+/// Unix `Listener::adopt(OwnedFd) -> Listener` in scope. The doc lines
+/// after `listen_descriptor:` and `listen_activated:` are appended to those
+/// methods' docs (a runtime's own examples).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! qt_server_descriptor_api {
+    (
+        listen_descriptor: $(#[$descriptor_doc:meta])*
+        listen_activated: $(#[$activated_doc:meta])*
+    ) => {
+        /// Qt's `listen(qintptr socketDescriptor)`: serves on a socket that is
+        /// already bound and listening (made by the caller, inherited, or
+        /// passed by another process).
+        ///
+        /// The descriptor is made non-blocking and close-on-exec. The names
+        /// come from its address as in Qt: `full_server_name` is the path (or
+        /// the abstract name) and `server_name` its last component.
+        /// [`close`](Self::close) never removes the socket file: it was not
+        /// created here. Unlike Qt, which returns true for any descriptor and
+        /// then is not listening, anything but a listening `AF_UNIX` stream
+        /// socket is an error (`UnsupportedSocketOperation`), as is every
+        /// descriptor on Windows, where a pipe server has no single handle.
+        /// The error is recorded, as for [`listen`](Self::listen).
+        $(#[$descriptor_doc])*
+        pub fn listen_descriptor(
+            &mut self,
+            descriptor: impl Into<localsock_os::descriptor::OwnedDescriptor>,
+        ) -> Result<(), $crate::ListenError> {
+            let descriptor = descriptor.into();
+            if self.core.is_listening() {
+                return self.core.listen_descriptor(None);
+            }
+            match self.adopt_listener(descriptor) {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    self.core.handle_listen_error(e.clone());
+                    Err(e)
+                }
+            }
+        }
+
+        #[cfg(unix)]
+        fn adopt_listener(
+            &mut self,
+            descriptor: localsock_os::descriptor::OwnedDescriptor,
+        ) -> Result<(), $crate::ListenError> {
+            use localsock_os::descriptor as sys;
+            use std::os::fd::AsFd;
+            use $crate::descriptor::{describe_socket, listen_descriptor_os_error};
+            let platform = self.config.name_context.platform;
+            let os_err = |e: &std::io::Error| listen_descriptor_os_error($crate::OsError::from_io(e));
+            let found = sys::inspect(descriptor.as_fd()).map_err(|e| os_err(&e))?;
+            $crate::descriptor::plan_listen_descriptor(found.kind, platform)?;
+            sys::prepare(descriptor.as_fd()).map_err(|e| os_err(&e))?;
+            self.core
+                .listen_descriptor(describe_socket(&[], &found.local, platform))?;
+            self.listener = Some(Listener::adopt(descriptor));
+            self.core.handle_listening();
+            Ok(())
+        }
+
+        /// Windows: always refused (see `listen_descriptor`); the handle is
+        /// closed.
+        #[cfg(windows)]
+        fn adopt_listener(
+            &mut self,
+            descriptor: localsock_os::descriptor::OwnedDescriptor,
+        ) -> Result<(), $crate::ListenError> {
+            use std::os::windows::io::AsHandle;
+            let platform = self.config.name_context.platform;
+            let found = localsock_os::descriptor::inspect(descriptor.as_handle()).map_err(|e| {
+                $crate::descriptor::listen_descriptor_os_error($crate::OsError::from_io(&e))
+            })?;
+            $crate::descriptor::plan_listen_descriptor(found.kind, platform)
+        }
+
+        /// Listens on a socket passed by systemd socket activation
+        /// (`LISTEN_FDS`, `LISTEN_PID`, `LISTEN_FDNAMES`; `sd_listen_fds`), by
+        /// index or by name, as [`listen_descriptor`](Self::listen_descriptor)
+        /// does.
+        ///
+        /// The variables are read once per process and each passed descriptor
+        /// is handed out once (a second take is `AddressInUse`); they are not
+        /// unset, since changing the environment races with other threads, and
+        /// `LISTEN_PID` already keeps children from taking them (see
+        /// `localsock_os::activation`). Not activated, or no such socket:
+        /// `HostNotFound`.
+        $(#[$activated_doc])*
+        #[cfg(unix)]
+        pub fn listen_activated(
+            &mut self,
+            which: &$crate::descriptor::ActivatedSocket,
+        ) -> Result<(), $crate::ListenError> {
+            if self.core.is_listening() {
+                return self.core.listen_descriptor(None);
+            }
+            match localsock_os::activation::take_activated(which) {
+                Ok(fd) => self.listen_descriptor(fd),
+                Err(e) => {
+                    self.core.handle_listen_error(e.clone());
+                    Err(e)
+                }
+            }
+        }
+    };
+}
+
+/// Qt's `setSocketDescriptor` as every runtime's `LocalSocket` has it: the
+/// descriptor is inspected, the core decides ([`plan_adopt`]), and only
+/// then is it prepared and wrapped.
+///
+/// For runtime crates: expanded inside `impl LocalSocket { … }`, with in
+/// scope `adopt_stream(OwnedDescriptor, server_end: bool) ->
+/// io::Result<Stream>` and the methods `connection(&self) -> &Connection`
+/// (public on every runtime) and `install_adopted(&mut self, impl FnOnce(now) -> Connection,
+/// Stream)`, which puts the adopted connection in place on the socket's
+/// clock. The doc lines given are appended to the method's docs.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! qt_socket_descriptor_api {
+    ($(#[$doc:meta])*) => {
+        /// Qt's `setSocketDescriptor(descriptor, state, openMode)`: adopts a
+        /// connection made elsewhere, such as one end of a `socketpair`, a
+        /// `UnixStream`, a descriptor passed by another process (Unix), or an
+        /// overlapped pipe handle (Windows).
+        ///
+        /// `state` is Connected (no signal, as in Qt) or Connecting (the
+        /// next wait reports `Connected`, as for a connect of this socket);
+        /// `mode` is any open mode. The descriptor is made non-blocking and
+        /// close-on-exec; the names come from its address (the peer's, else
+        /// its own), as in Qt. Refused, with the descriptor closed: a socket
+        /// that is not Unconnected, the states Unconnected and Closing, a
+        /// descriptor without a peer (`Operation`), and anything that is not a
+        /// connected local stream socket, including (Windows) a pipe handle
+        /// not opened for overlapped I/O (`UnsupportedSocketOperation`).
+        $(#[$doc])*
+        pub fn set_socket_descriptor(
+            &mut self,
+            descriptor: impl Into<localsock_os::descriptor::OwnedDescriptor>,
+            state: $crate::State,
+            mode: $crate::OpenMode,
+        ) -> Result<(), $crate::LocalSocketError> {
+            use localsock_os::descriptor as sys;
+            use $crate::descriptor::{adopt_os_error, describe_socket, plan_adopt};
+            let descriptor = descriptor.into();
+            let config = self.connection().config().clone();
+            let platform = config.name_context.platform;
+            let os_err = |e: &std::io::Error| adopt_os_error($crate::OsError::from_io(e));
+            let found = sys::inspect(sys::borrow(&descriptor)).map_err(|e| os_err(&e))?;
+            let current = self.connection().state();
+            let state = plan_adopt(current, found.kind, state, mode, platform)?;
+            sys::prepare(sys::borrow(&descriptor)).map_err(|e| os_err(&e))?;
+            let stream = adopt_stream(descriptor, found.server_end).map_err(|e| os_err(&e))?;
+            let address = describe_socket(&found.peer, &found.local, platform);
+            let adopted = |now| $crate::Connection::adopted(config, address.as_ref(), state, mode, now);
+            self.install_adopted(adopted, stream);
+            Ok(())
+        }
+    };
+}
+
+/// The std handle traits over a runtime's `socket_descriptor() ->
+/// Option<BorrowedDescriptor>` (Qt's `socketDescriptor()`): `AsFd` and
+/// `AsRawFd` on Unix, and with `, windows` also `AsHandle` and
+/// `AsRawHandle` (a socket; a Windows pipe server has no single handle).
+///
+/// For runtime crates: `impl[generics] Type`, e.g.
+/// `descriptor_traits!(impl[R: Runtime] LocalSocket<R>, windows)`; the
+/// crate depends on `localsock_os` (for the stand-in descriptor).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! descriptor_traits {
+    (impl[$($g:tt)*] $ty:ty) => {
+        /// The descriptor of `socket_descriptor()`; with none, a process-wide
+        /// stand-in of `/dev/null`, since `AsFd` must lend an open descriptor.
+        #[cfg(unix)]
+        impl<$($g)*> std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                match self.socket_descriptor() {
+                    Some(d) => d,
+                    None => localsock_os::descriptor::no_descriptor(),
+                }
+            }
+        }
+
+        /// The descriptor of `socket_descriptor()`, or -1 (Qt's
+        /// `socketDescriptor()`) when there is none.
+        #[cfg(unix)]
+        impl<$($g)*> std::os::fd::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                self.socket_descriptor().map_or(-1, |fd| fd.as_raw_fd())
+            }
+        }
+    };
+    (impl[$($g:tt)*] $ty:ty, windows) => {
+        $crate::descriptor_traits!(impl[$($g)*] $ty);
+
+        /// The pipe handle; with none, a process-wide stand-in of the `NUL`
+        /// device, since `AsHandle` must lend an open handle.
+        #[cfg(windows)]
+        impl<$($g)*> std::os::windows::io::AsHandle for $ty {
+            fn as_handle(&self) -> std::os::windows::io::BorrowedHandle<'_> {
+                match self.socket_descriptor() {
+                    Some(d) => d,
+                    None => localsock_os::descriptor::no_descriptor(),
+                }
+            }
+        }
+
+        /// The pipe handle, or `INVALID_HANDLE_VALUE` (Qt's -1) when there is
+        /// none.
+        #[cfg(windows)]
+        impl<$($g)*> std::os::windows::io::AsRawHandle for $ty {
+            fn as_raw_handle(&self) -> std::os::windows::io::RawHandle {
+                self.socket_descriptor()
+                    .map_or(usize::MAX as std::os::windows::io::RawHandle, |h| {
+                        h.as_raw_handle()
+                    })
+            }
+        }
+    };
+}

@@ -31,6 +31,10 @@ use tonic_prost::ProstCodec;
 
 use crate::PeerInfo;
 
+#[path = "data.rs"]
+mod data;
+pub use data::{fnv1a, pattern};
+
 /// Some bytes.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Data {
@@ -65,27 +69,6 @@ pub struct GenerateRequest {
 
 /// The largest `Generate` the server agrees to (it holds it in memory).
 pub const MAX_GENERATE: u64 = 64 << 20;
-
-/// FNV-1a, 64 bits: a checksum both ends compute the same way.
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
-        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-/// `len` bytes of a xorshift sequence from `seed`: data that no layer can
-/// compress or reorder unnoticed.
-pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
-    let mut state = seed | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state.to_le_bytes()[0]
-        })
-        .collect()
-}
 
 const SERVICE: &str = "localsock.example.Checksum";
 const SUM: &str = "/localsock.example.Checksum/Sum";

@@ -33,3 +33,13 @@ pub mod unix;
 pub mod windows;
 
 pub use env::{default_config, name_context, remove_server, Timeout};
+
+/// Outcome of starting a connect, over a runtime's own stream type `S`.
+#[derive(Debug)]
+pub enum Connect<S> {
+    /// Connected at once.
+    Done(S),
+    /// Under way: wait for writability, then finish the connect. (Never on
+    /// Windows, where a pipe connect succeeds or fails at once.)
+    InProgress(S),
+}

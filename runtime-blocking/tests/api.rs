@@ -3,7 +3,6 @@
 //! recorded, and `disconnect_from_server` starts the close without waiting.
 
 use std::io::{BufRead, Read, Write};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use localsock_blocking::{
@@ -17,14 +16,11 @@ const SHORT: Duration = Duration::from_millis(50);
 /// What "returns at once" allows on a loaded machine.
 const AT_ONCE: Duration = Duration::from_secs(2);
 
-fn unique_name(tag: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "lsk-blocking-api-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
+#[path = "../../tests/src/harness.rs"]
+#[allow(dead_code)] // the conformance suite's helpers; this file uses a few
+mod harness;
+
+use harness::unique_name;
 
 /// A listening server, a connected client and the accepted peer.
 fn pair(tag: &str) -> (LocalServer, LocalSocket, LocalSocket) {

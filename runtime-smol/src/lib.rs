@@ -92,34 +92,23 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use futures_lite::FutureExt;
+#[cfg(unix)]
+use localsock_async::Interest;
 
-localsock_async::runtime_types!(Smol);
-
-/// async-io as the driver's [`Runtime`](localsock_async::Runtime).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Smol;
-
-impl localsock_async::Runtime for Smol {
-    type Timer = Timer;
-    #[cfg(unix)]
-    type Source<T: std::os::fd::AsFd + fmt::Debug + Send + Sync + 'static> = Source<T>;
-
-    fn timer(at: Instant) -> Timer {
-        Timer(async_io::Timer::at(at))
-    }
-
-    #[cfg(unix)]
-    fn register<T: std::os::fd::AsFd + fmt::Debug + Send + Sync + 'static>(
-        io: T,
-    ) -> io::Result<Source<T>> {
-        // The descriptors the driver registers are non-blocking already.
-        async_io::Async::new_nonblocking(io).map(Source)
-    }
+localsock_async::runtime! {
+    /// async-io as the driver's [`Runtime`](localsock_async::Runtime).
+    Smol
 }
 
 /// An `async_io::Timer` as the driver's timer.
 #[derive(Debug)]
 pub struct Timer(async_io::Timer);
+
+impl Timer {
+    fn at(at: Instant) -> Timer {
+        Timer(async_io::Timer::at(at))
+    }
+}
 
 impl localsock_async::Timer for Timer {
     fn reset(&mut self, at: Instant) {
@@ -141,25 +130,29 @@ impl localsock_async::Timer for Timer {
 pub struct Source<T: std::os::fd::AsFd>(async_io::Async<T>);
 
 #[cfg(unix)]
+impl<T: std::os::fd::AsFd> Source<T> {
+    fn register(io: T) -> io::Result<Source<T>> {
+        // The descriptors the driver registers are non-blocking already.
+        async_io::Async::new_nonblocking(io).map(Source)
+    }
+}
+
+#[cfg(unix)]
 impl<T: std::os::fd::AsFd + fmt::Debug + Send + Sync> localsock_async::Source<T> for Source<T> {
     fn get_ref(&self) -> &T {
         self.0.get_ref()
     }
 
-    fn poll_ready(
-        &self,
-        cx: &mut Context<'_>,
-        interest: localsock_async::Interest,
-    ) -> Poll<io::Result<()>> {
+    fn poll_ready(&self, cx: &mut Context<'_>, interest: Interest) -> Poll<io::Result<()>> {
         match interest {
-            localsock_async::Interest::Readable => self.0.poll_readable(cx),
-            localsock_async::Interest::Writable => self.0.poll_writable(cx),
+            Interest::Readable => self.0.poll_readable(cx),
+            Interest::Writable => self.0.poll_writable(cx),
         }
     }
 
     fn try_io<U>(
         &self,
-        _interest: localsock_async::Interest,
+        _interest: Interest,
         op: impl FnOnce(&T) -> io::Result<U>,
     ) -> io::Result<U> {
         op(self.0.get_ref())

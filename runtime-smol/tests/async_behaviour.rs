@@ -3,16 +3,13 @@
 //! reactor, and halves used from two tasks. All on real sockets (Unix) or
 //! named pipes (Windows).
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use async_io::Timer;
 use futures_lite::future;
 use futures_lite::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use futures_lite::StreamExt;
-use localsock_smol::{
-    Event, LocalServer, LocalSocket, OpenMode, ServerOptions, SocketError, State, Timeout,
-};
+use localsock_smol::{Event, LocalServer, LocalSocket, OpenMode, SocketError, State};
 
 /// A generous bound for waits expected to succeed.
 const LONG: Duration = Duration::from_secs(30);
@@ -25,36 +22,17 @@ const HALF_CLOSED: State = if cfg!(unix) {
     State::Unconnected
 };
 
-fn unique_name(tag: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "lsk-smol-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
+#[path = "../../tests/src/async_harness.rs"]
+mod async_harness;
+#[path = "../../tests/src/harness.rs"]
+#[allow(dead_code)] // the conformance suite's helpers; this file uses a few
+mod harness;
 
-/// A deterministic pseudo-random payload.
-fn payload(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
+use harness::{payload, unique_name};
 
 /// A listening server and a connected client with its accepted peer.
 async fn pair(tag: &str) -> (LocalServer, LocalSocket, LocalSocket) {
-    let name = unique_name(tag);
-    let mut server = LocalServer::new();
-    server.listen(&name).expect("listen");
-    let client = LocalSocket::connect(&name).await.expect("connect");
-    let peer = server.accept().await.expect("accept");
-    (server, client, peer)
+    async_harness::pair(&unique_name(tag)).await
 }
 
 /// A read raced against a short timer, thousands of times, while the peer
@@ -240,63 +218,6 @@ fn many_tasks_on_one_executor() {
         }
         serve.await;
     }));
-}
-
-/// A read-buffer limit against a fast writer: the reader never buffers more
-/// than the limit, and while it does not read the writer's queue grows
-/// (the kernel holds it back). Reading everything afterwards loses nothing.
-#[test]
-fn read_limit_holds_back_a_fast_writer() {
-    smol::block_on(async {
-        let (_server, mut reader, mut writer) = pair("backpressure").await;
-        let limit = 4096;
-        reader.set_read_buffer_size(limit);
-        let data = payload(4 << 20, 9);
-        let mut queued_seen = Vec::new();
-        for chunk in data.chunks(256 << 10) {
-            writer.write_bytes(chunk.to_vec()).unwrap();
-            // Let both sides make progress for a moment.
-            let _ = writer
-                .wait_for_bytes_written(Duration::from_millis(5))
-                .await;
-            let _ = reader.wait_for_ready_read(Duration::from_millis(5)).await;
-            assert!(reader.bytes_available() <= limit, "beyond the limit");
-            queued_seen.push(writer.bytes_to_write());
-        }
-        assert_eq!(reader.bytes_available(), limit, "the buffer filled up");
-        // A full buffer: the wait says no at once, nothing more is read.
-        assert!(reader
-            .wait_for_ready_read(Duration::from_millis(20))
-            .await
-            .is_err());
-        assert_eq!(reader.bytes_available(), limit);
-        // The writer's queue grew while the reader did not read.
-        assert!(
-            queued_seen.windows(2).all(|w| w[1] >= w[0]),
-            "{queued_seen:?}"
-        );
-        assert!(*queued_seen.last().unwrap() > 2 << 20, "{queued_seen:?}");
-
-        // Now read everything (the writer drains concurrently).
-        let n = data.len();
-        let drain = async {
-            AsyncWriteExt::flush(&mut writer).await.unwrap();
-            writer
-        };
-        let read = async {
-            let mut got = Vec::with_capacity(n);
-            let mut buf = vec![0u8; 64 << 10];
-            while got.len() < n {
-                let k = reader.read(&mut buf).await.unwrap();
-                assert!(k > 0);
-                assert!(reader.bytes_available() <= limit);
-                got.extend_from_slice(&buf[..k]);
-            }
-            got
-        };
-        let (_writer, got) = future::zip(drain, read).await;
-        assert!(got == data, "bytes lost or reordered");
-    });
 }
 
 /// The halves of one socket used from two threads at once, both ways, with
@@ -525,77 +446,6 @@ fn flush_and_close_report_lost_bytes() {
         assert!(AsyncWriteExt::close(&mut c).await.is_err());
         assert_eq!(c.state(), State::Unconnected);
         assert!(c.write_all(b"x").await.is_err());
-    });
-}
-
-/// A full backlog (Linux: `EAGAIN`; Windows: every pipe instance taken,
-/// `ERROR_PIPE_BUSY`): connects stay Connecting and are retried by the
-/// core's timer until the server accepts; with a short connect timeout they
-/// fail with `SocketTimeout` instead.
-#[test]
-fn full_backlog_is_retried_until_the_connect_timeout() {
-    if !cfg!(any(target_os = "linux", windows)) {
-        // Other Unix systems refuse a connect to a full backlog instead of
-        // reporting it as EAGAIN: there is nothing to retry.
-        return;
-    }
-    smol::block_on(async {
-        let name = unique_name("backlog");
-        let mut server = LocalServer::new();
-        server
-            .listen_with(
-                &name,
-                ServerOptions {
-                    listen_backlog: 1,
-                    // Windows: one armed instance; a client takes it and the
-                    // next one is armed only when the server accepts.
-                    pipe_instances: 1,
-                    max_pending_connections: 0,
-                    ..Default::default()
-                },
-            )
-            .unwrap();
-        let mut clients = Vec::new();
-        for _ in 0..8 {
-            let mut c = LocalSocket::new();
-            c.connect_to_server(&name);
-            clients.push(c);
-        }
-        assert!(
-            clients.iter().any(|c| c.state() == State::Connecting),
-            "some connects hit the full backlog"
-        );
-        // One connect with a short timeout gives up.
-        let mut impatient = LocalSocket::new();
-        impatient.set_connect_timeout(Duration::from_millis(50));
-        impatient.connect_to_server(&name);
-        if impatient.state() == State::Connecting {
-            assert!(impatient
-                .wait_for_connected(Timeout::FOREVER)
-                .await
-                .is_err());
-            assert_eq!(impatient.error(), SocketError::SocketTimeout);
-        }
-        drop(impatient);
-        // The rest get in as the server accepts.
-        let accept = async {
-            let mut peers = Vec::new();
-            while peers.len() < 8 {
-                peers.push(server.accept().await.unwrap());
-            }
-            peers
-        };
-        let connect = async {
-            for c in &mut clients {
-                assert!(
-                    c.wait_for_connected(LONG).await.is_ok(),
-                    "{}",
-                    c.error_string()
-                );
-            }
-        };
-        let (peers, ()) = future::zip(accept, connect).await;
-        assert_eq!(peers.len(), 8);
     });
 }
 

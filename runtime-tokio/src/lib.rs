@@ -122,49 +122,24 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-localsock_async::runtime_types!(Tokio);
+#[cfg(unix)]
+use localsock_async::Interest;
 
-/// tokio as the driver's [`Runtime`](localsock_async::Runtime). I/O and
-/// time must be enabled on the runtime that polls the sockets.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Tokio;
-
-impl localsock_async::Runtime for Tokio {
-    type Timer = Timer;
-    #[cfg(unix)]
-    type Source<T: std::os::fd::AsFd + fmt::Debug + Send + Sync + 'static> = Source<T>;
-
-    fn timer(at: Instant) -> Timer {
-        Timer(Box::pin(tokio::time::sleep_until(at.into())))
-    }
-
-    /// tokio 1.51.6/1.53.3 deprecated the safe `AsyncFd` constructors
-    /// because a `T` that does not own its descriptor could close it while
-    /// registered; their replacement, `AsyncFd::register_with_interest`, is
-    /// `unsafe` and missing from the tokio versions this crate supports
-    /// (1.42 and later). The driver registers only descriptor-owning
-    /// objects (`UnixStream`, `UnixListener`, `OwnedFd`), owned by the
-    /// `AsyncFd` for as long as it is registered, so the safe constructor
-    /// is sound.
-    #[cfg(unix)]
-    #[allow(deprecated)]
-    fn register<T: std::os::fd::AsFd + fmt::Debug + Send + Sync + 'static>(
-        io: T,
-    ) -> io::Result<Source<T>> {
-        use tokio::io::Interest;
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(io::Error::other(
-                "localsock-tokio: polled outside a tokio runtime",
-            ));
-        }
-        tokio::io::unix::AsyncFd::with_interest(Fd(io), Interest::READABLE | Interest::WRITABLE)
-            .map(Source)
-    }
+localsock_async::runtime! {
+    /// tokio as the driver's [`Runtime`](localsock_async::Runtime). I/O and
+    /// time must be enabled on the runtime that polls the sockets.
+    Tokio
 }
 
 /// A `tokio::time::Sleep` as the driver's timer.
 #[derive(Debug)]
 pub struct Timer(Pin<Box<tokio::time::Sleep>>);
+
+impl Timer {
+    fn at(at: Instant) -> Timer {
+        Timer(Box::pin(tokio::time::sleep_until(at.into())))
+    }
+}
 
 impl localsock_async::Timer for Timer {
     fn reset(&mut self, at: Instant) {
@@ -186,6 +161,29 @@ impl localsock_async::Timer for Timer {
 #[derive(Debug)]
 pub struct Source<T: std::os::fd::AsFd>(tokio::io::unix::AsyncFd<Fd<T>>);
 
+#[cfg(unix)]
+impl<T: std::os::fd::AsFd> Source<T> {
+    // tokio 1.51.6/1.53.3 deprecated the safe `AsyncFd` constructors
+    // because a `T` that does not own its descriptor could close it while
+    // registered; their replacement, `AsyncFd::register_with_interest`, is
+    // `unsafe` and missing from the tokio versions this crate supports
+    // (1.42 and later). The driver registers only descriptor-owning
+    // objects (`UnixStream`, `UnixListener`, `OwnedFd`), owned by the
+    // `AsyncFd` for as long as it is registered, so the safe constructor
+    // is sound.
+    #[allow(deprecated)]
+    fn register(io: T) -> io::Result<Source<T>> {
+        use tokio::io::Interest;
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(io::Error::other(
+                "localsock-tokio: polled outside a tokio runtime",
+            ));
+        }
+        tokio::io::unix::AsyncFd::with_interest(Fd(io), Interest::READABLE | Interest::WRITABLE)
+            .map(Source)
+    }
+}
+
 /// `AsyncFd` wants `AsRawFd`; the driver's objects offer `AsFd`.
 #[cfg(unix)]
 #[derive(Debug)]
@@ -204,27 +202,19 @@ impl<T: std::os::fd::AsFd + fmt::Debug + Send + Sync> localsock_async::Source<T>
         &self.0.get_ref().0
     }
 
-    fn poll_ready(
-        &self,
-        cx: &mut Context<'_>,
-        interest: localsock_async::Interest,
-    ) -> Poll<io::Result<()>> {
+    fn poll_ready(&self, cx: &mut Context<'_>, interest: Interest) -> Poll<io::Result<()>> {
         // The guard is dropped without clearing: only an operation that
         // reports `WouldBlock` (in `try_io`) clears the readiness.
         match interest {
-            localsock_async::Interest::Readable => self.0.poll_read_ready(cx).map_ok(drop),
-            localsock_async::Interest::Writable => self.0.poll_write_ready(cx).map_ok(drop),
+            Interest::Readable => self.0.poll_read_ready(cx).map_ok(drop),
+            Interest::Writable => self.0.poll_write_ready(cx).map_ok(drop),
         }
     }
 
-    fn try_io<U>(
-        &self,
-        interest: localsock_async::Interest,
-        op: impl FnOnce(&T) -> io::Result<U>,
-    ) -> io::Result<U> {
+    fn try_io<U>(&self, interest: Interest, op: impl FnOnce(&T) -> io::Result<U>) -> io::Result<U> {
         let interest = match interest {
-            localsock_async::Interest::Readable => tokio::io::Interest::READABLE,
-            localsock_async::Interest::Writable => tokio::io::Interest::WRITABLE,
+            Interest::Readable => tokio::io::Interest::READABLE,
+            Interest::Writable => tokio::io::Interest::WRITABLE,
         };
         self.0.try_io(interest, |fd| op(&fd.0))
     }

@@ -4,32 +4,25 @@
 //! failing send, what a drop still sends, Qt's non-waiting disconnect, and
 //! the timeouts set on accepted or reused sockets.
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 #[cfg(unix)]
 use localsock_tokio::Event;
-use localsock_tokio::{LocalServer, LocalSocket, ServerOptions, SocketError, State};
+use localsock_tokio::{LocalServer, LocalSocket, SocketError, State};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const LONG: Duration = Duration::from_secs(30);
 
-fn unique_name(tag: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "lsk-tokio-end-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
+#[path = "../../tests/src/async_harness.rs"]
+mod async_harness;
+#[path = "../../tests/src/harness.rs"]
+#[allow(dead_code)] // the conformance suite's helpers; this file uses a few
+mod harness;
+
+use harness::{one_slot, unique_name};
 
 async fn pair(tag: &str) -> (LocalServer, LocalSocket, LocalSocket) {
-    let name = unique_name(tag);
-    let mut server = LocalServer::new();
-    server.listen(&name).expect("listen");
-    let client = LocalSocket::connect(&name).await.expect("connect");
-    let peer = server.accept().await.expect("accept");
-    (server, client, peer)
+    async_harness::pair(&unique_name(tag)).await
 }
 
 /// The signals that are not data signals.
@@ -291,16 +284,7 @@ async fn connect_timeout_on_a_reused_socket() {
 
     let name = unique_name("reuse-full");
     let mut server = LocalServer::new();
-    server
-        .listen_with(
-            &name,
-            ServerOptions {
-                listen_backlog: 1,
-                pipe_instances: 1,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    server.listen_with(&name, one_slot()).unwrap();
     let mut queued = Vec::new();
     loop {
         let mut s = LocalSocket::new();

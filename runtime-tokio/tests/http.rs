@@ -15,23 +15,9 @@ use localsock_tokio::axum::PeerInfo;
 use localsock_tokio::hyper::{server_name, uri, LocalConnector};
 use localsock_tokio::{LocalServer, PeerCredentials};
 
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
-        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-fn pattern(seed: u64, len: usize) -> Vec<u8> {
-    let mut state = seed | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state.to_le_bytes()[0]
-        })
-        .collect()
-}
+#[path = "../../examples/support/data.rs"]
+mod data;
+use data::{fnv1a, pattern};
 
 /// Answers the checksum of what it received in a header, and 1 MiB of its
 /// own whose checksum is in another header.

@@ -4,53 +4,23 @@
 //! pipe instances busy on Windows). Unix and Windows alike; the Windows
 //! pipe specifics are in `windows.rs`.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use localsock_tokio::{
-    Event, LocalServer, LocalSocket, ServerOptions, SocketError, State, Timeout,
-};
+use localsock_tokio::{Event, LocalServer, LocalSocket, SocketError, State, Timeout};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::codec::{Framed, LinesCodec};
 
-fn unique_name(tag: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "lsk-tokio-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
+#[path = "../../tests/src/async_harness.rs"]
+mod async_harness;
+#[path = "../../tests/src/harness.rs"]
+#[allow(dead_code)] // the conformance suite's helpers; this file uses a few
+mod harness;
 
-/// A deterministic pseudo-random payload.
-fn payload(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
-/// FNV-1a: catches loss and reordering.
-fn checksum(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
+use harness::{checksum, one_slot, payload, unique_name};
 
 async fn pair(tag: &str) -> (LocalServer, LocalSocket, LocalSocket) {
-    let name = unique_name(tag);
-    let mut server = LocalServer::new();
-    server.listen(&name).expect("listen");
-    let client = LocalSocket::connect(&name).await.expect("connect");
-    let peer = server.accept().await.expect("accept");
-    (server, client, peer)
+    async_harness::pair(&unique_name(tag)).await
 }
 
 /// Streams `data` in writes of varying sizes with short pauses (so the
@@ -256,16 +226,7 @@ fn dropping_during_and_after_runtime_shutdown_never_panics() {
         let leftovers = rt.block_on(async {
             let name = unique_name("shutdown");
             let mut server = LocalServer::new();
-            server
-                .listen_with(
-                    &name,
-                    ServerOptions {
-                        listen_backlog: 1,
-                        pipe_instances: 1,
-                        ..Default::default()
-                    },
-                )
-                .unwrap();
+            server.listen_with(&name, one_slot()).unwrap();
             let mut a = LocalSocket::connect(&name).await.unwrap();
             let b = server.accept().await.unwrap();
             a.write_bytes(vec![7u8; 1 << 20]).unwrap(); // pending writes
@@ -310,63 +271,6 @@ fn dropping_during_and_after_runtime_shutdown_never_panics() {
         drop(rt); // cancels the tasks: their sockets drop during shutdown
         drop(leftovers); // and these after the runtime is gone
     }
-}
-
-/// With a read-buffer limit the socket stops reading at the limit, so the
-/// peer's writes stall in the kernel; reading resumes them, in order.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn read_buffer_limit_is_back_pressure() {
-    const LIMIT: usize = 4096;
-    let (_server, mut client, mut peer) = pair("backpressure").await;
-    client.set_read_buffer_size(LIMIT);
-    let data = payload(4 << 20, 13);
-    let expect = checksum(&data);
-    let len = data.len();
-    let done = Arc::new(AtomicBool::new(false));
-    let done2 = done.clone();
-    let writer = tokio::spawn(async move {
-        peer.write_all(&data).await.unwrap();
-        AsyncWriteExt::flush(&mut peer).await.unwrap();
-        done2.store(true, Ordering::SeqCst);
-        peer.disconnect_from_server();
-        let _ = peer
-            .wait_for_disconnected(localsock_tokio::Timeout::FOREVER)
-            .await;
-    });
-    while client.bytes_available() < LIMIT {
-        assert!(client
-            .wait_for_ready_read(Duration::from_secs(30))
-            .await
-            .is_ok());
-        assert!(client.bytes_available() <= LIMIT);
-    }
-    // Full: the socket no longer reads, nothing arrives, the writer stalls.
-    assert!(client
-        .wait_for_ready_read(Duration::from_millis(100))
-        .await
-        .is_err());
-    assert_eq!(client.bytes_available(), LIMIT);
-    assert!(
-        !done.load(Ordering::SeqCst),
-        "4 MiB cannot fit in the kernel's buffers"
-    );
-    let mut got = Vec::with_capacity(len);
-    while got.len() < len {
-        if client.bytes_available() == 0 {
-            assert!(
-                client
-                    .wait_for_ready_read(Duration::from_secs(30))
-                    .await
-                    .is_ok(),
-                "{}",
-                client.error_string()
-            );
-        }
-        assert!(client.bytes_available() <= LIMIT, "never beyond the limit");
-        got.extend_from_slice(&client.read_all().unwrap());
-    }
-    assert_eq!(checksum(&got), expect);
-    writer.await.unwrap();
 }
 
 /// Owned halves on two tasks (on a multi-thread runtime, so on two threads):
@@ -419,74 +323,6 @@ async fn reunite_rejects_foreign_halves() {
     let err = ar.reunite(bw).unwrap_err();
     assert_eq!(err.0.state(), State::Connected);
     assert_eq!(err.1.state(), State::Connected);
-}
-
-/// A full backlog (Windows: every pipe instance busy): connects beyond it
-/// stay Connecting (the core retries `EAGAIN` / `ERROR_PIPE_BUSY`); with a
-/// short connect timeout they fail with SocketTimeout; once the server
-/// accepts, a pending connect succeeds.
-#[tokio::test]
-async fn connect_against_full_backlog() {
-    let name = unique_name("backlog");
-    let mut server = LocalServer::new();
-    server
-        .listen_with(
-            &name,
-            ServerOptions {
-                listen_backlog: 1,
-                pipe_instances: 1,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    // Fill the backlog without accepting.
-    let mut queued = Vec::new();
-    let mut short = loop {
-        let mut s = LocalSocket::new();
-        s.set_connect_timeout(Duration::from_millis(150));
-        s.connect_to_server(&name);
-        if s.state() == State::Connecting {
-            break s;
-        }
-        assert_eq!(s.state(), State::Connected, "{}", s.error_string());
-        queued.push(s);
-        assert!(queued.len() < 64, "the backlog never filled");
-    };
-    assert!(short.wait_for_connected(Timeout::FOREVER).await.is_err());
-    assert_eq!(short.state(), State::Unconnected);
-    assert_eq!(short.error(), SocketError::SocketTimeout);
-    assert!(short
-        .take_events()
-        .contains(&Event::Error(SocketError::SocketTimeout)));
-
-    // A patient client waits while the server starts accepting.
-    let mut patient = LocalSocket::new();
-    patient.connect_to_server(&name);
-    assert_eq!(patient.state(), State::Connecting);
-    assert!(patient
-        .wait_for_connected(Duration::from_millis(30))
-        .await
-        .is_err());
-    assert_eq!(patient.state(), State::Connecting, "still retrying");
-    let accepting = async {
-        let mut n = 0;
-        while server
-            .wait_for_new_connection(Duration::from_millis(500))
-            .await
-            .is_ok()
-        {
-            while server.next_pending_connection().is_some() {
-                n += 1;
-            }
-        }
-        n
-    };
-    let (connected, accepted) = tokio::join!(
-        patient.wait_for_connected(Duration::from_secs(10)),
-        accepting
-    );
-    assert!(connected.is_ok(), "{}", patient.error_string());
-    assert_eq!(accepted, queued.len() + 1);
 }
 
 /// `incoming()` and `events()` as streams.

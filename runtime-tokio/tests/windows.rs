@@ -3,7 +3,7 @@
 //! pipe instance, security descriptors and peer process ids.
 #![cfg(windows)]
 
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,14 +13,11 @@ use localsock_tokio::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-fn unique_name(tag: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "lsk-tokio-win-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
+#[path = "../../tests/src/harness.rs"]
+#[allow(dead_code)] // the conformance suite's helpers; this file uses a few
+mod harness;
+
+use harness::unique_name;
 
 const LONG: Duration = Duration::from_secs(30);
 

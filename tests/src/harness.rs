@@ -1,5 +1,6 @@
 //! Helpers shared by scenarios: unique names, peers on other threads,
-//! checksums.
+//! checksums. The runtime crates' own tests include this file by path
+//! (`#[path]`), so it uses only std and localsock-os.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::JoinHandle;
@@ -43,7 +44,18 @@ pub fn checksum(data: &[u8]) -> u64 {
     })
 }
 
+/// Options for a server that holds one client before it accepts: a
+/// backlog of 1 (Windows: one armed pipe instance, the next armed only when
+/// the server accepts), so the next connects find it full.
+pub fn one_slot() -> localsock_core::ServerOptions {
+    localsock_core::ServerOptions {
+        listen_backlog: 1,
+        pipe_instances: 1,
+        ..Default::default()
+    }
+}
+
 /// The temporary directory names resolve in, as the runtimes see it.
 pub fn temp_dir() -> String {
-    localsock_blocking::name_context().temp_dir
+    localsock_os::name_context().temp_dir
 }

@@ -8,6 +8,7 @@
 //! implement it by running their async methods to completion on their own
 //! executor, so the same scenario body exercises their real code paths.
 
+pub mod async_harness;
 pub mod harness;
 pub mod interop;
 pub mod reliability;
@@ -27,6 +28,28 @@ pub use localsock_core::{
     Event, ListenError, LocalSocketError, OpenMode, PeerCredentials, ServerError, ServerEvent,
     ServerOptions, SocketError, SocketOptions, State,
 };
+
+pub use localsock_os::descriptor::OwnedDescriptor;
+
+/// A raw descriptor as std's `AsRawFd` / `AsRawHandle` give it: Qt's
+/// `socketDescriptor()` value.
+#[cfg(unix)]
+pub type RawDescriptor = std::os::fd::RawFd;
+/// A raw descriptor as std's `AsRawFd` / `AsRawHandle` give it: Qt's
+/// `socketDescriptor()` value.
+#[cfg(windows)]
+pub type RawDescriptor = std::os::windows::io::RawHandle;
+
+/// The raw descriptor of anything with std's handle traits.
+#[cfg(unix)]
+pub fn raw_of(d: &impl std::os::fd::AsRawFd) -> RawDescriptor {
+    d.as_raw_fd()
+}
+/// The raw descriptor of anything with std's handle traits.
+#[cfg(windows)]
+pub fn raw_of(d: &impl std::os::windows::io::AsRawHandle) -> RawDescriptor {
+    d.as_raw_handle()
+}
 
 /// `None` = wait forever (Qt's -1); `Some(ZERO)` = don't wait (Qt's 0).
 pub type Wait = Option<Duration>;
@@ -118,6 +141,18 @@ pub trait TestSocket: Send + 'static {
     fn take_events(&mut self) -> Vec<Event>;
     /// The peer's credentials.
     fn peer_credentials(&self) -> io::Result<PeerCredentials>;
+    /// Qt's `setSocketDescriptor(descriptor, state, openMode)`.
+    fn set_socket_descriptor(
+        &mut self,
+        descriptor: OwnedDescriptor,
+        state: State,
+        mode: OpenMode,
+    ) -> Result<(), LocalSocketError>;
+    /// Qt's `socketDescriptor()`: `None` (Qt's -1) while there is none.
+    fn socket_descriptor(&self) -> Option<RawDescriptor>;
+    /// std's `AsRawFd` / `AsRawHandle` of the socket (-1 or
+    /// `INVALID_HANDLE_VALUE` while there is none).
+    fn raw_descriptor(&self) -> RawDescriptor;
 }
 
 /// Qt's `QLocalServer` in the vocabulary every runtime shares.
@@ -163,6 +198,8 @@ pub trait TestServer: Send + 'static {
     /// runtimes' `events()` stream (the blocking runtime has none: the same
     /// as `next_server_event` there).
     fn next_server_event_from_stream(&mut self, wait: Wait) -> Option<ServerEvent>;
+    /// Qt's `listen(qintptr socketDescriptor)`.
+    fn listen_descriptor(&mut self, descriptor: OwnedDescriptor) -> Result<(), ListenError>;
     /// Waits for and takes one connection (fails the test on timeout).
     fn accept_one(&mut self) -> Self::Socket {
         assert!(self.wait_for_new_connection(LONG), "no connection arrived");

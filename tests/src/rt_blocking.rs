@@ -150,10 +150,27 @@ impl TestSocket for LocalSocket {
     fn peer_credentials(&self) -> io::Result<PeerCredentials> {
         LocalSocket::peer_credentials(self)
     }
+    fn set_socket_descriptor(
+        &mut self,
+        descriptor: OwnedDescriptor,
+        state: State,
+        mode: OpenMode,
+    ) -> Result<(), LocalSocketError> {
+        LocalSocket::set_socket_descriptor(self, descriptor, state, mode)
+    }
+    fn socket_descriptor(&self) -> Option<RawDescriptor> {
+        LocalSocket::socket_descriptor(self).map(|d| raw_of(&d))
+    }
+    fn raw_descriptor(&self) -> RawDescriptor {
+        raw_of(self)
+    }
 }
 
 impl TestServer for LocalServer {
     type Socket = LocalSocket;
+    fn listen_descriptor(&mut self, descriptor: OwnedDescriptor) -> Result<(), ListenError> {
+        LocalServer::listen_descriptor(self, descriptor)
+    }
     fn listen_with(&mut self, name: &str, options: ServerOptions) -> Result<(), ListenError> {
         LocalServer::listen_with(self, name, options)
     }

@@ -300,10 +300,27 @@ impl TestSocket for TokioSocket {
     fn peer_credentials(&self) -> io::Result<PeerCredentials> {
         self.socket.peer_credentials()
     }
+    fn set_socket_descriptor(
+        &mut self,
+        descriptor: OwnedDescriptor,
+        state: State,
+        mode: OpenMode,
+    ) -> Result<(), LocalSocketError> {
+        self.socket.set_socket_descriptor(descriptor, state, mode)
+    }
+    fn socket_descriptor(&self) -> Option<RawDescriptor> {
+        self.socket.socket_descriptor().map(|d| raw_of(&d))
+    }
+    fn raw_descriptor(&self) -> RawDescriptor {
+        raw_of(&self.socket)
+    }
 }
 
 impl TestServer for TokioServer {
     type Socket = TokioSocket;
+    fn listen_descriptor(&mut self, descriptor: OwnedDescriptor) -> Result<(), ListenError> {
+        self.server.listen_descriptor(descriptor)
+    }
     fn listen_with(&mut self, name: &str, options: ServerOptions) -> Result<(), ListenError> {
         self.server.listen_with(name, options)
     }

@@ -16,8 +16,10 @@ use localsock_core::{Access, DeviceError};
 use crate::harness::*;
 use crate::*;
 
+mod descriptor;
 mod lifecycle;
 mod qt_api;
+pub use descriptor::*;
 pub use lifecycle::*;
 pub use qt_api::*;
 
@@ -28,6 +30,7 @@ pub fn all<R: Runtime>() -> Vec<Check> {
     let mut all = registered::<R>();
     all.extend(lifecycle::registered::<R>());
     all.extend(qt_api::registered::<R>());
+    all.extend(descriptor::registered::<R>());
     all
 }
 
@@ -1129,6 +1132,107 @@ scenarios!(
         c.io_read_exact(&mut got).unwrap();
         assert_eq!(checksum(&got), down_sum, "server to client");
         assert_eq!(server_side.join().unwrap(), up_sum, "client to server");
+    },
+
+    /// A read-buffer limit against a fast writer, both driven from one
+    /// thread: the reader never buffers more than the limit, and while it
+    /// does not read the writer's queue grows (the kernel holds it back).
+    /// Reading everything afterwards loses nothing.
+    pub fn read_limit_holds_back_a_fast_writer<R: Runtime>() {
+        const LIMIT: usize = 4096;
+        let (_server, mut reader, mut writer) = connected_pair::<R>("backpressure-queue");
+        reader.set_read_buffer_size(LIMIT);
+        let data = payload(4 << 20, 9);
+        let mut queued_seen = Vec::new();
+        for chunk in data.chunks(256 << 10) {
+            writer.write(chunk).unwrap();
+            // Let both sides make progress for a moment.
+            let _ = writer.wait_for_bytes_written(Some(Duration::from_millis(5)));
+            let _ = reader.wait_for_ready_read(Some(Duration::from_millis(5)));
+            assert!(reader.bytes_available() <= LIMIT, "beyond the limit");
+            queued_seen.push(writer.bytes_to_write());
+        }
+        assert_eq!(reader.bytes_available(), LIMIT, "the buffer filled up");
+        // A full buffer: the wait says no at once, nothing more is read.
+        assert!(!reader.wait_for_ready_read(Some(Duration::from_millis(20))));
+        assert_eq!(reader.bytes_available(), LIMIT);
+        // The writer's queue grew while the reader did not read.
+        assert!(
+            queued_seen.windows(2).all(|w| w[1] >= w[0]),
+            "{queued_seen:?}"
+        );
+        assert!(*queued_seen.last().unwrap() > 2 << 20, "{queued_seen:?}");
+
+        // Now read everything (the writer drains on its own thread).
+        let drain = spawn(move || {
+            while writer.bytes_to_write() > 0 {
+                assert!(
+                    writer.wait_for_bytes_written(LONG),
+                    "{}",
+                    writer.error_string()
+                );
+            }
+            writer
+        });
+        let n = data.len();
+        let mut got = Vec::with_capacity(n);
+        let mut buf = vec![0u8; 64 << 10];
+        while got.len() < n {
+            let k = reader.io_read(&mut buf).unwrap();
+            assert!(k > 0);
+            assert!(reader.bytes_available() <= LIMIT);
+            got.extend_from_slice(&buf[..k]);
+        }
+        drop(drain.join().unwrap());
+        assert!(got == data, "bytes lost or reordered");
+    },
+
+    /// With a read-buffer limit the socket stops reading at the limit, so the
+    /// peer's writes (on another thread) stall in the kernel; reading resumes
+    /// them, in order.
+    pub fn read_buffer_limit_is_back_pressure<R: Runtime>() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+
+        const LIMIT: usize = 4096;
+        let (_server, mut client, mut peer) = connected_pair::<R>("backpressure");
+        client.set_read_buffer_size(LIMIT);
+        let data = payload(4 << 20, 13);
+        let expect = checksum(&data);
+        let len = data.len();
+        let done = Arc::new(AtomicBool::new(false));
+        let done2 = done.clone();
+        let writer = spawn(move || {
+            peer.io_write_all(&data).unwrap();
+            done2.store(true, Ordering::SeqCst);
+            peer.disconnect_from_server();
+            let _ = peer.wait_for_disconnected(None);
+        });
+        while client.bytes_available() < LIMIT {
+            assert!(client.wait_for_ready_read(LONG));
+            assert!(client.bytes_available() <= LIMIT);
+        }
+        // Full: the socket no longer reads, nothing arrives, the writer stalls.
+        assert!(!client.wait_for_ready_read(Some(Duration::from_millis(100))));
+        assert_eq!(client.bytes_available(), LIMIT);
+        assert!(
+            !done.load(Ordering::SeqCst),
+            "4 MiB cannot fit in the kernel's buffers"
+        );
+        let mut got = Vec::with_capacity(len);
+        while got.len() < len {
+            if client.bytes_available() == 0 {
+                assert!(
+                    client.wait_for_ready_read(LONG),
+                    "{}",
+                    client.error_string()
+                );
+            }
+            assert!(client.bytes_available() <= LIMIT, "never beyond the limit");
+            got.extend_from_slice(&client.read_all().unwrap());
+        }
+        assert_eq!(checksum(&got), expect);
+        writer.join().unwrap();
     },
 
     /// Reads through the I/O trait in 7-byte pieces while 64 KiB arrive, with

@@ -1,9 +1,10 @@
 //! Descriptors both ways: Qt's `setSocketDescriptor` and
 //! `socketDescriptor()`, and the std handle traits.
 
-use localsock_core::descriptor::{adopt_os_error, describe_socket, plan_adopt};
-use localsock_core::{Connection, LocalSocketError, OpenMode, OsError, State};
-use localsock_os::descriptor::{self as sys, BorrowedDescriptor, OwnedDescriptor};
+use std::time::Duration;
+
+use localsock_core::Connection;
+use localsock_os::descriptor::{BorrowedDescriptor, OwnedDescriptor};
 
 use super::LocalSocket;
 use crate::driver::Driver;
@@ -11,43 +12,15 @@ use crate::stream::Stream;
 use crate::Runtime;
 
 impl<R: Runtime> LocalSocket<R> {
-    /// Qt's `setSocketDescriptor(descriptor, state, openMode)`: adopts a
-    /// connection made elsewhere, such as one end of a `socketpair`, a
-    /// `UnixStream`, a descriptor passed by another process (Unix), or an
-    /// overlapped pipe handle (Windows).
-    ///
-    /// `state` is Connected (no signal, as in Qt) or Connecting (the first
-    /// wait or poll reports `Connected`, as for a connect of this socket);
-    /// `mode` is any open mode. The descriptor is made non-blocking and
-    /// close-on-exec; the names come from its address (the peer's, else
-    /// its own), as in Qt. Refused, with the descriptor closed: a socket
-    /// that is not Unconnected, the states Unconnected and Closing, a
-    /// descriptor without a peer (`Operation`), and anything that is not a
-    /// connected local stream socket, including (Windows) a pipe handle
-    /// not opened for overlapped I/O (`UnsupportedSocketOperation`).
-    ///
-    /// Synchronous, and needs no runtime context: the descriptor is
-    /// registered with the reactor on the first wait, as any socket's.
-    pub fn set_socket_descriptor(
-        &mut self,
-        descriptor: impl Into<OwnedDescriptor>,
-        state: State,
-        mode: OpenMode,
-    ) -> Result<(), LocalSocketError> {
-        let descriptor = descriptor.into();
-        let config = self.driver.conn.config().clone();
-        let platform = config.name_context.platform;
-        let os_err = |e: &std::io::Error| adopt_os_error(OsError::from_io(e));
-        let found = sys::inspect(borrow(&descriptor)).map_err(|e| os_err(&e))?;
-        let state = plan_adopt(self.driver.conn.state(), found.kind, state, mode, platform)?;
-        sys::prepare(borrow(&descriptor)).map_err(|e| os_err(&e))?;
-        let stream = adopt_stream::<R>(descriptor, found.server_end).map_err(|e| os_err(&e))?;
-        let address = describe_socket(&found.peer, &found.local, platform);
-        let origin = self.driver.origin();
-        let now = self.driver.now();
-        let conn = Connection::adopted(config, address.as_ref(), state, mode, now);
-        *self.driver = Driver::adopted(conn, stream, origin);
-        Ok(())
+    localsock_core::qt_socket_descriptor_api! {
+        ///
+        /// Synchronous, and needs no runtime context: the descriptor is
+        /// registered with the reactor on the first wait, as any socket's.
+    }
+
+    fn install_adopted(&mut self, adopted: impl FnOnce(Duration) -> Connection, stream: Stream<R>) {
+        let conn = adopted(self.driver.now());
+        *self.driver = Driver::adopted(conn, stream, self.driver.origin());
     }
 
     /// Qt's `socketDescriptor()`: the connected socket's descriptor (pipe
@@ -56,16 +29,6 @@ impl<R: Runtime> LocalSocket<R> {
     pub fn socket_descriptor(&self) -> Option<BorrowedDescriptor<'_>> {
         self.driver.stream().and_then(stream_descriptor)
     }
-}
-
-#[cfg(unix)]
-fn borrow(d: &OwnedDescriptor) -> BorrowedDescriptor<'_> {
-    std::os::fd::AsFd::as_fd(d)
-}
-
-#[cfg(windows)]
-fn borrow(d: &OwnedDescriptor) -> BorrowedDescriptor<'_> {
-    std::os::windows::io::AsHandle::as_handle(d)
 }
 
 #[cfg(unix)]
@@ -90,47 +53,4 @@ fn stream_descriptor<R: Runtime>(s: &Stream<R>) -> Option<BorrowedDescriptor<'_>
     Some(s.handle())
 }
 
-/// The socket's descriptor; with none (see
-/// [`socket_descriptor`](LocalSocket::socket_descriptor)), a process-wide
-/// stand-in of `/dev/null`, since `AsFd` must lend an open descriptor.
-#[cfg(unix)]
-impl<R: Runtime> std::os::fd::AsFd for LocalSocket<R> {
-    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        match self.socket_descriptor() {
-            Some(d) => d,
-            None => sys::no_descriptor(),
-        }
-    }
-}
-
-/// The socket's descriptor, or -1 (Qt's `socketDescriptor()`) when there
-/// is none.
-#[cfg(unix)]
-impl<R: Runtime> std::os::fd::AsRawFd for LocalSocket<R> {
-    fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        self.socket_descriptor().map_or(-1, |fd| fd.as_raw_fd())
-    }
-}
-
-/// The pipe handle; with none, a process-wide stand-in of the `NUL`
-/// device, since `AsHandle` must lend an open handle.
-#[cfg(windows)]
-impl<R: Runtime> std::os::windows::io::AsHandle for LocalSocket<R> {
-    fn as_handle(&self) -> std::os::windows::io::BorrowedHandle<'_> {
-        match self.socket_descriptor() {
-            Some(d) => d,
-            None => sys::no_descriptor(),
-        }
-    }
-}
-
-/// The pipe handle, or `INVALID_HANDLE_VALUE` (Qt's -1) when there is none.
-#[cfg(windows)]
-impl<R: Runtime> std::os::windows::io::AsRawHandle for LocalSocket<R> {
-    fn as_raw_handle(&self) -> std::os::windows::io::RawHandle {
-        self.socket_descriptor()
-            .map_or(usize::MAX as std::os::windows::io::RawHandle, |h| {
-                h.as_raw_handle()
-            })
-    }
-}
+localsock_core::descriptor_traits!(impl[R: Runtime] LocalSocket<R>, windows);

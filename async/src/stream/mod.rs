@@ -31,22 +31,12 @@
 //!   sent when the write completes, and writes never bypass the core's
 //!   queue (`DIRECT_WRITES` is false).
 
-#[cfg(unix)]
-mod unix;
-#[cfg(unix)]
-pub(crate) use unix::{Listener, Stream};
+// One backend per platform, under one name.
+#[cfg_attr(unix, path = "unix.rs")]
+#[cfg_attr(windows, path = "windows.rs")]
+mod backend;
+pub(crate) use backend::{Listener, Stream};
 
-#[cfg(windows)]
-mod windows;
-#[cfg(windows)]
-pub(crate) use windows::{Listener, Stream};
-
-/// Outcome of starting a connect.
-pub(crate) enum Connect<R: crate::Runtime> {
-    /// Connected at once.
-    Done(Stream<R>),
-    /// Under way: wait with `Stream::poll_finish_connect`. (Never on
-    /// Windows, where a pipe connect succeeds or fails at once.)
-    #[cfg_attr(windows, allow(dead_code))]
-    InProgress(Stream<R>),
-}
+/// Outcome of starting a connect: under way, wait with
+/// `Stream::poll_finish_connect`.
+pub(crate) type Connect<R> = localsock_os::Connect<Stream<R>>;

@@ -429,9 +429,9 @@ impl<R: Runtime> Listener<R> {
     /// An adopted listening socket, made non-blocking and close-on-exec by
     /// `localsock_os::descriptor::prepare`. No socket file is recorded: it
     /// was not created here, so it is never removed.
-    pub(crate) fn adopt(listener: UnixListener) -> Listener<R> {
+    pub(crate) fn adopt(fd: std::os::fd::OwnedFd) -> Listener<R> {
         Listener {
-            io: Registration::Plain(listener),
+            io: Registration::Plain(fd.into()),
             file: None,
         }
     }

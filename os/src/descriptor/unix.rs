@@ -17,6 +17,12 @@ pub type OwnedDescriptor = OwnedFd;
 /// A borrowed descriptor.
 pub type BorrowedDescriptor<'a> = BorrowedFd<'a>;
 
+/// Borrows an owned descriptor: `as_fd` here, `as_handle` on Windows, so
+/// code that adopts one is written once for both.
+pub fn borrow(fd: &OwnedFd) -> BorrowedFd<'_> {
+    fd.as_fd()
+}
+
 fn os(e: rustix::io::Errno) -> io::Error {
     io::Error::from_raw_os_error(e.raw_os_error())
 }

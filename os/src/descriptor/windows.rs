@@ -35,6 +35,12 @@ pub type OwnedDescriptor = OwnedHandle;
 /// A borrowed handle.
 pub type BorrowedDescriptor<'a> = BorrowedHandle<'a>;
 
+/// Borrows an owned handle: `as_handle` here, `as_fd` on Unix, so code
+/// that adopts one is written once for both.
+pub fn borrow(handle: &OwnedHandle) -> BorrowedHandle<'_> {
+    handle.as_handle()
+}
+
 /// What `handle` is. An error only when it cannot be inspected at all (an
 /// invalid handle).
 pub fn inspect(handle: BorrowedHandle<'_>) -> io::Result<Inspected> {

@@ -2,22 +2,12 @@
 //! same small method set on every platform, so `socket.rs` and `server.rs`
 //! hold no platform code.
 
-#[cfg(unix)]
-mod unix;
-#[cfg(unix)]
-pub(crate) use unix::{Listener, Stream};
+// One backend per platform, under one name.
+#[cfg_attr(unix, path = "unix.rs")]
+#[cfg_attr(windows, path = "windows.rs")]
+mod backend;
+pub(crate) use backend::{Listener, Stream};
 
-#[cfg(windows)]
-mod windows;
-#[cfg(windows)]
-pub(crate) use windows::{Listener, Stream};
-
-/// Outcome of starting a connect.
-// Pipes connect at once; only Unix sockets can be in progress.
-#[cfg_attr(windows, allow(dead_code))]
-pub(crate) enum Connect {
-    /// Connected at once.
-    Done(Stream),
-    /// Under way: wait for writability, then [`Stream::finish_connect`].
-    InProgress(Stream),
-}
+/// Outcome of starting a connect: under way, wait for writability, then
+/// [`Stream::finish_connect`].
+pub(crate) type Connect = localsock_os::Connect<Stream>;

@@ -259,6 +259,69 @@ scenarios!(
         assert_eq!(c.error(), SocketError::SocketTimeout);
     },
 
+    /// docs/semantics.md difference 5: connects beyond a full backlog
+    /// (Windows: every pipe instance busy) stay Connecting while the core
+    /// retries (`EAGAIN` / `ERROR_PIPE_BUSY`); one with a short connect
+    /// timeout fails with SocketTimeout; the patient ones connect once the
+    /// server accepts.
+    #[only(
+        any(target_os = "linux", windows),
+        "other Unix systems refuse a connect to a full backlog instead of reporting EAGAIN: nothing to retry"
+    )]
+    pub fn full_backlog_is_retried_until_the_connect_timeout<R: Runtime>() {
+        let name = unique_name("backlog");
+        let mut server = R::server();
+        server.listen_with(&name, one_slot()).unwrap();
+        // Fill the backlog without accepting.
+        let mut queued = Vec::new();
+        let mut short = loop {
+            let mut s = R::socket();
+            s.set_connect_timeout(Duration::from_millis(150));
+            s.connect_to_server(&name, OpenMode::ReadWrite);
+            if s.state() == State::Connecting {
+                break s;
+            }
+            assert_eq!(s.state(), State::Connected, "{}", s.error_string());
+            queued.push(s);
+            assert!(queued.len() < 64, "the backlog never filled");
+        };
+        assert!(!short.wait_for_connected(None));
+        assert_eq!(short.state(), State::Unconnected);
+        assert_eq!(short.error(), SocketError::SocketTimeout);
+        assert!(short
+            .take_events()
+            .contains(&Event::Error(SocketError::SocketTimeout)));
+
+        // Patient clients wait while the server starts accepting.
+        let mut patient = Vec::new();
+        for _ in 0..3 {
+            let mut s = R::socket();
+            s.connect_to_server(&name, OpenMode::ReadWrite);
+            assert_eq!(s.state(), State::Connecting);
+            patient.push(s);
+        }
+        assert!(!patient[0].wait_for_connected(Some(Duration::from_millis(30))));
+        assert_eq!(patient[0].state(), State::Connecting, "still retrying");
+        let expected = queued.len() + patient.len();
+        let connecting = spawn(move || {
+            for s in &mut patient {
+                assert!(s.wait_for_connected(LONG), "{}", s.error_string());
+            }
+            patient
+        });
+        let mut peers = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while peers.len() < expected && std::time::Instant::now() < deadline {
+            if server.wait_for_new_connection(Some(Duration::from_millis(500))) {
+                while let Some(peer) = server.next_pending_connection() {
+                    peers.push(peer);
+                }
+            }
+        }
+        let _patient = connecting.join().unwrap();
+        assert_eq!(peers.len(), expected);
+    },
+
     /// A read while Connecting waits for the connect (as a write does); after
     /// abort a read fails with "device not open".
     #[only(
