@@ -105,9 +105,6 @@ pub(crate) struct Driver<R: Runtime> {
     stream: Option<Stream<R>>,
     /// A connect is under way on `stream` (`EINPROGRESS`).
     in_progress: bool,
-    /// The core's clock: time is `origin.elapsed()`. Only the inputs that
-    /// set or check deadlines take the time; the data path reads no clock.
-    origin: Instant,
 }
 
 impl<R: Runtime> Driver<R> {
@@ -116,7 +113,6 @@ impl<R: Runtime> Driver<R> {
             conn: Connection::new(config),
             stream: None,
             in_progress: false,
-            origin: Instant::now(),
         }
     }
 
@@ -125,28 +121,24 @@ impl<R: Runtime> Driver<R> {
             conn: Connection::accepted_from(from),
             stream: Some(stream),
             in_progress: false,
-            origin: Instant::now(),
         }
     }
 
     /// A connection adopted from a descriptor (`setSocketDescriptor`),
     /// with a connect to finish when the core left it Connecting.
-    pub(crate) fn adopted(conn: Connection, stream: Stream<R>, origin: Instant) -> Self {
+    pub(crate) fn adopted(conn: Connection, stream: Stream<R>) -> Self {
         Driver {
             in_progress: conn.state() == localsock_core::State::Connecting,
             conn,
             stream: Some(stream),
-            origin,
         }
     }
 
-    /// The clock origin (for a connection that replaces this one).
-    pub(crate) fn origin(&self) -> Instant {
-        self.origin
-    }
-
+    /// The core's clock (one origin for the process: see
+    /// `localsock_os::core_now`). Only the inputs that set or check
+    /// deadlines take the time; the data path reads no clock.
     pub(crate) fn now(&self) -> Duration {
-        self.origin.elapsed()
+        localsock_os::core_now()
     }
 
     pub(crate) fn has_stream(&self) -> bool {
@@ -490,7 +482,7 @@ impl<R: Runtime> Driver<R> {
 
         // 4. The core's deadline.
         if let Some(t) = self.conn.poll_timeout() {
-            match self.origin.checked_add(t) {
+            match localsock_os::clock_origin().checked_add(t) {
                 Some(at) => match timer.poll_at(cx, at) {
                     Poll::Ready(()) => {
                         let now = self.now();

@@ -114,10 +114,10 @@ impl AcceptedFrom {
         AcceptedFrom {
             config: Arc::new(config),
             address: address.clone(),
-            names: Arc::new(Names {
-                server_name: address.accepted_server_name().to_string(),
-                address: Some(address.clone()),
-            }),
+            names: Arc::new(Names::new(
+                address.accepted_server_name(),
+                Some(address.clone()),
+            )),
         }
     }
 
@@ -140,12 +140,32 @@ impl AcceptedFrom {
 struct Names {
     /// What `server_name` reports: the name given to `connect_to_server`,
     /// or for accepted connections the last component of the address.
-    server_name: String,
+    /// `None` when it is the address itself (an absolute path, an abstract
+    /// name): one allocation less per connection.
+    server_name: Option<String>,
     /// The resolved address: `full_server_name`, and where a client's
     /// connect goes (again, on each retry). `None` for a name preset by
     /// `set_server_name`, which only `open` resolves (Qt's
     /// `fullServerName` is empty until the connect).
     address: Option<Address>,
+}
+
+impl Names {
+    fn new(server_name: &str, address: Option<Address>) -> Names {
+        let same = address.as_ref().is_some_and(|a| a.as_str() == server_name);
+        Names {
+            server_name: (!same).then(|| server_name.to_string()),
+            address,
+        }
+    }
+
+    fn server_name(&self) -> &str {
+        match (&self.server_name, &self.address) {
+            (Some(name), _) => name,
+            (None, Some(address)) => address.as_str(),
+            (None, None) => "",
+        }
+    }
 }
 
 /// The state machine of one `QLocalSocket`, client or accepted, with no I/O.
@@ -344,12 +364,7 @@ impl Connection {
         let mut c = Connection::new(config);
         c.requested_mode = mode;
         c.abstract_namespace = matches!(address, Some(Address::Abstract(_)));
-        c.names = address.map(|a| {
-            Arc::new(Names {
-                server_name: a.accepted_server_name().to_string(),
-                address: Some(a.clone()),
-            })
-        });
+        c.names = address.map(|a| Arc::new(Names::new(a.accepted_server_name(), Some(a.clone()))));
         if state == State::Connecting {
             c.state = State::Connecting;
             c.connect_deadline = Some(now.saturating_add(c.config.connect_timeout));
@@ -394,7 +409,7 @@ impl Connection {
     /// [`set_server_name`](Self::set_server_name) for the next
     /// [`open`](Self::open)); empty once the connection is over.
     pub fn server_name(&self) -> &str {
-        self.names.as_ref().map_or("", |n| &n.server_name)
+        self.names.as_ref().map_or("", |n| n.server_name())
     }
 
     /// The resolved path or pipe name; empty once Unconnected.
@@ -718,10 +733,7 @@ impl Connection {
         if self.state != State::Unconnected {
             return false;
         }
-        self.names = Some(Arc::new(Names {
-            server_name: name.to_string(),
-            address: None,
-        }));
+        self.names = Some(Arc::new(Names::new(name, None)));
         true
     }
 
@@ -734,7 +746,7 @@ impl Connection {
     /// actions, then ask [`open_outcome`](Self::open_outcome).
     pub fn open(&mut self, mode: OpenMode, now: Duration) -> Result<(), LocalSocketError> {
         let name = match &self.names {
-            Some(n) if n.address.is_none() => n.server_name.clone(),
+            Some(n) if n.address.is_none() => n.server_name().to_string(),
             _ => String::new(),
         };
         self.connect_to_server(&name, mode, now);
@@ -838,10 +850,7 @@ impl Connection {
                 self.connect_deadline = Some(now.saturating_add(self.config.connect_timeout));
                 self.retry_at = None;
                 self.retry_backoff = RETRY_FIRST;
-                self.names = Some(Arc::new(Names {
-                    server_name: name.to_string(),
-                    address: Some(address),
-                }));
+                self.names = Some(Arc::new(Names::new(name, Some(address))));
                 self.connect_pending = true;
             }
         }

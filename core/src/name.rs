@@ -192,6 +192,11 @@ fn resolve(name: &str, abstract_ns: bool, ctx: &NameContext) -> Result<Address, 
         if name.split('/').any(|c| c == "..") {
             return Err(NameError::ParentComponent);
         }
+        // The temp dir comes from the driver; a NUL there is as invalid as
+        // one in the name (no such path can be passed to the OS).
+        if ctx.temp_dir.contains('\0') {
+            return Err(NameError::InteriorNul);
+        }
         let dir = clean_path(&ctx.temp_dir);
         let mut p = String::with_capacity(dir.len() + 1 + name.len());
         p.push_str(if dir == "/" { "" } else { &dir });
@@ -199,11 +204,6 @@ fn resolve(name: &str, abstract_ns: bool, ctx: &NameContext) -> Result<Address, 
         p.push_str(name);
         p
     };
-    // The temp dir comes from the driver; a NUL there is as invalid as one
-    // in the name (no such path can be passed to the OS).
-    if path.contains('\0') {
-        return Err(NameError::InteriorNul);
-    }
     check_len(path.len(), overhead, max)?;
     Ok(Address::Path(path))
 }

@@ -113,6 +113,19 @@ pub fn default_config() -> Arc<Config> {
         .clone()
 }
 
+/// When the core's clock started: one origin for every connection of the
+/// process (the core only compares times), so creating a connection reads
+/// no clock.
+pub fn clock_origin() -> Instant {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    *ORIGIN.get_or_init(Instant::now)
+}
+
+/// The core's `now`: the time since [`clock_origin`].
+pub fn core_now() -> Duration {
+    clock_origin().elapsed()
+}
+
 /// Qt's static `QLocalServer::removeServer`: removes the socket file that
 /// `name` resolves to, whatever is there. True if nothing is left (pipes
 /// leave nothing behind). Dangerous: it removes a live server's socket too;

@@ -83,7 +83,6 @@ pub struct LocalSocket {
     in_progress: bool,
     /// How a direct write waits for room (see [`SendMode`]).
     send_mode: SendMode,
-    origin: Instant,
 }
 
 /// How long a large write waits inside one `send` for the peer to make
@@ -135,7 +134,6 @@ impl LocalSocket {
             stream: None,
             in_progress: false,
             send_mode: SendMode::Probe,
-            origin: Instant::now(),
         }
     }
 
@@ -148,7 +146,10 @@ impl LocalSocket {
     pub fn connect(name: &str) -> Result<LocalSocket, LocalSocketError> {
         let mut s = LocalSocket::new();
         s.connect_to_server(name);
-        s.wait_for_connected(Timeout::FOREVER)?;
+        // A local connect usually completes inside `connect_to_server`.
+        if s.conn.state() != State::Connected {
+            s.wait_for_connected(Timeout::FOREVER)?;
+        }
         Ok(s)
     }
 
@@ -158,12 +159,11 @@ impl LocalSocket {
             stream: Some(stream),
             in_progress: false,
             send_mode: SendMode::Probe,
-            origin: Instant::now(),
         }
     }
 
     fn now(&self) -> Duration {
-        self.origin.elapsed()
+        localsock_os::core_now()
     }
 
     // ----- Qt's API ------------------------------------------------------
@@ -691,7 +691,10 @@ impl LocalSocket {
     /// lets the core act on the time. False if there is nothing to wait for.
     fn wait_once(&mut self, deadline: Option<Instant>) -> bool {
         let now = Instant::now();
-        let core_deadline = self.conn.poll_timeout().map(|t| self.origin + t);
+        let core_deadline = self
+            .conn
+            .poll_timeout()
+            .map(|t| localsock_os::clock_origin() + t);
         let wake = match (deadline, core_deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

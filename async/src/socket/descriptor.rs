@@ -20,7 +20,7 @@ impl<R: Runtime> LocalSocket<R> {
 
     fn install_adopted(&mut self, adopted: impl FnOnce(Duration) -> Connection, stream: Stream<R>) {
         let conn = adopted(self.driver.now());
-        *self.driver = Driver::adopted(conn, stream, self.driver.origin());
+        *self.driver = Driver::adopted(conn, stream);
     }
 
     /// Qt's `socketDescriptor()`: the connected socket's descriptor (pipe
