@@ -138,13 +138,13 @@ mod tests {
 
     #[test]
     fn a_closed_descriptor_is_an_error_not_a_guess() {
-        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
-        let raw = a.as_raw_fd();
-        drop(a);
-        // SAFETY: `raw` was just closed and nothing in this test opens a
-        // descriptor meanwhile; `inspect` only asks `fstat`, which reports
-        // `EBADF` for it.
-        let closed = unsafe { BorrowedFd::borrow_raw(raw) };
+        // A number above the kernel's descriptor limit (`fs.nr_open`) is
+        // never open: a descriptor closed here could be reused at once by
+        // another test of this binary running on another thread.
+        let never_open = i32::MAX - 1;
+        // SAFETY: `inspect` only asks `fstat`, which reports `EBADF` for a
+        // descriptor that is not open; nothing is read, written or closed.
+        let closed = unsafe { BorrowedFd::borrow_raw(never_open) };
         let e = inspect(closed).unwrap_err();
         assert_eq!(
             e.raw_os_error(),
