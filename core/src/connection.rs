@@ -214,7 +214,10 @@ impl Names {
 /// a bounded write queues at most [`write_room`](Self::write_room).
 ///
 /// Time is a [`Duration`] since any origin the driver picks; the core never
-/// reads a clock.
+/// reads a clock. Only the calls that set or check a deadline take it (a
+/// connect, a disconnect, a connect error, a timeout, `open`, the drain
+/// timeout); the data path needs none, so a driver reads no clock per read
+/// or write.
 #[derive(Debug)]
 pub struct Connection {
     /// Shared: accepted connections hold their server's.
