@@ -923,9 +923,10 @@ impl BufRead for LocalSocket {
 impl Drop for LocalSocket {
     fn drop(&mut self) {
         // Hand the kernel what it takes without blocking (`try_send` never
-        // waits), then Qt's destructor: abort. Nothing here can panic.
+        // waits), then Qt's destructor: abort, which here is only closing
+        // the stream (dropping it): the connection's state, queues and
+        // signals go with it, and nobody is left to observe them, so the
+        // core's `release` bookkeeping is skipped. Nothing here can panic.
         self.try_send();
-        self.conn.release();
-        self.stream = None;
     }
 }
