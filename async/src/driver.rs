@@ -830,7 +830,7 @@ impl<R: Runtime> Drop for Driver<R> {
     /// the queued bytes without blocking (one non-blocking send loop, no
     /// waker, no waiting), so a `write` right before a drop usually
     /// arrives. The rest is lost. Nothing here blocks, waits for a runtime
-    /// or can panic: the core drops its queues and the stream is
+    /// or can panic: the connection's queues go with it and the stream is
     /// deregistered from the reactor and closed. (Windows: a write that
     /// cannot complete at once stays pending and is cancelled and collected
     /// by the pipe's own drop before its buffer is freed.)
@@ -847,7 +847,9 @@ impl<R: Runtime> Drop for Driver<R> {
                 }
             }
         }
-        self.conn.release();
+        // The connection goes with the driver, so the core's `release`
+        // bookkeeping (Qt's abort without signals) would be unobservable:
+        // closing the stream is all that is left to do.
         self.set_stream(None);
     }
 }

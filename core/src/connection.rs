@@ -1012,7 +1012,10 @@ impl Connection {
     /// dropped. The state and the actions are those of `abort` (the driver
     /// still closes the stream), but no event is queued, now or later:
     /// nobody is left to take them, and a dropped socket should cost no
-    /// allocation for signals it cannot deliver.
+    /// allocation for signals it cannot deliver. A driver that drops the
+    /// `Connection` together with its stream needs no `release`: closing
+    /// the stream is the only effect anyone could observe (localsock's
+    /// runtimes do just that).
     pub fn release(&mut self) {
         self.released = true;
         self.events.clear();

@@ -192,13 +192,3 @@ fn accepted_sockets_report_the_option_of_their_address() {
     ));
     assert_eq!(path.socket_options(), SocketOptions::NONE);
 }
-
-fn connect_addresses(c: &mut Connection) -> Vec<Address> {
-    actions(c)
-        .into_iter()
-        .filter_map(|a| match a {
-            Action::Connect { address, .. } => Some(address),
-            Action::Close => None,
-        })
-        .collect()
-}

@@ -24,16 +24,6 @@ fn linux_err(raw: i32) -> OsError {
     OsError::new(Platform::Linux, raw)
 }
 
-fn connect_actions(c: &mut Connection) -> Vec<Address> {
-    actions(c)
-        .into_iter()
-        .filter_map(|a| match a {
-            Action::Connect { address, .. } => Some(address),
-            Action::Close => None,
-        })
-        .collect()
-}
-
 // ----- connect ----------------------------------------------------------
 
 #[test]
@@ -175,7 +165,7 @@ fn connect_interrupted_is_retried_at_once() {
     let _ = actions(&mut c);
     let _ = events(&mut c);
     c.handle_connect_error(linux_err(4), T0); // EINTR
-    assert_eq!(connect_actions(&mut c).len(), 1);
+    assert_eq!(connect_addresses(&mut c).len(), 1);
     assert!(events(&mut c).is_empty());
 }
 
@@ -400,7 +390,7 @@ fn retry_until_timeout(mut c: Connection, err: OsError) -> (usize, Vec<Event>, C
     let mut now = T0;
     let deadline = DEFAULT_CONNECT_TIMEOUT;
     loop {
-        let connects = connect_actions(&mut c).len();
+        let connects = connect_addresses(&mut c).len();
         attempts += connects;
         if c.state() != Connecting {
             break;
@@ -471,7 +461,7 @@ fn full_backlog_retry_closes_the_failed_socket_and_waits() {
     c.handle_timeout(T0);
     assert!(actions(&mut c).is_empty());
     c.handle_timeout(t);
-    assert_eq!(connect_actions(&mut c).len(), 1);
+    assert_eq!(connect_addresses(&mut c).len(), 1);
     c.handle_connected();
     assert_eq!(events(&mut c), [StateChanged(ConnectedState), Connected]);
     assert_eq!(c.poll_timeout(), None);

@@ -1566,13 +1566,13 @@ pub fn write_unregistered(
     result
 }
 
-/// Whether a client is at an instance that was never registered: it
-/// connected (peeking works) or came and went (broken pipe). A listening
-/// instance fails with `ERROR_PIPE_LISTENING`.
-pub fn pipe_has_client(h: &OwnedHandle) -> bool {
+/// Peeks at a pipe without reading (`PeekNamedPipe` with no buffer):
+/// `Ok` if the pipe has a connected peer, else the Win32 error code, which
+/// says what the instance is (listening, broken, not peekable).
+pub(crate) fn peek_pipe(h: BorrowedHandle<'_>) -> Result<(), u32> {
     let mut avail = 0u32;
-    // SAFETY: valid handle; no buffer (size 0); `avail` is a valid
-    // out-pointer and the other out-pointers may be null.
+    // SAFETY: `h` is borrowed for the call; no buffer (size 0); `avail` is
+    // a valid out-pointer and the other out-pointers may be null.
     let ok = unsafe {
         PeekNamedPipe(
             h.as_raw_handle(),
@@ -1584,10 +1584,20 @@ pub fn pipe_has_client(h: &OwnedHandle) -> bool {
         )
     };
     if ok != 0 {
-        return true;
+        Ok(())
+    } else {
+        Err(last_code())
     }
-    let code = last_code();
-    code == ERROR_BROKEN_PIPE || code == ERROR_NO_DATA
+}
+
+/// Whether a client is at an instance that was never registered: it
+/// connected (peeking works) or came and went (broken pipe). A listening
+/// instance fails with `ERROR_PIPE_LISTENING`.
+pub fn pipe_has_client(h: &OwnedHandle) -> bool {
+    match peek_pipe(h.as_handle()) {
+        Ok(()) => true,
+        Err(code) => code == ERROR_BROKEN_PIPE || code == ERROR_NO_DATA,
+    }
 }
 
 #[cfg(test)]

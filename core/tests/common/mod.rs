@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use bytes::BufMut;
 use localsock_core::{
-    Action, Config, Connection, Direction, Event, NameContext, OpenMode, OsError, Platform, State,
+    Action, Address, Config, Connection, Direction, Event, NameContext, OpenMode, OsError,
+    Platform, State,
 };
 
 /// Time zero of every test's virtual clock.
@@ -40,6 +41,17 @@ pub fn events(c: &mut Connection) -> Vec<Event> {
 /// Every queued action, in order.
 pub fn actions(c: &mut Connection) -> Vec<Action> {
     std::iter::from_fn(|| c.poll_action()).collect()
+}
+
+/// The addresses of the connects among the queued actions (drained).
+pub fn connect_addresses(c: &mut Connection) -> Vec<Address> {
+    actions(c)
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Connect { address, .. } => Some(address),
+            Action::Close => None,
+        })
+        .collect()
 }
 
 /// A Linux client connected to `/tmp/srv` in `mode`, with its connect's

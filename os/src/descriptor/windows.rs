@@ -22,9 +22,7 @@ use windows_sys::Win32::Foundation::{
     ERROR_ACCESS_DENIED, ERROR_BROKEN_PIPE, NO_ERROR, STATUS_SUCCESS,
 };
 use windows_sys::Win32::Storage::FileSystem::{GetFileType, FILE_TYPE_PIPE, FILE_TYPE_UNKNOWN};
-use windows_sys::Win32::System::Pipes::{
-    GetNamedPipeInfo, PeekNamedPipe, PIPE_SERVER_END, PIPE_TYPE_MESSAGE,
-};
+use windows_sys::Win32::System::Pipes::{GetNamedPipeInfo, PIPE_SERVER_END, PIPE_TYPE_MESSAGE};
 use windows_sys::Win32::System::Threading::GetCurrentProcess;
 use windows_sys::Win32::System::IO::IO_STATUS_BLOCK;
 
@@ -86,7 +84,7 @@ pub fn inspect(handle: BorrowedHandle<'_>) -> io::Result<Inspected> {
     }
     found.kind = DescriptorKind::LocalStream {
         listening: false,
-        connected: connected(h),
+        connected: connected(handle),
     };
     Ok(found)
 }
@@ -116,27 +114,13 @@ fn synchronous(h: windows_sys::Win32::Foundation::HANDLE) -> io::Result<bool> {
 
 /// Whether the pipe has (or had: a broken pipe reads its end of stream) a
 /// peer. A server instance still waiting for a client has none.
-fn connected(h: windows_sys::Win32::Foundation::HANDLE) -> bool {
-    let mut avail = 0u32;
-    // SAFETY: `h` is borrowed for the call; no buffer (size 0), one live
-    // out-pointer.
-    let ok = unsafe {
-        PeekNamedPipe(
-            h,
-            ptr::null_mut(),
-            0,
-            ptr::null_mut(),
-            &mut avail,
-            ptr::null_mut(),
-        )
-    };
-    if ok != 0 {
-        return true;
+fn connected(h: BorrowedHandle<'_>) -> bool {
+    match crate::windows::peek_pipe(h) {
+        Ok(()) => true,
+        // A write-only handle may not peek: it cannot tell, so it counts
+        // as connected (the first I/O says otherwise).
+        Err(code) => code == ERROR_BROKEN_PIPE || code == ERROR_ACCESS_DENIED,
     }
-    let code = io::Error::last_os_error().raw_os_error();
-    // A write-only handle may not peek: it cannot tell, so it counts as
-    // connected (the first I/O says otherwise).
-    code == Some(ERROR_BROKEN_PIPE as i32) || code == Some(ERROR_ACCESS_DENIED as i32)
 }
 
 /// Makes an adopted handle fit for localsock. Nothing to do on Windows:
