@@ -218,9 +218,7 @@ mod unix {
         let messages = ["hello", "from", "my own event loop"];
         let mut replies = 0;
 
-        client
-            .conn
-            .connect_to_server(&name, OpenMode::ReadWrite, origin.elapsed());
+        client.conn.connect_to_server(&name, OpenMode::ReadWrite);
         client.run_actions(&poller, origin.elapsed())?;
 
         let mut events = Events::new();

@@ -156,16 +156,14 @@ impl<R: Runtime> Driver<R> {
     // ----- commands ------------------------------------------------------
 
     pub(crate) fn connect_to_server(&mut self, name: &str, mode: OpenMode) {
-        let now = self.now();
-        self.conn.connect_to_server(name, mode, now);
+        self.conn.connect_to_server(name, mode);
         self.run_actions();
     }
 
     /// Qt's `open(mode)`: the core's open, its actions, then what it came
     /// to without waiting (see `Connection::open_outcome`).
     pub(crate) fn open(&mut self, mode: OpenMode) -> Result<(), LocalSocketError> {
-        let now = self.now();
-        let started = self.conn.open(mode, now);
+        let started = self.conn.open(mode);
         self.run_actions();
         started?;
         self.conn.open_outcome()
@@ -245,6 +243,8 @@ impl<R: Runtime> Driver<R> {
                     Ok(Connect::InProgress(s)) => {
                         self.set_stream(Some(s));
                         self.in_progress = true;
+                        let now = self.now();
+                        self.conn.handle_connect_in_progress(now);
                     }
                     Err(e) => {
                         let now = self.now();

@@ -38,7 +38,7 @@ pub struct LocalServer<R: Runtime> {
     core: Server<LocalSocket<R>>,
     listener: Option<Listener<R>>,
     options: ServerOptions,
-    config: Config,
+    config: std::sync::Arc<Config>,
 }
 
 impl<R: Runtime> Default for LocalServer<R> {

@@ -265,7 +265,7 @@ fn what_is_at(address: &Address) -> At {
     let Address::Path(path) = address else {
         return At::Socket;
     };
-    let Ok(meta) = std::fs::symlink_metadata(path) else {
+    let Ok(meta) = std::fs::symlink_metadata(&**path) else {
         return At::Nothing;
     };
     let t = meta.file_type();

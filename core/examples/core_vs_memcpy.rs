@@ -30,7 +30,7 @@ fn chunks() -> Vec<Bytes> {
 fn pair() -> (Connection, Connection) {
     let config = Config::new(NameContext::new(Platform::Linux, "/tmp"));
     let mut writer = Connection::new(config.clone());
-    writer.connect_to_server("bench", OpenMode::ReadWrite, Duration::ZERO);
+    writer.connect_to_server("bench", OpenMode::ReadWrite);
     let address = match writer.poll_action() {
         Some(Action::Connect { address, .. }) => address,
         other => panic!("expected a connect, got {other:?}"),

@@ -28,6 +28,14 @@ pub const TRANSMIT_THRESHOLD: usize = 64 * 1024;
 const RETRY_FIRST: Duration = Duration::from_millis(1);
 const RETRY_MAX: Duration = Duration::from_millis(100);
 
+/// The wait before retry number `retries` (from 0): doubling from
+/// [`RETRY_FIRST`] up to [`RETRY_MAX`].
+fn retry_backoff(retries: u8) -> Duration {
+    RETRY_FIRST
+        .saturating_mul(1 << retries.min(16))
+        .min(RETRY_MAX)
+}
+
 /// Settings of a [`Connection`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -103,21 +111,18 @@ impl SocketOptions {
 pub struct AcceptedFrom {
     config: Arc<Config>,
     address: Address,
-    names: Arc<Names>,
+    names: Names,
 }
 
 impl AcceptedFrom {
     /// The template for connections accepted on `address` with `config`.
     /// Their names follow Qt: the last path component and the full path
     /// (the bare name for abstract and pipe names).
-    pub fn new(config: Config, address: &Address) -> Self {
+    pub fn new(config: impl Into<Arc<Config>>, address: &Address) -> Self {
         AcceptedFrom {
-            config: Arc::new(config),
+            config: config.into(),
             address: address.clone(),
-            names: Arc::new(Names::new(
-                address.accepted_server_name(),
-                Some(address.clone()),
-            )),
+            names: Names::new(address.accepted_server_name(), Some(address.clone())),
         }
     }
 
@@ -130,19 +135,25 @@ impl AcceptedFrom {
     pub fn config(&self) -> &Config {
         &self.config
     }
+
+    pub(crate) fn shared_config(&self) -> &Arc<Config> {
+        &self.config
+    }
 }
 
 /// The names of the server a connection belongs to; present from
 /// `connect_to_server` (once the name resolved) or accept until the
 /// connection ends, or from `set_server_name` (no address yet) until a
-/// connect, `close` or `abort`. Accepted connections share their server's.
-#[derive(Debug)]
+/// connect, `close` or `abort`. Accepted connections share their server's
+/// strings (reference counts), and a client's names cost one allocation:
+/// its address, shared with the connect actions it queues.
+#[derive(Debug, Clone)]
 struct Names {
     /// What `server_name` reports: the name given to `connect_to_server`,
     /// or for accepted connections the last component of the address.
     /// `None` when it is the address itself (an absolute path, an abstract
     /// name): one allocation less per connection.
-    server_name: Option<String>,
+    server_name: Option<Arc<str>>,
     /// The resolved address: `full_server_name`, and where a client's
     /// connect goes (again, on each retry). `None` for a name preset by
     /// `set_server_name`, which only `open` resolves (Qt's
@@ -154,7 +165,7 @@ impl Names {
     fn new(server_name: &str, address: Option<Address>) -> Names {
         let same = address.as_ref().is_some_and(|a| a.as_str() == server_name);
         Names {
-            server_name: (!same).then(|| server_name.to_string()),
+            server_name: (!same).then(|| Arc::from(server_name)),
             address,
         }
     }
@@ -184,7 +195,9 @@ impl Names {
 /// After every command or input, drain the outputs in this order:
 /// 1. [`poll_action`](Self::poll_action) until `None`: perform each (`Connect`, `Close`);
 ///    report a connect's outcome with [`handle_connected`](Self::handle_connected) or
-///    [`handle_connect_error`](Self::handle_connect_error).
+///    [`handle_connect_error`](Self::handle_connect_error), or that it is still under way
+///    with [`handle_connect_in_progress`](Self::handle_connect_in_progress) (then wait for
+///    writability, and report the outcome the same way).
 /// 2. If [`wants_read`](Self::wants_read), wait for readability; when readable,
 ///    read into [`recv_buf`](Self::recv_buf) and report with [`handle_received`](Self::handle_received).
 ///    At end of stream (a read of 0 bytes) a Unix driver first asks the OS whether the
@@ -230,7 +243,7 @@ pub struct Connection {
     /// presets for [`open`](Connection::open) (without an address), so a
     /// connect replaces it and `close`/`abort` clear it, as in Qt; and so
     /// it costs no field of its own in every connection.
-    names: Option<Arc<Names>>,
+    names: Option<Names>,
     read: ReadBuffer,
     read_limit: usize,
     /// The buffer reached the read limit: nothing more is read from the OS
@@ -280,10 +293,14 @@ pub struct Connection {
     /// so that a later wait's timeout never hides it: reads, writes and
     /// flushes on a failed connection report this one.
     fatal: Option<Box<LocalSocketError>>,
-    connect_deadline: Option<Duration>,
+    /// The current state's deadline: the connect's while Connecting, the
+    /// drain's while Closing. One field, since a connection is never in
+    /// both states; every state change clears it (`set_state`).
+    deadline: Option<Duration>,
+    /// While Connecting: when to try a full backlog or busy pipe again.
     retry_at: Option<Duration>,
-    retry_backoff: Duration,
-    drain_deadline: Option<Duration>,
+    /// Retries of this connect so far: the backoff doubles with each.
+    retries: u8,
 }
 
 impl Connection {
@@ -319,10 +336,9 @@ impl Connection {
             connect_pending: false,
             error: None,
             fatal: None,
-            connect_deadline: None,
+            deadline: None,
             retry_at: None,
-            retry_backoff: RETRY_FIRST,
-            drain_deadline: None,
+            retries: 0,
         }
     }
 
@@ -367,10 +383,10 @@ impl Connection {
         let mut c = Connection::new(config);
         c.requested_mode = mode;
         c.abstract_namespace = matches!(address, Some(Address::Abstract(_)));
-        c.names = address.map(|a| Arc::new(Names::new(a.accepted_server_name(), Some(a.clone()))));
+        c.names = address.map(|a| Names::new(a.accepted_server_name(), Some(a.clone())));
         if state == State::Connecting {
             c.state = State::Connecting;
-            c.connect_deadline = Some(now.saturating_add(c.config.connect_timeout));
+            c.deadline = Some(now.saturating_add(c.config.connect_timeout));
         } else {
             c.state = State::Connected;
             c.mode = Some(mode);
@@ -736,7 +752,7 @@ impl Connection {
         if self.state != State::Unconnected {
             return false;
         }
-        self.names = Some(Arc::new(Names::new(name, None)));
+        self.names = Some(Names::new(name, None));
         true
     }
 
@@ -747,12 +763,12 @@ impl Connection {
     /// recorded and emitted, as by a second `connect_to_server`, and
     /// returned. Otherwise `Ok`: the connect has started; perform the
     /// actions, then ask [`open_outcome`](Self::open_outcome).
-    pub fn open(&mut self, mode: OpenMode, now: Duration) -> Result<(), LocalSocketError> {
+    pub fn open(&mut self, mode: OpenMode) -> Result<(), LocalSocketError> {
         let name = match &self.names {
             Some(n) if n.address.is_none() => n.server_name().to_string(),
             _ => String::new(),
         };
-        self.connect_to_server(&name, mode, now);
+        self.connect_to_server(&name, mode);
         match self.state {
             State::Connecting | State::Unconnected => Ok(()),
             State::Connected | State::Closing => {
@@ -799,7 +815,7 @@ impl Connection {
     pub fn set_drain_timeout(&mut self, timeout: Option<Duration>, now: Duration) {
         Arc::make_mut(&mut self.config).drain_timeout = timeout;
         if self.state == State::Closing {
-            self.drain_deadline = timeout.map(|d| now.saturating_add(d));
+            self.deadline = timeout.map(|d| now.saturating_add(d));
         }
     }
 
@@ -808,7 +824,15 @@ impl Connection {
     /// While Connecting or Connected this only reports `Operation` (Qt's
     /// behaviour). From Closing the old connection is dropped, as in Qt.
     /// A name that cannot be resolved fails at once with `ServerNotFound`.
-    pub fn connect_to_server(&mut self, name: &str, mode: OpenMode, now: Duration) {
+    ///
+    /// It takes no time: the connect timeout starts when the OS first
+    /// says the connect cannot finish at once
+    /// ([`handle_connect_error`](Self::handle_connect_error) with a full
+    /// backlog or busy pipe, or
+    /// [`handle_connect_in_progress`](Self::handle_connect_in_progress)),
+    /// so a connect that completes at once (nearly every local one) never
+    /// reads the clock.
+    pub fn connect_to_server(&mut self, name: &str, mode: OpenMode) {
         match self.state {
             State::Connecting | State::Connected => {
                 let err =
@@ -833,7 +857,6 @@ impl Connection {
         self.peer_gone = None;
         self.writes_lost = false;
         self.mode = None;
-        self.drain_deadline = None;
         self.names = None;
         self.set_state(State::Connecting);
         let resolved =
@@ -850,10 +873,9 @@ impl Connection {
             }
             Ok(address) => {
                 self.requested_mode = mode;
-                self.connect_deadline = Some(now.saturating_add(self.config.connect_timeout));
                 self.retry_at = None;
-                self.retry_backoff = RETRY_FIRST;
-                self.names = Some(Arc::new(Names::new(name, Some(address))));
+                self.retries = 0;
+                self.names = Some(Names::new(name, Some(address)));
                 self.connect_pending = true;
             }
         }
@@ -966,7 +988,7 @@ impl Connection {
                 if self.write.is_empty() {
                     self.finish_close();
                 } else {
-                    self.drain_deadline = self.config.drain_timeout.map(|d| now.saturating_add(d));
+                    self.deadline = self.config.drain_timeout.map(|d| now.saturating_add(d));
                 }
             }
         }
@@ -1043,7 +1065,6 @@ impl Connection {
         if self.state != State::Connecting {
             return;
         }
-        self.connect_deadline = None;
         self.retry_at = None;
         self.direct_tail = false;
         self.mode = Some(self.requested_mode);
@@ -1058,16 +1079,19 @@ impl Connection {
             return;
         }
         match classify_connect_error(err) {
-            ConnectVerdict::InProgress => {}
+            ConnectVerdict::InProgress => self.handle_connect_in_progress(now),
             ConnectVerdict::Interrupted => self.push_connect(),
             ConnectVerdict::Retry => {
-                let deadline = self.connect_deadline.unwrap_or(now);
+                let deadline = self.start_connect_timeout(now);
                 if now >= deadline {
                     self.connect_timed_out();
                 } else {
                     self.push_close();
-                    self.retry_at = Some(now.saturating_add(self.retry_backoff).min(deadline));
-                    self.retry_backoff = (self.retry_backoff * 2).min(RETRY_MAX);
+                    self.retry_at = Some(
+                        now.saturating_add(retry_backoff(self.retries))
+                            .min(deadline),
+                    );
+                    self.retries = self.retries.saturating_add(1);
                 }
             }
             ConnectVerdict::Fail(kind) => self.fail_connect(LocalSocketError::from_os(
@@ -1076,6 +1100,24 @@ impl Connection {
                 err,
             )),
         }
+    }
+
+    /// The connect started by `Action::Connect` is under way and the OS
+    /// reports its outcome later (a non-blocking connect that returned
+    /// `EINPROGRESS`): the connect timeout runs from `now`, and
+    /// [`poll_timeout`](Self::poll_timeout) gives its deadline.
+    pub fn handle_connect_in_progress(&mut self, now: Duration) {
+        if self.state == State::Connecting {
+            self.start_connect_timeout(now);
+        }
+    }
+
+    /// The connect deadline, starting the timeout at `now` on the first
+    /// call of a connect.
+    fn start_connect_timeout(&mut self, now: Duration) -> Duration {
+        *self
+            .deadline
+            .get_or_insert_with(|| now.saturating_add(self.config.connect_timeout))
     }
 
     /// How many bytes the driver may read now; 0 means do not read (not
@@ -1339,11 +1381,11 @@ impl Connection {
     /// The next deadline the driver must wake up for, if any.
     pub fn poll_timeout(&self) -> Option<Duration> {
         match self.state {
-            State::Connecting => match (self.retry_at, self.connect_deadline) {
+            State::Connecting => match (self.retry_at, self.deadline) {
                 (Some(r), Some(d)) => Some(r.min(d)),
                 (r, d) => r.or(d),
             },
-            State::Closing => self.drain_deadline,
+            State::Closing => self.deadline,
             _ => None,
         }
     }
@@ -1352,14 +1394,14 @@ impl Connection {
     pub fn handle_timeout(&mut self, now: Duration) {
         match self.state {
             State::Connecting => {
-                if self.connect_deadline.is_some_and(|d| now >= d) {
+                if self.deadline.is_some_and(|d| now >= d) {
                     self.connect_timed_out();
                 } else if self.retry_at.is_some_and(|r| now >= r) {
                     self.retry_at = None;
                     self.push_connect();
                 }
             }
-            State::Closing if self.drain_deadline.is_some_and(|d| now >= d) => {
+            State::Closing if self.deadline.is_some_and(|d| now >= d) => {
                 self.fatal = Some(Box::new(
                     LocalSocketError::new(SocketError::SocketTimeout, ErrorSource::Socket)
                         .with_detail("pending data was not drained in time"),
@@ -1471,6 +1513,7 @@ impl Connection {
             state
         );
         self.state = state;
+        self.deadline = None;
         self.push_event(Event::StateChanged(state));
     }
 
@@ -1520,7 +1563,23 @@ impl Connection {
     /// is such, else the oldest such; failing that, the oldest event of a
     /// connection that has already ended (a connect/abort loop). The
     /// signals of the current connection's transitions are never dropped.
+    #[inline]
     fn push_event(&mut self, e: Event) {
+        // The usual case: room, and not a timeout that may merge.
+        if self.events.len() < MAX_QUEUED_EVENTS
+            && !self.released
+            && e != Event::Error(SocketError::SocketTimeout)
+        {
+            self.events.push_back(e);
+        } else {
+            self.push_event_slow(e);
+        }
+    }
+
+    /// [`push_event`](Self::push_event) when the queue is full, the
+    /// connection released, or `e` a timeout (merged with one just before).
+    #[inline(never)]
+    fn push_event_slow(&mut self, e: Event) {
         if self.released {
             return;
         }
@@ -1566,7 +1625,7 @@ impl Connection {
     }
 
     fn clear_connect(&mut self) {
-        self.connect_deadline = None;
+        self.deadline = None;
         self.retry_at = None;
         self.connect_pending = false;
     }
@@ -1603,7 +1662,6 @@ impl Connection {
 
     /// Connected or Closing → Unconnected, with Qt's closing signals.
     fn finish_close(&mut self) {
-        self.drain_deadline = None;
         self.read_finished = true;
         self.read_paused = false;
         self.peer_gone = None;

@@ -212,13 +212,13 @@ pub fn address_from_sockaddr(sun_path: &[u8], platform: Platform) -> Option<Addr
     }
     if sun_path[0] == 0 && platform.supports_abstract_namespace() {
         let name = core::str::from_utf8(&sun_path[1..]).ok()?;
-        return (!name.is_empty()).then(|| Address::Abstract(name.to_string()));
+        return (!name.is_empty()).then(|| Address::Abstract(name.into()));
     }
     let end = sun_path.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
     let path = core::str::from_utf8(&sun_path[..end]).ok()?;
     // A NUL inside is no path (a leading one where there is no abstract
     // namespace): no name, rather than a name that cannot be opened.
-    (!path.is_empty() && !path.contains('\0')).then(|| Address::Path(path.to_string()))
+    (!path.is_empty() && !path.contains('\0')).then(|| Address::Path(path.into()))
 }
 
 /// Qt's `describeSocket`: the peer's address if the socket has a named

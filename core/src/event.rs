@@ -104,7 +104,8 @@ pub enum ServerEvent {
 pub enum Action {
     /// Start a connect to `address` (a new non-blocking socket, or
     /// `CreateFile` on a pipe) and report the outcome with
-    /// `handle_connected` or `handle_connect_error`.
+    /// `handle_connected` or `handle_connect_error` (or
+    /// `handle_connect_in_progress` while it is under way).
     Connect {
         /// Where to connect.
         address: Address,

@@ -17,7 +17,7 @@
 //!
 //! let now = Duration::ZERO;
 //! let mut conn = Connection::new(Config::new(NameContext::new(Platform::Linux, "/tmp")));
-//! conn.connect_to_server("demo", OpenMode::ReadWrite, now);
+//! conn.connect_to_server("demo", OpenMode::ReadWrite);
 //!
 //! // 1. Actions: the core asks for a connect; our fake OS says yes.
 //! while let Some(action) = conn.poll_action() {

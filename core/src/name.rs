@@ -10,7 +10,9 @@
 //! assert_eq!(resolve_socket_name("myapp", false, &win).unwrap().as_str(), r"\\.\pipe\myapp");
 //! ```
 
-use alloc::string::{String, ToString};
+use alloc::borrow::Cow;
+use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -37,18 +39,35 @@ impl NameContext {
 }
 
 /// The resolved address of a server: what Qt calls the full server name.
+///
+/// The text is shared (`Arc<str>`): a connection, the connect actions it
+/// queues and the connections a server accepts hold one copy between
+/// them, so cloning an address never allocates.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Address {
     /// A socket file in the filesystem.
-    Path(String),
+    Path(Arc<str>),
     /// A name in the Linux abstract namespace (no leading NUL; NULs inside
     /// are significant).
-    Abstract(String),
+    Abstract(Arc<str>),
     /// A Windows named pipe path, `\\.\pipe\…`.
-    Pipe(String),
+    Pipe(Arc<str>),
 }
 
 impl Address {
+    /// Equality that is a pointer comparison for clones (`==` compares
+    /// the text: `Arc` skips that only for sized types).
+    pub(crate) fn same_as(&self, other: &Address) -> bool {
+        core::mem::discriminant(self) == core::mem::discriminant(other)
+            && (Arc::ptr_eq(self.text(), other.text()) || self == other)
+    }
+
+    fn text(&self) -> &Arc<str> {
+        match self {
+            Address::Path(s) | Address::Abstract(s) | Address::Pipe(s) => s,
+        }
+    }
+
     /// The full server name, as `full_server_name()` reports it.
     pub fn as_str(&self) -> &str {
         match self {
@@ -156,7 +175,7 @@ pub fn resolve_remove_server_name(
         return Ok(None);
     }
     match resolve(name, false, ctx)? {
-        Address::Path(p) => Ok(Some(p)),
+        Address::Path(p) => Ok(Some(String::from(&*p))),
         _ => Ok(None),
     }
 }
@@ -181,31 +200,46 @@ fn resolve(name: &str, abstract_ns: bool, ctx: &NameContext) -> Result<Address, 
     };
     if abstract_ns && ctx.platform.supports_abstract_namespace() {
         check_len(name.len(), overhead, max)?;
-        return Ok(Address::Abstract(name.to_string()));
+        return Ok(Address::Abstract(Arc::from(name)));
     }
     if name.contains('\0') {
         return Err(NameError::InteriorNul);
     }
-    let path = if name.starts_with('/') {
-        name.to_string()
-    } else {
-        if name.split('/').any(|c| c == "..") {
-            return Err(NameError::ParentComponent);
+    if name.starts_with('/') {
+        check_len(name.len(), overhead, max)?;
+        return Ok(Address::Path(Arc::from(name)));
+    }
+    if name.split('/').any(|c| c == "..") {
+        return Err(NameError::ParentComponent);
+    }
+    // The temp dir comes from the driver; a NUL there is as invalid as
+    // one in the name (no such path can be passed to the OS).
+    if ctx.temp_dir.contains('\0') {
+        return Err(NameError::InteriorNul);
+    }
+    let dir = clean_dir(&ctx.temp_dir);
+    let dir = if dir == "/" { "" } else { &dir };
+    check_len(dir.len() + 1 + name.len(), overhead, max)?;
+    Ok(Address::Path(join(&[dir, "/", name])))
+}
+
+/// `parts` joined into one shared string with a single allocation: names
+/// are short, so they are assembled on the stack first.
+fn join(parts: &[&str]) -> Arc<str> {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let mut buf = [0u8; 512];
+    if let Some(out) = buf.get_mut(..len) {
+        let mut at = 0;
+        for p in parts {
+            out[at..at + p.len()].copy_from_slice(p.as_bytes());
+            at += p.len();
         }
-        // The temp dir comes from the driver; a NUL there is as invalid as
-        // one in the name (no such path can be passed to the OS).
-        if ctx.temp_dir.contains('\0') {
-            return Err(NameError::InteriorNul);
+        // Whole strs joined are UTF-8; the check only guards the claim.
+        if let Ok(s) = core::str::from_utf8(out) {
+            return Arc::from(s);
         }
-        let dir = clean_path(&ctx.temp_dir);
-        let mut p = String::with_capacity(dir.len() + 1 + name.len());
-        p.push_str(if dir == "/" { "" } else { &dir });
-        p.push('/');
-        p.push_str(name);
-        p
-    };
-    check_len(path.len(), overhead, max)?;
-    Ok(Address::Path(path))
+    }
+    Arc::from(parts.concat())
 }
 
 fn check_len(len: usize, overhead: usize, max: usize) -> Result<(), NameError> {
@@ -223,32 +257,41 @@ fn resolve_pipe(name: &str) -> Result<Address, NameError> {
     if name.contains('\0') {
         return Err(NameError::InteriorNul);
     }
-    let full = if name.starts_with(PIPE_PREFIX) {
-        name.to_string()
+    let prefix = if name.starts_with(PIPE_PREFIX) {
+        ""
     } else {
-        let mut s = String::with_capacity(PIPE_PREFIX.len() + name.len());
-        s.push_str(PIPE_PREFIX);
-        s.push_str(name);
-        s
+        PIPE_PREFIX
     };
-    let units = full.encode_utf16().count();
+    let units = prefix.len() + name.encode_utf16().count();
     if units > MAX_PIPE_NAME {
         return Err(NameError::TooLong {
             needed: units,
             max: MAX_PIPE_NAME,
         });
     }
-    if full.len() == PIPE_PREFIX.len() {
-        return Err(NameError::Empty);
-    }
     // Win32 normalises `\\.\` paths: `.` and `..` components (with `\` or
     // `/` as separators) would lead out of the pipe namespace, e.g.
     // `..\C:\file` opens a file. Qt passes such names through; we refuse them.
-    let pipe_part = &full[PIPE_PREFIX.len()..];
+    let pipe_part = &name[PIPE_PREFIX.len() - prefix.len()..];
+    if pipe_part.is_empty() {
+        return Err(NameError::Empty);
+    }
     if pipe_part.split(['\\', '/']).any(|c| c == ".." || c == ".") {
         return Err(NameError::ParentComponent);
     }
-    Ok(Address::Pipe(full))
+    Ok(Address::Pipe(join(&[prefix, name])))
+}
+
+/// [`clean_path`] without an allocation when the directory is clean
+/// already (the usual `/tmp`), since every relative name resolves it.
+fn clean_dir(dir: &str) -> Cow<'_, str> {
+    let clean = dir == "/"
+        || (dir.starts_with('/') && dir[1..].split('/').all(|c| !matches!(c, "" | "." | "..")));
+    if clean {
+        Cow::Borrowed(dir)
+    } else {
+        Cow::Owned(clean_path(dir))
+    }
 }
 
 /// `QDir::cleanPath` for the absolute paths a temporary directory has:

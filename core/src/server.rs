@@ -5,6 +5,7 @@
 use alloc::collections::VecDeque;
 use alloc::format;
 use alloc::string::{String, ToString};
+use alloc::sync::Arc;
 
 use crate::connection::{AcceptedFrom, Config, MAX_QUEUED_EVENTS};
 use crate::error::{ErrorSource, ListenError, ServerError};
@@ -409,7 +410,7 @@ impl<T> Server<T> {
                     .with_detail("already listening"),
             );
         }
-        let address = address.unwrap_or(Address::Path(String::new()));
+        let address = address.unwrap_or(Address::Path("".into()));
         self.server_name = address.accepted_server_name().to_string();
         self.full_server_name = address.as_str().to_string();
         self.address = Some(address);
@@ -492,12 +493,15 @@ impl<T> Server<T> {
     /// sockets), built once and rebuilt only when `config` changes. Pass it
     /// to [`Connection::accepted_from`](crate::Connection::accepted_from).
     /// `None` when no address is set (not listening).
-    pub fn accepted_from(&mut self, config: &Config) -> Option<&AcceptedFrom> {
+    ///
+    /// The adapter keeps `config` in an `Arc` it replaces on change: the
+    /// check per accepted connection is then a pointer comparison.
+    pub fn accepted_from(&mut self, config: &Arc<Config>) -> Option<&AcceptedFrom> {
         let address = self.address.as_ref()?;
-        let stale = self
-            .accepted_from
-            .as_ref()
-            .map_or(true, |f| f.address() != address || f.config() != config);
+        let stale = self.accepted_from.as_ref().map_or(true, |f| {
+            !f.address().same_as(address)
+                || !(Arc::ptr_eq(f.shared_config(), config) || **f.shared_config() == **config)
+        });
         if stale {
             self.accepted_from = Some(AcceptedFrom::new(config.clone(), address));
         }
@@ -613,7 +617,7 @@ impl<T> Server<T> {
 /// with the fields `core: Server`, `listener: Option<Listener>` (the
 /// runtime's own listener, with `Listener::bind(&ListenPlan) ->
 /// Result<Listener, ListenError>`), `options: ServerOptions` and
-/// `config: Config`, with `name_context()` in scope, and a dependency on
+/// `config: Arc<Config>`, with `name_context()` in scope, and a dependency on
 /// `localsock_os` (for `remove_server`). One definition
 /// keeps the runtimes' Qt surface and its docs from drifting apart.
 #[doc(hidden)]
@@ -626,7 +630,7 @@ macro_rules! qt_server_api {
                 core: Server::new(),
                 listener: None,
                 options: ServerOptions::default(),
-                config: Config::new(name_context()),
+                config: ::std::sync::Arc::new(Config::new(name_context())),
             }
         }
 
@@ -643,7 +647,7 @@ macro_rules! qt_server_api {
 
         /// The configuration of accepted sockets (name context, timeouts).
         pub fn set_socket_config(&mut self, config: Config) {
-            self.config = config;
+            self.config = ::std::sync::Arc::new(config);
         }
 
         /// Listens on `name` with the current options.

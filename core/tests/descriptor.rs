@@ -259,7 +259,7 @@ fn a_server_on_an_adopted_descriptor_takes_names_from_the_address_and_never_remo
     assert_eq!(s.server_name(), "ctl.sock");
     assert_eq!(s.full_server_name(), "/run/app/ctl.sock");
     assert_eq!(s.socket_file(), None, "not ours to remove");
-    let from = s.accepted_from(&config()).unwrap();
+    let from = s.accepted_from(&std::sync::Arc::new(config())).unwrap();
     assert_eq!(Connection::accepted_from(from).server_name(), "ctl.sock");
     assert_eq!(
         s.listen_descriptor(None).unwrap_err().kind(),

@@ -60,7 +60,7 @@ fn data_events_do_not_cross_state_changes() {
 fn connect_abort_loop_is_capped() {
     let mut c = Connection::new(config());
     for _ in 0..5_000 {
-        c.connect_to_server("x", OpenMode::ReadWrite, T0);
+        c.connect_to_server("x", OpenMode::ReadWrite);
         actions(&mut c);
         c.handle_connected();
         c.abort();

@@ -24,7 +24,7 @@ fn open_connects_to_the_preset_name() {
     );
     assert_eq!(c.full_server_name(), "", "resolved only by the connect");
     assert!(events(&mut c).is_empty(), "setting a name emits nothing");
-    assert_eq!(c.open(OpenMode::ReadOnly, T0), Ok(()));
+    assert_eq!(c.open(OpenMode::ReadOnly), Ok(()));
     assert_eq!(
         actions(&mut c),
         [Action::Connect {
@@ -50,7 +50,7 @@ fn open_connects_to_the_preset_name() {
 #[test]
 fn open_without_a_name_is_server_not_found() {
     let mut c = Connection::new(config());
-    assert_eq!(c.open(OpenMode::ReadWrite, T0), Ok(()), "the connect ran");
+    assert_eq!(c.open(OpenMode::ReadWrite), Ok(()), "the connect ran");
     assert!(
         actions(&mut c)
             .iter()
@@ -79,7 +79,7 @@ fn open_without_a_name_is_server_not_found() {
 fn a_pending_open_is_socket_timeout_and_stays_connecting() {
     let mut c = Connection::new(config());
     c.set_server_name("srv");
-    c.open(OpenMode::ReadWrite, T0).unwrap();
+    c.open(OpenMode::ReadWrite).unwrap();
     let _ = actions(&mut c);
     c.handle_connect_error(OsError::new(Platform::Linux, EAGAIN), T0);
     let err = c.open_outcome().unwrap_err();
@@ -98,7 +98,7 @@ fn a_pending_open_is_socket_timeout_and_stays_connecting() {
 #[test]
 fn open_while_connected_is_refused_with_operation() {
     let mut c = connected();
-    let err = c.open(OpenMode::ReadWrite, T0).unwrap_err();
+    let err = c.open(OpenMode::ReadWrite).unwrap_err();
     assert_eq!(err.kind(), SocketError::Operation);
     assert_eq!(c.state(), State::Connected, "the connection is untouched");
     assert_eq!(c.error(), SocketError::Operation);
@@ -113,7 +113,7 @@ fn set_server_name_is_refused_unless_unconnected() {
     assert!(!c.set_server_name("other"));
     assert_eq!(c.server_name(), before, "unchanged, as in Qt");
     let mut connecting = Connection::new(config());
-    connecting.connect_to_server("srv", OpenMode::ReadWrite, T0);
+    connecting.connect_to_server("srv", OpenMode::ReadWrite);
     assert!(!connecting.set_server_name("other"));
     assert_eq!(connecting.server_name(), "srv");
     assert!(events(&mut c).is_empty(), "refusing emits nothing");
@@ -123,7 +123,7 @@ fn set_server_name_is_refused_unless_unconnected() {
 fn the_preset_name_is_used_once_and_cleared_with_the_connection() {
     let mut c = Connection::new(config());
     c.set_server_name("srv");
-    c.open(OpenMode::ReadWrite, T0).unwrap();
+    c.open(OpenMode::ReadWrite).unwrap();
     let _ = actions(&mut c);
     c.handle_connected();
     c.disconnect_from_server(T0);
@@ -132,7 +132,7 @@ fn the_preset_name_is_used_once_and_cleared_with_the_connection() {
     let _ = events(&mut c);
     let _ = actions(&mut c);
     // A second open has no name left: Qt's ServerNotFound.
-    c.open(OpenMode::ReadWrite, T0).unwrap();
+    c.open(OpenMode::ReadWrite).unwrap();
     assert_eq!(
         c.open_outcome().unwrap_err().kind(),
         SocketError::ServerNotFound
@@ -143,7 +143,7 @@ fn the_preset_name_is_used_once_and_cleared_with_the_connection() {
 fn connect_to_server_replaces_the_preset_name_and_abort_clears_it() {
     let mut c = Connection::new(config());
     c.set_server_name("preset");
-    c.connect_to_server("given", OpenMode::ReadWrite, T0);
+    c.connect_to_server("given", OpenMode::ReadWrite);
     assert_eq!(c.server_name(), "given");
     assert_eq!(
         connect_addresses(&mut c),
@@ -170,7 +170,7 @@ fn socket_options_round_trip_and_drive_the_address() {
         c.abstract_namespace(),
         "the same option as set_abstract_namespace"
     );
-    c.connect_to_server("abs", OpenMode::ReadWrite, T0);
+    c.connect_to_server("abs", OpenMode::ReadWrite);
     assert_eq!(connect_addresses(&mut c), [Address::Abstract("abs".into())]);
     assert!(
         !c.set_socket_options(SocketOptions::NONE),

@@ -485,7 +485,7 @@ fn accept_error_is_reported_only_when_nothing_is_queued() {
 
 #[test]
 fn accepted_from_is_built_once_per_listen_and_config() {
-    let config = Config::new(linux());
+    let config = std::sync::Arc::new(Config::new(linux()));
     let mut s: Server<u32> = Server::new();
     assert!(s.accepted_from(&config).is_none(), "not listening");
     s.listen("srv", &ServerOptions::default(), &linux())
@@ -493,14 +493,19 @@ fn accepted_from_is_built_once_per_listen_and_config() {
     s.handle_listening();
     let first = s.accepted_from(&config).unwrap().clone();
     assert_eq!(first.address().as_str(), "/tmp/srv");
-    assert_eq!(first.config(), &config);
+    assert_eq!(first.config(), &*config);
     // The same template while nothing changes: one copy for all.
     let again = s.accepted_from(&config).unwrap();
     assert!(std::ptr::eq(first.config(), again.config()));
+    // An equal config in another allocation changes nothing either.
+    let equal = std::sync::Arc::new((*config).clone());
+    let again = s.accepted_from(&equal).unwrap();
+    assert!(std::ptr::eq(first.config(), again.config()));
     // A new socket config takes effect for the next accepted connection.
-    let mut slower = config.clone();
+    let mut slower = (*config).clone();
     slower.connect_timeout = Duration::from_secs(1);
-    assert_eq!(s.accepted_from(&slower).unwrap().config(), &slower);
+    let slower = std::sync::Arc::new(slower);
+    assert_eq!(s.accepted_from(&slower).unwrap().config(), &*slower);
     // A new listen gets its own names.
     let _ = s.close();
     assert!(s.accepted_from(&config).is_none(), "closed");

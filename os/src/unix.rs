@@ -800,14 +800,12 @@ pub fn peer_credentials(_fd: BorrowedFd<'_>) -> io::Result<PeerCredentials> {
 // Glue shared by the runtimes: a core `ListenPlan` in, a core error out
 
 /// The platform address of a core [`Address`](localsock_core::Address)
-/// (a pipe name is treated as a path: it never occurs on Unix).
-/// The platform address of a core [`Address`](localsock_core::Address)
 /// (a pipe name is treated as a path; it never occurs on Unix).
 pub fn socket_address(address: &localsock_core::Address) -> SocketAddress<'_> {
     use localsock_core::Address;
     match address {
         Address::Abstract(name) => SocketAddress::Abstract(name.as_bytes()),
-        Address::Path(p) | Address::Pipe(p) => SocketAddress::Path(Path::new(p)),
+        Address::Path(p) | Address::Pipe(p) => SocketAddress::Path(Path::new(&**p)),
     }
 }
 

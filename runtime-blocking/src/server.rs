@@ -33,10 +33,14 @@ mod descriptor;
 /// is never taken over (unlike Qt with access options).
 #[derive(Debug)]
 pub struct LocalServer {
-    core: Server<LocalSocket>,
+    /// Pending connections wait as bare streams and become sockets when
+    /// taken: a socket is a few hundred bytes, and each move through the
+    /// queue copied it (nothing happens to a pending socket meanwhile: this
+    /// runtime does no I/O in the background).
+    core: Server<Stream>,
     listener: Option<Listener>,
     options: ServerOptions,
-    config: Config,
+    config: std::sync::Arc<Config>,
 }
 
 impl Default for LocalServer {
@@ -70,11 +74,17 @@ impl LocalServer {
 
     /// Queues an accepted stream as a pending connection.
     fn queue(&mut self, stream: Stream) -> Result<(), ListenError> {
-        if let Some(from) = self.core.accepted_from(&self.config) {
-            let socket = LocalSocket::accepted(from, stream);
-            self.core.push_pending(socket);
+        if self.core.address().is_some() {
+            self.core.push_pending(stream);
         }
         Ok(())
+    }
+
+    /// The next pending connection, made a socket now (see `core`).
+    fn take_pending(&mut self) -> Option<LocalSocket> {
+        let stream = self.core.next_pending_connection()?;
+        let from = self.core.accepted_from(&self.config)?;
+        Some(LocalSocket::accepted(from, stream))
     }
 
     /// Out of descriptors and the like: recorded in `server_error`, and the
@@ -95,7 +105,7 @@ impl LocalServer {
     /// never blocks.
     pub fn next_pending_connection(&mut self) -> Option<LocalSocket> {
         let _ = self.accept_ready(false);
-        self.core.next_pending_connection()
+        self.take_pending()
     }
 
     /// Qt's `waitForNewConnection`: waits until a connection is pending;
@@ -173,7 +183,7 @@ impl LocalServer {
 
     fn accept_within(&mut self, timeout: Timeout) -> Result<LocalSocket, ListenError> {
         loop {
-            if let Some(s) = self.core.next_pending_connection() {
+            if let Some(s) = self.take_pending() {
                 return Ok(s);
             }
             self.wait_for_new_connection(timeout)?;

@@ -174,8 +174,7 @@ impl LocalSocket {
 
     /// Starts connecting to `name` with the given open mode.
     pub fn connect_to_server_with_mode(&mut self, name: &str, mode: OpenMode) {
-        let now = self.now();
-        self.conn.connect_to_server(name, mode, now);
+        self.conn.connect_to_server(name, mode);
         self.run_actions();
     }
 
@@ -237,8 +236,7 @@ impl LocalSocket {
     /// # Ok::<(), localsock_blocking::LocalSocketError>(())
     /// ```
     pub fn open(&mut self, mode: OpenMode) -> Result<(), LocalSocketError> {
-        let now = self.now();
-        let started = self.conn.open(mode, now);
+        let started = self.conn.open(mode);
         self.run_actions();
         started?;
         self.conn.open_outcome()
@@ -308,6 +306,11 @@ impl LocalSocket {
     /// core records where Qt does).
     fn wait_for(&mut self, kind: WaitFor, timeout: Timeout) -> Result<(), LocalSocketError> {
         let wait = self.conn.begin_wait(kind);
+        // A condition that holds already (a connect that completed inside
+        // `connect_to_server`) needs no I/O first, as in Qt.
+        if let Some(Ok(())) = self.conn.wait_outcome(&wait) {
+            return Ok(());
+        }
         self.drive(timeout, |s| s.conn.wait_outcome(&wait).is_some());
         match self.conn.wait_outcome(&wait) {
             Some(outcome) => outcome,
@@ -539,6 +542,8 @@ impl LocalSocket {
                     Ok(Connect::InProgress(s)) => {
                         self.stream = Some(s);
                         self.in_progress = true;
+                        let now = self.now();
+                        self.conn.handle_connect_in_progress(now);
                     }
                     Err(e) => {
                         let now = self.now();

@@ -58,7 +58,7 @@ pub fn connect_addresses(c: &mut Connection) -> Vec<Address> {
 /// events and actions drained.
 pub fn connected_with(config: Config, mode: OpenMode) -> Connection {
     let mut c = Connection::new(config);
-    c.connect_to_server("srv", mode, T0);
+    c.connect_to_server("srv", mode);
     let acts = actions(&mut c);
     assert!(
         matches!(acts.as_slice(), [Action::Connect { .. }]),
@@ -179,7 +179,7 @@ impl Pair {
     /// A connected pair whose client opened in `mode`; both sides use `config`.
     pub fn with_config(config: Config, mode: OpenMode) -> Pair {
         let mut a = Connection::new(config.clone());
-        a.connect_to_server("pair", mode, T0);
+        a.connect_to_server("pair", mode);
         let address = match a.poll_action() {
             Some(Action::Connect { address, .. }) => address,
             other => panic!("expected a connect, got {other:?}"),

@@ -139,14 +139,14 @@ fn check_address(a: &Address, case: &NameCase, p: Platform) {
                 "{path:?} too long"
             );
             if case.name.starts_with('/') {
-                assert_eq!(path, &case.name);
+                assert_eq!(&**path, case.name.as_str());
             } else {
                 assert!(path.ends_with(&format!("/{}", case.name)), "{path:?}");
             }
         }
         Address::Abstract(name) => {
             assert!(p.supports_abstract_namespace() && case.abstract_ns);
-            assert_eq!(name, &case.name);
+            assert_eq!(&**name, case.name.as_str());
             assert!(name.len() + 2 <= p.sun_path_len());
         }
         Address::Pipe(pipe) => {
