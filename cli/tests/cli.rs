@@ -893,7 +893,12 @@ fn listen_survives_emfile_without_spinning() {
             .count();
         assert_eq!(refusals, 1, "{rt}: {before:?} {during:?}");
         drop(clients);
-        let mut late = std::os::unix::net::UnixStream::connect(&path).expect("connect");
+        let mut late = std::os::unix::net::UnixStream::connect(&path).unwrap_or_else(|e| {
+            panic!(
+                "{rt}: connect after the clients left: {e}; server stderr: {:?}",
+                server.stderr_now()
+            )
+        });
         late.set_read_timeout(Some(PATIENCE)).expect("timeout");
         late.write_all(b"after\n").expect("write");
         late.shutdown(std::net::Shutdown::Write)

@@ -151,9 +151,11 @@ impl AcceptedFrom {
 struct Names {
     /// What `server_name` reports: the name given to `connect_to_server`,
     /// or for accepted connections the last component of the address.
-    /// `None` when it is the address itself (an absolute path, an abstract
-    /// name): one allocation less per connection.
-    server_name: Option<Arc<str>>,
+    /// Mostly a suffix of the address's text: the whole of it (an absolute
+    /// path, an abstract name), the relative name after the temp dir or
+    /// pipe prefix, or an accepted connection's last path component. So a
+    /// connection's names cost one allocation, or one reference count.
+    server_name: ServerName,
     /// The resolved address: `full_server_name`, and where a client's
     /// connect goes (again, on each retry). `None` for a name preset by
     /// `set_server_name`, which only `open` resolves (Qt's
@@ -161,20 +163,33 @@ struct Names {
     address: Option<Address>,
 }
 
+/// Where a connection's server name is kept.
+#[derive(Debug, Clone)]
+enum ServerName {
+    /// The address's text from this byte on (0: all of it).
+    Suffix(usize),
+    /// A name of its own: one preset by `set_server_name`, with no address.
+    Own(Arc<str>),
+}
+
 impl Names {
     fn new(server_name: &str, address: Option<Address>) -> Names {
-        let same = address.as_ref().is_some_and(|a| a.as_str() == server_name);
         Names {
-            server_name: (!same).then(|| Arc::from(server_name)),
+            server_name: match &address {
+                Some(a) if a.as_str().ends_with(server_name) => {
+                    ServerName::Suffix(a.as_str().len() - server_name.len())
+                }
+                _ => ServerName::Own(Arc::from(server_name)),
+            },
             address,
         }
     }
 
     fn server_name(&self) -> &str {
         match (&self.server_name, &self.address) {
-            (Some(name), _) => name,
-            (None, Some(address)) => address.as_str(),
-            (None, None) => "",
+            (ServerName::Own(name), _) => name,
+            (ServerName::Suffix(at), Some(address)) => address.as_str().get(*at..).unwrap_or(""),
+            (ServerName::Suffix(_), None) => "",
         }
     }
 }
@@ -306,10 +321,12 @@ pub struct Connection {
 impl Connection {
     /// A new, unconnected socket. Sockets may share one configuration
     /// (`Arc<Config>`); a setter then copies it for this socket alone.
+    #[inline]
     pub fn new(config: impl Into<Arc<Config>>) -> Self {
         Self::with_config(config.into())
     }
 
+    #[inline]
     fn with_config(config: Arc<Config>) -> Self {
         Connection {
             config,
@@ -355,6 +372,7 @@ impl Connection {
     /// The server side of an accepted connection, sharing `from`'s
     /// configuration and names: as [`accepted`](Self::accepted), without
     /// copying them.
+    #[inline]
     pub fn accepted_from(from: &AcceptedFrom) -> Self {
         let mut c = Connection::with_config(from.config.clone());
         c.state = State::Connected;

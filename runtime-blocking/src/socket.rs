@@ -119,6 +119,7 @@ impl Default for LocalSocket {
 
 impl LocalSocket {
     /// An unconnected socket with Qt's defaults.
+    #[inline]
     pub fn new() -> Self {
         Self::with_shared_config(default_config())
     }
@@ -150,6 +151,7 @@ impl LocalSocket {
         Ok(s)
     }
 
+    #[inline]
     pub(crate) fn accepted(from: &AcceptedFrom, stream: Stream) -> Self {
         LocalSocket {
             conn: Connection::accepted_from(from),
