@@ -80,10 +80,12 @@ pub use split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};
 /// The impl hands over to the crate's own `Timer` and, on Unix,
 /// `Source<T>`, which provide `Timer::at(Instant) -> Timer` and
 /// `Source::register(T) -> io::Result<Source<T>>`: a runtime crate writes
-/// only what differs between executors.
+/// only what differs between executors. A trailing
+/// `, register_listeners_at_once = true` sets
+/// [`Runtime::REGISTER_LISTENERS_AT_ONCE`].
 #[macro_export]
 macro_rules! runtime {
-    ($(#[$doc:meta])* $rt:ident) => {
+    ($(#[$doc:meta])* $rt:ident $(, register_listeners_at_once = $at_once:expr)?) => {
         $crate::runtime_types!($rt);
 
         $(#[$doc])*
@@ -95,6 +97,11 @@ macro_rules! runtime {
             #[cfg(unix)]
             type Source<T: std::os::fd::AsFd + std::fmt::Debug + Send + Sync + 'static> =
                 Source<T>;
+
+            $(
+                #[cfg(unix)]
+                const REGISTER_LISTENERS_AT_ONCE: bool = $at_once;
+            )?
 
             fn timer(at: std::time::Instant) -> Timer {
                 Timer::at(at)

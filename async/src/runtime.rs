@@ -56,9 +56,24 @@ pub trait Runtime: Debug + Send + Sync + Sized + 'static {
     /// so a runtime that needs a context to make timers finds it there.
     fn timer(at: Instant) -> Self::Timer;
 
+    /// Whether a listening socket registers when `listen` creates it
+    /// rather than on its first wait (the default, `false`, keeps `listen`
+    /// free of any runtime context, which tokio needs).
+    ///
+    /// `true` for a reactor that starts on first use and needs descriptors
+    /// of its own to start, as async-io's does (a poller and a notifier). A
+    /// server accepts until the process runs out of descriptors; a reactor
+    /// first started only then cannot start at all (async-io panics).
+    /// Registering the listener at `listen` starts it while descriptors
+    /// are free, and a failure is `listen`'s error.
+    #[cfg(unix)]
+    const REGISTER_LISTENERS_AT_ONCE: bool = false;
+
     /// Registers a non-blocking descriptor with the reactor.
     ///
-    /// Called lazily, on the first poll that must wait for the descriptor:
+    /// Called lazily, on the first poll that must wait for the descriptor
+    /// (a listening socket: see
+    /// [`REGISTER_LISTENERS_AT_ONCE`](Self::REGISTER_LISTENERS_AT_ONCE)):
     /// the synchronous calls (`connect_to_server`, `listen`, a queued write
     /// and its send) work without a runtime, and a socket that never waits
     /// never registers. An error (no reactor in this context, or the

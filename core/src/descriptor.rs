@@ -359,7 +359,7 @@ pub fn listen_fds(
 ///
 /// For runtime crates: expanded inside `impl LocalServer { … }` next to
 /// [`qt_server_api!`](crate::qt_server_api), with the same fields, and on
-/// Unix `Listener::adopt(OwnedFd) -> Listener` in scope. The doc lines
+/// Unix `Listener::adopt(OwnedFd) -> io::Result<Listener>` in scope. The doc lines
 /// after `listen_descriptor:` and `listen_activated:` are appended to those
 /// methods' docs (a runtime's own examples).
 #[doc(hidden)]
@@ -413,9 +413,10 @@ macro_rules! qt_server_descriptor_api {
             let found = sys::inspect(descriptor.as_fd()).map_err(|e| os_err(&e))?;
             $crate::descriptor::plan_listen_descriptor(found.kind, platform)?;
             sys::prepare(descriptor.as_fd()).map_err(|e| os_err(&e))?;
+            let listener = Listener::adopt(descriptor).map_err(|e| os_err(&e))?;
             self.core
                 .listen_descriptor(describe_socket(&[], &found.local, platform))?;
-            self.listener = Some(Listener::adopt(descriptor));
+            self.listener = Some(listener);
             self.core.handle_listening();
             Ok(())
         }

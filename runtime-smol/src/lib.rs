@@ -97,7 +97,7 @@ use localsock_async::Interest;
 
 localsock_async::runtime! {
     /// async-io as the driver's [`Runtime`](localsock_async::Runtime).
-    Smol
+    Smol, register_listeners_at_once = true
 }
 
 /// An `async_io::Timer` as the driver's timer.

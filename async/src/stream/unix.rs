@@ -9,7 +9,9 @@
 //! A descriptor is registered with the reactor on the first poll that has
 //! to wait for it ([`Registration`]). Until then every call is a plain
 //! non-blocking system call, so the synchronous methods work outside any
-//! runtime, and a socket that never waits never registers.
+//! runtime, and a socket that never waits never registers. A runtime
+//! whose reactor starts on first use registers listening sockets at
+//! `listen` instead ([`Runtime::REGISTER_LISTENERS_AT_ONCE`]).
 //!
 //! # Watching a half-closed socket for the hang-up
 //! After the peer half-closed (`shutdown(SHUT_WR)`), the core keeps the
@@ -37,7 +39,9 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::task::{Context, Poll};
 
-use localsock_core::{Address, Connection, ListenError, ListenPlan, OpenMode, PeerCredentials};
+use localsock_core::{
+    Address, Connection, ErrorSource, ListenError, ListenPlan, OpenMode, OsError, PeerCredentials,
+};
 use localsock_os::unix as sys;
 
 use super::Connect;
@@ -420,20 +424,43 @@ impl<R: Runtime> Listener<R> {
     /// `localsock_os::unix::listen_plan`).
     pub(crate) fn bind(plan: &ListenPlan) -> Result<Listener<R>, ListenError> {
         let bound = sys::listen_plan(plan)?;
-        Ok(Listener {
-            io: Registration::Plain(bound.listener),
-            file: bound.file,
-        })
+        match Self::registration(bound.listener) {
+            Ok(io) => Ok(Listener {
+                io,
+                file: bound.file,
+            }),
+            Err(e) => {
+                // A server that cannot wait has not started: its file goes
+                // (the listener is closed already; see `remove_if_same`).
+                if let (Address::Path(path), Some(id)) = (&plan.address, bound.file) {
+                    let _ = sys::remove_if_same(Path::new(&**path), id);
+                }
+                Err(ListenError::from_os(
+                    ErrorSource::Listen,
+                    OsError::from_io(&e),
+                ))
+            }
+        }
     }
 
     /// An adopted listening socket, made non-blocking and close-on-exec by
     /// `localsock_os::descriptor::prepare`. No socket file is recorded: it
     /// was not created here, so it is never removed.
-    pub(crate) fn adopt(fd: std::os::fd::OwnedFd) -> Listener<R> {
-        Listener {
-            io: Registration::Plain(fd.into()),
+    pub(crate) fn adopt(fd: std::os::fd::OwnedFd) -> io::Result<Listener<R>> {
+        Ok(Listener {
+            io: Self::registration(fd.into())?,
             file: None,
-        }
+        })
+    }
+
+    /// Registered now if the runtime asks for it
+    /// ([`Runtime::REGISTER_LISTENERS_AT_ONCE`]), else on the first wait.
+    fn registration(listener: UnixListener) -> io::Result<Registration<UnixListener, R>> {
+        Ok(if R::REGISTER_LISTENERS_AT_ONCE {
+            Registration::Registered(R::register(listener)?)
+        } else {
+            Registration::Plain(listener)
+        })
     }
 
     pub(crate) fn fd(&self) -> io::Result<BorrowedFd<'_>> {

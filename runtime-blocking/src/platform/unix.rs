@@ -190,12 +190,12 @@ impl Listener {
     /// An adopted listening socket (prepared like [`Stream::adopt`]'s). No
     /// socket file is recorded: it was not created here, so it is never
     /// removed.
-    pub(crate) fn adopt(fd: std::os::fd::OwnedFd) -> Listener {
-        Listener {
+    pub(crate) fn adopt(fd: std::os::fd::OwnedFd) -> std::io::Result<Listener> {
+        Ok(Listener {
             inner: fd.into(),
             file: None,
             blocking: false,
-        }
+        })
     }
 
     pub(crate) fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
