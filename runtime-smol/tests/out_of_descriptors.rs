@@ -12,34 +12,18 @@
 //! descriptor limit to lower.
 #![cfg(unix)]
 
-use std::fs::File;
-use std::process::Command;
 use std::time::Duration;
 
 use futures_lite::{future, StreamExt};
 use localsock_smol::{LocalServer, LocalSocket, ServerError};
 
-const CHILD: &str = "LOCALSOCK_SMOL_OUT_OF_DESCRIPTORS_CHILD";
+#[path = "../../tests/src/descriptor_limit.rs"]
+mod descriptor_limit;
 
-/// Opens `/dev/null` until the process is out of descriptors.
-fn exhaust(held: &mut Vec<File>) {
-    while let Ok(f) = File::open("/dev/null") {
-        held.push(f);
-        assert!(held.len() < 100_000, "the descriptor limit was not lowered");
-    }
-}
+use descriptor_limit::exhaust;
 
 fn in_child() {
-    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
-    let old = getrlimit(Resource::Nofile);
-    setrlimit(
-        Resource::Nofile,
-        Rlimit {
-            current: Some(256),
-            maximum: old.maximum,
-        },
-    )
-    .expect("lower RLIMIT_NOFILE");
+    descriptor_limit::lower_limit(256);
 
     let name = format!("localsock-smol-emfile-{}", std::process::id());
     let mut server = LocalServer::new();
@@ -72,24 +56,7 @@ fn in_child() {
 
 #[test]
 fn a_server_out_of_descriptors_waits_and_accepts_again() {
-    if std::env::var_os(CHILD).is_some() {
+    if descriptor_limit::in_child("a_server_out_of_descriptors_waits_and_accepts_again") {
         in_child();
-        return;
     }
-    let output = Command::new(std::env::current_exe().expect("this test binary"))
-        .args([
-            "--exact",
-            "a_server_out_of_descriptors_waits_and_accepts_again",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD, "1")
-        .output()
-        .expect("run the child");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success() && stdout.contains("1 passed"),
-        "child failed:\n{stdout}\n{stderr}"
-    );
 }

@@ -8,21 +8,15 @@
 #![cfg(all(unix, feature = "axum"))]
 
 use std::fs::File;
-use std::process::Command;
 use std::time::Duration;
 
 use futures_lite::StreamExt;
 use localsock_tokio::{LocalServer, LocalSocket, ServerError};
 
-const CHILD: &str = "LOCALSOCK_ACCEPT_BACKOFF_CHILD";
+#[path = "../../tests/src/descriptor_limit.rs"]
+mod descriptor_limit;
 
-/// Opens `/dev/null` until the process is out of descriptors.
-fn exhaust(held: &mut Vec<File>) {
-    while let Ok(f) = File::open("/dev/null") {
-        held.push(f);
-        assert!(held.len() < 100_000, "the descriptor limit was not lowered");
-    }
-}
+use descriptor_limit::exhaust;
 
 /// Connects a client while descriptors are scarce: frees one at a time
 /// until the connect gets its socket, then takes every spare one again.
@@ -37,16 +31,7 @@ async fn connect_then_exhaust(name: &str, held: &mut Vec<File>) -> LocalSocket {
 }
 
 async fn in_child() {
-    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
-    let old = getrlimit(Resource::Nofile);
-    setrlimit(
-        Resource::Nofile,
-        Rlimit {
-            current: Some(256),
-            maximum: old.maximum,
-        },
-    )
-    .expect("lower RLIMIT_NOFILE");
+    descriptor_limit::lower_limit(256);
 
     let name = format!("localsock-accept-backoff-{}", std::process::id());
     let mut server = LocalServer::new();
@@ -92,28 +77,11 @@ async fn in_child() {
 
 #[test]
 fn accepting_resumes_after_running_out_of_descriptors() {
-    if std::env::var_os(CHILD).is_some() {
+    if descriptor_limit::in_child("accepting_resumes_after_running_out_of_descriptors") {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("runtime")
             .block_on(in_child());
-        return;
     }
-    let output = Command::new(std::env::current_exe().expect("this test binary"))
-        .args([
-            "--exact",
-            "accepting_resumes_after_running_out_of_descriptors",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD, "1")
-        .output()
-        .expect("run the child");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success() && stdout.contains("1 passed"),
-        "child failed:\n{stdout}\n{stderr}"
-    );
 }

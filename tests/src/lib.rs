@@ -9,6 +9,8 @@
 //! executor, so the same scenario body exercises their real code paths.
 
 pub mod async_harness;
+#[cfg(unix)]
+pub mod descriptor_limit;
 pub mod harness;
 pub mod interop;
 pub mod reliability;

@@ -349,7 +349,6 @@ fn highest_open_fd() -> u64 {
 /// client gets a round trip (`recovered INTACT`).
 #[cfg(unix)]
 fn run_emfile<R: Runtime>(spare: u64) {
-    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
     let name = localsock_tests::harness::unique_name("emfile");
     let mut server = R::server();
     server.listen(&name).expect("listen");
@@ -373,19 +372,9 @@ fn run_emfile<R: Runtime>(spare: u64) {
     // socket (the tokio current-thread adapter makes a runtime for each).
     let mut pool: Vec<R::Socket> = (0..64).map(|_| R::socket()).collect();
     let limit = highest_open_fd() + 1 + spare;
-    let old = getrlimit(Resource::Nofile);
-    setrlimit(
-        Resource::Nofile,
-        Rlimit {
-            current: Some(limit),
-            maximum: old.maximum,
-        },
-    )
-    .expect("lower RLIMIT_NOFILE");
+    localsock_tests::descriptor_limit::lower_limit(limit);
     let mut filler = Vec::new();
-    while let Ok(f) = std::fs::File::open("/dev/null") {
-        filler.push(f);
-    }
+    localsock_tests::descriptor_limit::exhaust(&mut filler);
     filler.truncate(filler.len().saturating_sub(spare as usize));
     println!("limit {limit}");
     let mut clients = Vec::new();
