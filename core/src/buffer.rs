@@ -99,8 +99,10 @@ impl ReadBuffer {
 /// Unsent output, in order.
 #[derive(Debug, Default)]
 pub struct WriteQueue {
-    /// Full chunks, oldest first; all non-empty.
-    chunks: VecDeque<Bytes>,
+    /// Full chunks, oldest first; all non-empty. `None` until the first
+    /// one: most connections write only small pieces or nothing, and
+    /// dropping an empty deque is a call, while dropping `None` is a check.
+    chunks: Option<VecDeque<Bytes>>,
     /// Small writes coalesced after the chunks.
     tail: BytesMut,
     len: usize,
@@ -130,7 +132,9 @@ impl WriteQueue {
             self.tail.extend_from_slice(&data);
         } else {
             self.seal_tail();
-            self.chunks.push_back(data);
+            self.chunks
+                .get_or_insert_with(VecDeque::new)
+                .push_back(data);
         }
     }
 
@@ -143,7 +147,9 @@ impl WriteQueue {
     fn seal_tail(&mut self) {
         if !self.tail.is_empty() {
             let sealed = self.tail.split().freeze();
-            self.chunks.push_back(sealed);
+            self.chunks
+                .get_or_insert_with(VecDeque::new)
+                .push_back(sealed);
         }
     }
 
@@ -151,6 +157,7 @@ impl WriteQueue {
     pub fn chunks(&self) -> impl Iterator<Item = &[u8]> + '_ {
         self.chunks
             .iter()
+            .flatten()
             .map(|b| &b[..])
             .chain(core::iter::once(&self.tail[..]).filter(|s| !s.is_empty()))
     }
@@ -161,11 +168,11 @@ impl WriteQueue {
         let want = n.min(self.len);
         n = want;
         while n > 0 {
-            match self.chunks.front_mut() {
+            match self.chunks.as_mut().and_then(VecDeque::front_mut) {
                 Some(front) => {
                     if front.len() <= n {
                         n -= front.len();
-                        self.chunks.pop_front();
+                        self.chunks.as_mut().and_then(VecDeque::pop_front);
                     } else {
                         front.advance(n);
                         n = 0;
@@ -188,9 +195,15 @@ impl WriteQueue {
     }
 
     /// Drops everything queued.
+    #[inline]
     pub fn clear(&mut self) {
-        self.chunks.clear();
-        self.tail.clear();
-        self.len = 0;
+        // Usually empty (every connect clears it): skip the deque's call.
+        if self.len != 0 {
+            if let Some(chunks) = &mut self.chunks {
+                chunks.clear();
+            }
+            self.tail.clear();
+            self.len = 0;
+        }
     }
 }

@@ -185,6 +185,18 @@ impl Names {
         }
     }
 
+    /// The names of a client's connect: `resolve_socket_name` always puts
+    /// the name, unchanged, at the end of the address's text, so its place
+    /// is known without comparing the text.
+    #[inline]
+    fn resolved(server_name: &str, address: Address) -> Names {
+        debug_assert!(address.as_str().ends_with(server_name));
+        Names {
+            server_name: ServerName::Suffix(address.as_str().len() - server_name.len()),
+            address: Some(address),
+        }
+    }
+
     fn server_name(&self) -> &str {
         match (&self.server_name, &self.address) {
             (ServerName::Own(name), _) => name,
@@ -893,7 +905,7 @@ impl Connection {
                 self.requested_mode = mode;
                 self.retry_at = None;
                 self.retries = 0;
-                self.names = Some(Names::new(name, Some(address)));
+                self.names = Some(Names::resolved(name, address));
                 self.connect_pending = true;
             }
         }

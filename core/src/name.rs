@@ -181,7 +181,9 @@ pub fn resolve_remove_server_name(
 }
 
 /// The one resolver behind [`resolve_socket_name`], [`resolve_server_name`]
-/// and [`resolve_remove_server_name`].
+/// and [`resolve_remove_server_name`]. Whatever it adds goes before the
+/// name: the address's text always ends with the name as given, which a
+/// connection relies on to keep both in one string.
 fn resolve(name: &str, abstract_ns: bool, ctx: &NameContext) -> Result<Address, NameError> {
     if name.is_empty() {
         return Err(NameError::Empty);

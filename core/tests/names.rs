@@ -426,3 +426,41 @@ fn pipe_names_cannot_escape_the_pipe_namespace() {
         assert!(resolve_socket_name(name, false, &win).is_ok(), "{name:?}");
     }
 }
+
+mod suffix {
+    use super::*;
+    use localsock_core::{Config, Connection, OpenMode};
+    use proptest::prelude::*;
+
+    fn contexts() -> [(NameContext, bool); 6] {
+        [
+            (linux_tmp("/tmp"), false),
+            (linux_tmp("/tmp/x/../y/"), false),
+            (linux_tmp("/tmp"), true),
+            (NameContext::new(Platform::FreeBsd, "/var/tmp"), false),
+            (NameContext::new(Platform::Apple, "/"), true),
+            (win(), false),
+        ]
+    }
+
+    proptest! {
+        /// A connection's server name is kept as the tail of its address's
+        /// text, without comparing them: every resolved address must end
+        /// with the name exactly as given.
+        #[test]
+        fn the_name_is_the_tail_of_its_address(
+            name in r"(\\\\\.\\pipe\\)?[a-z./\\\x00é]{0,12}",
+            which in 0usize..6,
+        ) {
+            let (ctx, abstract_ns) = contexts()[which].clone();
+            if let Ok(address) = resolve_socket_name(&name, abstract_ns, &ctx) {
+                prop_assert!(address.as_str().ends_with(&name), "{address:?} {name:?}");
+                let mut c = Connection::new(Config::new(ctx));
+                c.set_abstract_namespace(abstract_ns);
+                c.connect_to_server(&name, OpenMode::ReadWrite);
+                prop_assert_eq!(c.server_name(), name.as_str());
+                prop_assert_eq!(c.full_server_name(), address.as_str());
+            }
+        }
+    }
+}
