@@ -224,7 +224,11 @@ impl Names {
 ///    report a connect's outcome with [`handle_connected`](Self::handle_connected) or
 ///    [`handle_connect_error`](Self::handle_connect_error), or that it is still under way
 ///    with [`handle_connect_in_progress`](Self::handle_connect_in_progress) (then wait for
-///    writability, and report the outcome the same way).
+///    writability, and report the outcome the same way). A driver that can wait inside the
+///    OS for room in a full backlog says so with
+///    [`set_os_waits_for_backlog`](Self::set_os_waits_for_backlog); while
+///    [`connect_wait_deadline`](Self::connect_wait_deadline) is `Some`, its connect may block
+///    until then.
 /// 2. If [`wants_read`](Self::wants_read), wait for readability; when readable,
 ///    read into [`recv_buf`](Self::recv_buf) and report with [`handle_received`](Self::handle_received).
 ///    At end of stream (a read of 0 bytes) a Unix driver first asks the OS whether the
@@ -328,6 +332,9 @@ pub struct Connection {
     retry_at: Option<Duration>,
     /// Retries of this connect so far: the backoff doubles with each.
     retries: u8,
+    /// The driver waits inside the OS for room in a full backlog (see
+    /// [`set_os_waits_for_backlog`](Connection::set_os_waits_for_backlog)).
+    os_waits_for_backlog: bool,
 }
 
 impl Connection {
@@ -368,6 +375,7 @@ impl Connection {
             deadline: None,
             retry_at: None,
             retries: 0,
+            os_waits_for_backlog: false,
         }
     }
 
@@ -757,6 +765,34 @@ impl Connection {
             && self.poll_timeout().is_none()
     }
 
+    /// Declares that the driver can wait inside the OS for room in a full
+    /// backlog: a connect that blocks until the server accepts or a
+    /// timeout passes (Linux: a blocking `connect` bounded by
+    /// `SO_SNDTIMEO`, which the server's `accept` wakes). A full backlog is
+    /// then retried at once, and the retry may block until
+    /// [`connect_wait_deadline`](Self::connect_wait_deadline); a client
+    /// gets in as soon as there is room. Off by default (an async driver
+    /// must not block): the retry then backs off from 1 ms, doubling up to
+    /// 100 ms.
+    pub fn set_os_waits_for_backlog(&mut self, on: bool) {
+        self.os_waits_for_backlog = on;
+    }
+
+    /// While a full backlog is being retried by a driver that waits inside
+    /// the OS ([`set_os_waits_for_backlog`](Self::set_os_waits_for_backlog)):
+    /// the connect deadline, until which the next `Action::Connect` may
+    /// block (or until the end of the user's wait, if sooner). `None`
+    /// otherwise: connect without blocking (the first attempt always, so
+    /// that `connect_to_server` returns at once).
+    #[inline]
+    pub fn connect_wait_deadline(&self) -> Option<Duration> {
+        if self.os_waits_for_backlog && self.state == State::Connecting && self.retries > 0 {
+            self.deadline
+        } else {
+            None
+        }
+    }
+
     // ----- commands --------------------------------------------------------
 
     /// Sets Qt's `AbstractNamespaceOption` for the next connect. Ignored
@@ -1117,10 +1153,14 @@ impl Connection {
                     self.connect_timed_out();
                 } else {
                     self.push_close();
-                    self.retry_at = Some(
-                        now.saturating_add(retry_backoff(self.retries))
-                            .min(deadline),
-                    );
+                    // A driver that waits inside the OS retries at once
+                    // (and its retry blocks until there is room).
+                    let wait = if self.os_waits_for_backlog {
+                        Duration::ZERO
+                    } else {
+                        retry_backoff(self.retries)
+                    };
+                    self.retry_at = Some(now.saturating_add(wait).min(deadline));
                     self.retries = self.retries.saturating_add(1);
                 }
             }

@@ -467,6 +467,72 @@ fn full_backlog_retry_closes_the_failed_socket_and_waits() {
     assert_eq!(c.poll_timeout(), None);
 }
 
+/// A driver that waits inside the OS for backlog room (the blocking
+/// runtime on Linux) retries at once, and its retries (never the first
+/// attempt) may block until the connect deadline.
+#[test]
+fn a_driver_that_waits_in_the_os_retries_a_full_backlog_at_once() {
+    let mut cfg = config();
+    cfg.connect_timeout = ms(250);
+    let mut c = Connection::new(cfg);
+    c.set_os_waits_for_backlog(true);
+    c.connect_to_server("srv", OpenMode::ReadWrite);
+    assert_eq!(
+        c.connect_wait_deadline(),
+        None,
+        "the first attempt never blocks"
+    );
+    assert_eq!(connect_addresses(&mut c).len(), 1);
+    c.handle_connect_error(linux_err(EAGAIN), T0);
+    assert_eq!(actions(&mut c), [Action::Close]);
+    assert_eq!(c.poll_timeout(), Some(T0), "retried at once, no backoff");
+    assert_eq!(c.connect_wait_deadline(), Some(T0 + ms(250)));
+    c.handle_timeout(T0);
+    assert_eq!(connect_addresses(&mut c).len(), 1);
+    // The retry blocked until nearly the deadline and found no room.
+    c.handle_connect_error(linux_err(EAGAIN), T0 + ms(249));
+    assert_eq!(c.state(), Connecting);
+    assert_eq!(c.poll_timeout(), Some(T0 + ms(249)));
+    assert_eq!(c.connect_wait_deadline(), Some(T0 + ms(250)));
+    c.handle_timeout(T0 + ms(249));
+    assert_eq!(connect_addresses(&mut c).len(), 1);
+    c.handle_connected();
+    assert_eq!(c.state(), ConnectedState);
+    assert_eq!(c.connect_wait_deadline(), None);
+    assert_eq!(c.poll_timeout(), None);
+    // At the deadline the retry gives up, as without the option.
+    let mut c = Connection::new(config());
+    c.set_os_waits_for_backlog(true);
+    c.connect_to_server("srv", OpenMode::ReadWrite);
+    let _ = actions(&mut c);
+    c.handle_connect_error(linux_err(EAGAIN), T0);
+    c.handle_timeout(T0);
+    let _ = actions(&mut c);
+    let _ = events(&mut c);
+    c.handle_connect_error(linux_err(EAGAIN), T0 + DEFAULT_CONNECT_TIMEOUT);
+    assert_eq!(
+        events(&mut c),
+        [Error(SocketError::SocketTimeout), StateChanged(Unconnected)]
+    );
+    assert_eq!(c.connect_wait_deadline(), None);
+}
+
+/// Without the option the retry backs off: the driver sleeps between
+/// attempts and never blocks in one.
+#[test]
+fn without_os_waits_a_full_backlog_backs_off() {
+    let mut c = Connection::new(config());
+    c.connect_to_server("srv", OpenMode::ReadWrite);
+    let _ = actions(&mut c);
+    c.handle_connect_error(linux_err(EAGAIN), T0);
+    assert_eq!(c.poll_timeout(), Some(T0 + ms(1)));
+    assert_eq!(c.connect_wait_deadline(), None);
+    c.handle_timeout(T0 + ms(1));
+    let _ = actions(&mut c);
+    c.handle_connect_error(linux_err(EAGAIN), T0 + ms(1));
+    assert_eq!(c.poll_timeout(), Some(T0 + ms(3)), "the backoff doubles");
+}
+
 #[test]
 fn retry_at_the_deadline_times_out_at_once() {
     let mut c = Connection::new(config());

@@ -149,6 +149,47 @@ pub fn connect(addr: &SocketAddress<'_>) -> io::Result<Connecting> {
     }
 }
 
+/// Whether [`connect_waiting`] can wait inside the kernel for room in a
+/// full backlog. Linux can: there a blocking `connect` sleeps until the
+/// server accepts, bounded by `SO_SNDTIMEO`. macOS and the BSDs refuse a
+/// full backlog at once, so there is nothing to wait for.
+pub const CONNECT_WAITS_FOR_BACKLOG: bool = cfg!(any(target_os = "linux", target_os = "android"));
+
+/// Connects like [`connect`], but while the server's backlog is full waits
+/// inside the kernel for room, for at most `wait` (at least 1 ms, since the
+/// kernel reads zero as forever). The server's `accept` ends the wait, so
+/// the client gets in at once, as a blocking `std` connect does. Errors:
+/// `EAGAIN` when `wait` passed with the backlog still full; `EINTR` when a
+/// signal ended the wait (nothing is connected: connect again); the rest
+/// as for [`connect`]. The stream is returned in blocking mode (see
+/// [`use_blocking_waits`]) with no send timeout.
+///
+/// Where [`CONNECT_WAITS_FOR_BACKLOG`] is false this is [`connect`].
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn connect_waiting(addr: &SocketAddress<'_>, wait: Duration) -> io::Result<Connecting> {
+    use rustix::net::sockopt::{set_socket_timeout, Timeout};
+    use rustix::net::SocketFlags;
+    let sa = addr.to_rustix()?;
+    let fd = rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .map_err(os)?;
+    let wait = wait.max(Duration::from_millis(1));
+    set_socket_timeout(&fd, Timeout::Send, Some(wait)).map_err(os)?;
+    rustix::net::connect(&fd, &sa).map_err(os)?;
+    set_socket_timeout(&fd, Timeout::Send, None).map_err(os)?;
+    Ok(Connecting::Connected(fd.into()))
+}
+
+/// Where the kernel cannot wait for backlog room: [`connect`].
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn connect_waiting(addr: &SocketAddress<'_>, _wait: Duration) -> io::Result<Connecting> {
+    connect(addr)
+}
+
 /// Completes an [`Connecting::InProgress`] connect once the socket polled
 /// writable: reports `SO_ERROR`, or `ENOTCONN` if it is not connected yet.
 pub fn finish_connect(s: &UnixStream) -> io::Result<()> {

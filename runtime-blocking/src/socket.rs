@@ -83,6 +83,18 @@ pub struct LocalSocket {
     in_progress: bool,
     /// How a direct write waits for room (see [`SendMode`]).
     send_mode: SendMode,
+    /// Inside a wait (`drive`): when it ends (`None`: never). Only then may
+    /// a connect block, waiting inside the OS for room in a full backlog;
+    /// `connect_to_server` and `open` return at once.
+    waiting_until: Option<Option<Instant>>,
+}
+
+/// A connection as this runtime drives it: it can wait inside the OS for
+/// room in a full backlog (Linux), instead of sleeping between retries.
+#[inline]
+fn driven(mut conn: Connection) -> Connection {
+    conn.set_os_waits_for_backlog(Stream::CONNECT_WAITS_FOR_BACKLOG);
+    conn
 }
 
 /// How long a large write waits inside one `send` for the peer to make
@@ -131,10 +143,11 @@ impl LocalSocket {
 
     fn with_shared_config(config: Arc<Config>) -> Self {
         LocalSocket {
-            conn: Connection::new(config),
+            conn: driven(Connection::new(config)),
             stream: None,
             in_progress: false,
             send_mode: SendMode::Probe,
+            waiting_until: None,
         }
     }
 
@@ -157,10 +170,11 @@ impl LocalSocket {
     #[inline]
     pub(crate) fn accepted(from: &AcceptedFrom, stream: Stream) -> Self {
         LocalSocket {
-            conn: Connection::accepted_from(from),
+            conn: driven(Connection::accepted_from(from)),
             stream: Some(stream),
             in_progress: false,
             send_mode: SendMode::Probe,
+            waiting_until: None,
         }
     }
 
@@ -172,7 +186,9 @@ impl LocalSocket {
 
     /// Starts connecting to `name` (read-write) and returns at once. On Unix
     /// the connect usually completes inside this call; a full backlog is
-    /// retried by the `wait_for_*` calls until the connect timeout.
+    /// retried by the `wait_for_*` calls until the connect timeout (on
+    /// Linux they wait inside the kernel, so the client gets in as soon as
+    /// the server accepts).
     pub fn connect_to_server(&mut self, name: &str) {
         self.connect_to_server_with_mode(name, OpenMode::ReadWrite);
     }
@@ -538,7 +554,8 @@ impl LocalSocket {
             Action::Connect { address, mode } => {
                 self.stream = None;
                 self.send_mode = SendMode::Probe;
-                match Stream::connect(&address, mode.can_read(), mode.can_write()) {
+                let backlog_wait = self.backlog_wait();
+                match Stream::connect(&address, mode.can_read(), mode.can_write(), backlog_wait) {
                     Ok(Connect::Done(s)) => {
                         self.stream = Some(s);
                         self.in_progress = false;
@@ -677,6 +694,13 @@ impl LocalSocket {
     /// Makes progress until `done` holds or `timeout` passes; true if done.
     fn drive(&mut self, timeout: Timeout, done: impl Fn(&Self) -> bool) -> bool {
         let deadline = timeout.deadline();
+        let outer = self.waiting_until.replace(deadline);
+        let reached = self.drive_until(deadline, done);
+        self.waiting_until = outer;
+        reached
+    }
+
+    fn drive_until(&mut self, deadline: Option<Instant>, done: impl Fn(&Self) -> bool) -> bool {
         loop {
             if self.pump(&done) {
                 return true;
@@ -690,6 +714,17 @@ impl LocalSocket {
                 return done(self);
             }
         }
+    }
+
+    /// How long the connect about to be made may wait inside the OS for
+    /// room in a full backlog: only inside a wait, only while the core
+    /// retries a full backlog, and until the earlier of the wait's end and
+    /// the connect deadline.
+    fn backlog_wait(&self) -> Option<Duration> {
+        let wait_end = self.waiting_until?;
+        let connect_end = localsock_os::clock_origin() + self.conn.connect_wait_deadline()?;
+        let end = wait_end.map_or(connect_end, |w| w.min(connect_end));
+        Some(end.saturating_duration_since(Instant::now()))
     }
 
     /// Blocks once until the stream is ready for what the core wants

@@ -363,6 +363,9 @@ pub enum Op {
         /// Milliseconds, or none (wait as long as the peer is there).
         ms: Option<u16>,
     },
+    /// `set_os_waits_for_backlog` on A: a full backlog is retried at once,
+    /// and the retry may block until the connect deadline.
+    OsWaitsForBacklog(bool),
 }
 
 /// Which `waitFor*` call.
@@ -1465,6 +1468,11 @@ impl World {
                     assert_eq!(c.config().drain_timeout, d);
                 }
             }
+            Op::OsWaitsForBacklog(on) => {
+                if let Some(c) = self.conns[0].as_mut() {
+                    c.set_os_waits_for_backlog(*on);
+                }
+            }
             Op::Hangup(side) => {
                 let i = side.index();
                 if self.open[i] && self.hup(i) {
@@ -1976,6 +1984,12 @@ impl World {
                 continue;
             };
             let m = &mut self.models[i];
+            // A connect may block only while a full backlog is retried, and
+            // never past the connect deadline.
+            if let Some(d) = c.connect_wait_deadline() {
+                assert_eq!(c.state(), State::Connecting, "side {i}");
+                assert!(m.connect_deadline.map_or(true, |md| md == d), "side {i}");
+            }
             let mut got = Vec::new();
             while let Some(e) = c.poll_event() {
                 self.report.events += 1;

@@ -42,16 +42,29 @@ impl Stream {
     /// Writes can go straight from the caller's buffer.
     pub(crate) const DIRECT_WRITES: bool = true;
 
-    pub(crate) fn connect(address: &Address, _read: bool, _write: bool) -> io::Result<Connect> {
-        Ok(match sys::connect(&sys::socket_address(address))? {
-            sys::Connecting::Connected(inner) => Connect::Done(Stream {
-                inner,
-                mode: Mode::NonBlocking,
-            }),
-            sys::Connecting::InProgress(inner) => Connect::InProgress(Stream {
-                inner,
-                mode: Mode::NonBlocking,
-            }),
+    /// Whether a connect can wait inside the OS for room in a full
+    /// backlog (`backlog_wait` below).
+    pub(crate) const CONNECT_WAITS_FOR_BACKLOG: bool = sys::CONNECT_WAITS_FOR_BACKLOG;
+
+    /// Connects without blocking; with `backlog_wait`, waits inside the
+    /// kernel for up to that long while the server's backlog is full.
+    pub(crate) fn connect(
+        address: &Address,
+        _read: bool,
+        _write: bool,
+        backlog_wait: Option<Duration>,
+    ) -> io::Result<Connect> {
+        let address = sys::socket_address(address);
+        // `connect_waiting` hands back a blocking descriptor.
+        let (connecting, mode) = match backlog_wait {
+            Some(wait) if Self::CONNECT_WAITS_FOR_BACKLOG => {
+                (sys::connect_waiting(&address, wait)?, Mode::Blocking)
+            }
+            _ => (sys::connect(&address)?, Mode::NonBlocking),
+        };
+        Ok(match connecting {
+            sys::Connecting::Connected(inner) => Connect::Done(Stream { inner, mode }),
+            sys::Connecting::InProgress(inner) => Connect::InProgress(Stream { inner, mode }),
         })
     }
 

@@ -38,7 +38,16 @@ impl Stream {
     /// Opens the pipe. Both directions are always requested: the core
     /// enforces the open mode, and a write-only socket must still read to
     /// notice that the peer closed.
-    pub(crate) fn connect(address: &Address, _read: bool, _write: bool) -> io::Result<Connect> {
+    /// A busy pipe is retried with a backoff (see the core's
+    /// `set_os_waits_for_backlog`).
+    pub(crate) const CONNECT_WAITS_FOR_BACKLOG: bool = false;
+
+    pub(crate) fn connect(
+        address: &Address,
+        _read: bool,
+        _write: bool,
+        _backlog_wait: Option<Duration>,
+    ) -> io::Result<Connect> {
         let pipe = sys::PipeStream::connect(address.as_str(), true, true)?;
         Ok(Connect::Done(Stream::from_pipe(pipe)))
     }

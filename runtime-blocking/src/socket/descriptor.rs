@@ -32,7 +32,7 @@ impl LocalSocket {
     }
 
     fn install_adopted(&mut self, adopted: impl FnOnce(Duration) -> Connection, stream: Stream) {
-        self.conn = adopted(self.now());
+        self.conn = super::driven(adopted(self.now()));
         self.in_progress = self.conn.state() == State::Connecting;
         self.stream = Some(stream);
         self.send_mode = SendMode::Probe;
