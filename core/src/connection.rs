@@ -768,7 +768,8 @@ impl Connection {
     /// Declares that the driver can wait inside the OS for room in a full
     /// backlog: a connect that blocks until the server accepts or a
     /// timeout passes (Linux: a blocking `connect` bounded by
-    /// `SO_SNDTIMEO`, which the server's `accept` wakes). A full backlog is
+    /// `SO_SNDTIMEO`, which the server's `accept` wakes; Windows:
+    /// `WaitNamedPipe` for a busy pipe's instance). A full backlog is
     /// then retried at once, and the retry may block until
     /// [`connect_wait_deadline`](Self::connect_wait_deadline); a client
     /// gets in as soon as there is room. Off by default (an async driver

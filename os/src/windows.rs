@@ -56,9 +56,10 @@ pub use wake::EventWaker;
 use windows_sys::core::{BOOL, PWSTR};
 use windows_sys::Win32::Foundation::{
     LocalFree, ERROR_BROKEN_PIPE, ERROR_INSUFFICIENT_BUFFER, ERROR_IO_INCOMPLETE, ERROR_IO_PENDING,
-    ERROR_MORE_DATA, ERROR_NOT_FOUND, ERROR_NO_DATA, ERROR_OPERATION_ABORTED, ERROR_PIPE_CONNECTED,
-    ERROR_PIPE_NOT_CONNECTED, GENERIC_READ, GENERIC_WRITE, HANDLE, HLOCAL, INVALID_HANDLE_VALUE,
-    WAIT_ABANDONED_0, WAIT_FAILED, WAIT_OBJECT_0, WAIT_TIMEOUT,
+    ERROR_MORE_DATA, ERROR_NOT_FOUND, ERROR_NO_DATA, ERROR_OPERATION_ABORTED, ERROR_PIPE_BUSY,
+    ERROR_PIPE_CONNECTED, ERROR_PIPE_NOT_CONNECTED, ERROR_SEM_TIMEOUT, GENERIC_READ, GENERIC_WRITE,
+    HANDLE, HLOCAL, INVALID_HANDLE_VALUE, WAIT_ABANDONED_0, WAIT_FAILED, WAIT_OBJECT_0,
+    WAIT_TIMEOUT,
 };
 use windows_sys::Win32::Security::Authorization::{
     ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW, SDDL_REVISION_1,
@@ -517,6 +518,39 @@ impl PipeStream {
         // SAFETY: `h` is a fresh, valid handle that nothing else owns.
         let handle = unsafe { OwnedHandle::from_raw_handle(h) };
         Ok(PipeStream::from_parts(handle, false, r, w))
+    }
+
+    /// Connects like [`connect`](Self::connect), but while every instance
+    /// is busy waits for one to be free (`WaitNamedPipe`, as Qt does), for
+    /// at most `wait` (at least 1 ms), then tries once more. Errors:
+    /// `ERROR_PIPE_BUSY` when `wait` passed with every instance still busy,
+    /// or when another client took the freed instance first (connect
+    /// again); the rest as for `connect`.
+    ///
+    /// # Blocking
+    /// Blocks the calling thread for up to `wait`.
+    pub fn connect_waiting(
+        name: &str,
+        read: bool,
+        write: bool,
+        wait: Duration,
+    ) -> io::Result<PipeStream> {
+        match PipeStream::connect(name, read, write) {
+            Err(e) if e.raw_os_error() == Some(ERROR_PIPE_BUSY as i32) => {
+                // Whole milliseconds, rounded up; never 0 (the server's
+                // default wait) nor `u32::MAX` (forever).
+                let ms = wait
+                    .as_micros()
+                    .div_ceil(1000)
+                    .clamp(1, u128::from(u32::MAX - 1));
+                match wait_named_pipe(name, ms as u32) {
+                    Ok(()) => PipeStream::connect(name, read, write),
+                    Err(t) if t.raw_os_error() == Some(ERROR_SEM_TIMEOUT as i32) => Err(e),
+                    Err(other) => Err(other),
+                }
+            }
+            r => r,
+        }
     }
 
     /// Wraps a pipe handle opened elsewhere (adopted: Qt's

@@ -90,7 +90,8 @@ pub struct LocalSocket {
 }
 
 /// A connection as this runtime drives it: it can wait inside the OS for
-/// room in a full backlog (Linux), instead of sleeping between retries.
+/// room in a full backlog (Linux) or for a busy pipe (Windows), instead of
+/// sleeping between retries.
 #[inline]
 fn driven(mut conn: Connection) -> Connection {
     conn.set_os_waits_for_backlog(Stream::CONNECT_WAITS_FOR_BACKLOG);
@@ -187,8 +188,8 @@ impl LocalSocket {
     /// Starts connecting to `name` (read-write) and returns at once. On Unix
     /// the connect usually completes inside this call; a full backlog is
     /// retried by the `wait_for_*` calls until the connect timeout (on
-    /// Linux they wait inside the kernel, so the client gets in as soon as
-    /// the server accepts).
+    /// Linux and Windows they wait inside the OS, so the client gets in as
+    /// soon as the server accepts).
     pub fn connect_to_server(&mut self, name: &str) {
         self.connect_to_server_with_mode(name, OpenMode::ReadWrite);
     }

@@ -35,20 +35,25 @@ impl Stream {
     /// queue (see `send_direct`).
     pub(crate) const DIRECT_WRITES: bool = false;
 
+    /// A connect can wait for a busy pipe's instance to be free
+    /// (`backlog_wait` below).
+    pub(crate) const CONNECT_WAITS_FOR_BACKLOG: bool = true;
+
     /// Opens the pipe. Both directions are always requested: the core
     /// enforces the open mode, and a write-only socket must still read to
-    /// notice that the peer closed.
-    /// A busy pipe is retried with a backoff (see the core's
-    /// `set_os_waits_for_backlog`).
-    pub(crate) const CONNECT_WAITS_FOR_BACKLOG: bool = false;
-
+    /// notice that the peer closed. With `backlog_wait`, a busy pipe is
+    /// waited for (`WaitNamedPipe`) for up to that long.
     pub(crate) fn connect(
         address: &Address,
         _read: bool,
         _write: bool,
-        _backlog_wait: Option<Duration>,
+        backlog_wait: Option<Duration>,
     ) -> io::Result<Connect> {
-        let pipe = sys::PipeStream::connect(address.as_str(), true, true)?;
+        let name = address.as_str();
+        let pipe = match backlog_wait {
+            Some(wait) => sys::PipeStream::connect_waiting(name, true, true, wait)?,
+            None => sys::PipeStream::connect(name, true, true)?,
+        };
         Ok(Connect::Done(Stream::from_pipe(pipe)))
     }
 
