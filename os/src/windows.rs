@@ -103,6 +103,13 @@ pub const PIPE_BUFFER_SIZE: u32 = 64 * 1024;
 /// The timeout a `WaitNamedPipe(NMPWAIT_USE_DEFAULT_WAIT)` gets (Qt's value).
 pub const DEFAULT_PIPE_TIMEOUT_MS: u32 = 3000;
 
+/// The longest single wait of [`PipeStream::connect_waiting`]:
+/// `WaitNamedPipe` does not return when the server closes its instances
+/// meanwhile (seen under Wine; Windows documents no wake-up for it), so a
+/// client that waited longer would miss a server that went away until its
+/// whole timeout passed. The caller connects again after each slice.
+pub const BUSY_WAIT_SLICE: Duration = Duration::from_millis(100);
+
 /// At most this many handles can be passed to [`wait`] (`MAXIMUM_WAIT_OBJECTS`).
 pub const MAX_WAIT_HANDLES: usize = 64;
 
@@ -522,13 +529,13 @@ impl PipeStream {
 
     /// Connects like [`connect`](Self::connect), but while every instance
     /// is busy waits for one to be free (`WaitNamedPipe`, as Qt does), for
-    /// at most `wait` (at least 1 ms), then tries once more. Errors:
-    /// `ERROR_PIPE_BUSY` when `wait` passed with every instance still busy,
-    /// or when another client took the freed instance first (connect
-    /// again); the rest as for `connect`.
+    /// at most `wait` (at least 1 ms) and at most [`BUSY_WAIT_SLICE`], then
+    /// tries once more. Errors: `ERROR_PIPE_BUSY` when the wait passed with
+    /// every instance still busy, or when another client took the freed
+    /// instance first (connect again); the rest as for `connect`.
     ///
     /// # Blocking
-    /// Blocks the calling thread for up to `wait`.
+    /// Blocks the calling thread for up to `wait`, at most [`BUSY_WAIT_SLICE`].
     pub fn connect_waiting(
         name: &str,
         read: bool,
@@ -538,11 +545,8 @@ impl PipeStream {
         match PipeStream::connect(name, read, write) {
             Err(e) if e.raw_os_error() == Some(ERROR_PIPE_BUSY as i32) => {
                 // Whole milliseconds, rounded up; never 0 (the server's
-                // default wait) nor `u32::MAX` (forever).
-                let ms = wait
-                    .as_micros()
-                    .div_ceil(1000)
-                    .clamp(1, u128::from(u32::MAX - 1));
+                // default wait).
+                let ms = wait.min(BUSY_WAIT_SLICE).as_micros().div_ceil(1000).max(1);
                 match wait_named_pipe(name, ms as u32) {
                     Ok(()) => PipeStream::connect(name, read, write),
                     Err(t) if t.raw_os_error() == Some(ERROR_SEM_TIMEOUT as i32) => Err(e),
