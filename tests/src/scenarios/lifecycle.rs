@@ -322,6 +322,83 @@ scenarios!(
         assert_eq!(peers.len(), expected);
     },
 
+    /// A connect waiting for room in a full backlog (Windows: for a busy
+    /// pipe) ends when the server goes away: the retry finds no server and
+    /// fails with ServerNotFound, long before the connect timeout (30 s),
+    /// whether the runtime waits inside the OS or sleeps between retries.
+    #[only(
+        any(target_os = "linux", windows),
+        "other Unix systems refuse a connect to a full backlog instead of reporting EAGAIN: nothing to retry"
+    )]
+    pub fn a_connect_waiting_on_a_full_backlog_ends_when_the_server_closes<R: Runtime>() {
+        let name = unique_name("backlog-gone");
+        let mut server = R::server();
+        server.listen_with(&name, one_slot()).unwrap();
+        let mut queued = Vec::new();
+        let mut waiting = loop {
+            let mut s = R::socket();
+            s.connect_to_server(&name, OpenMode::ReadWrite);
+            if s.state() == State::Connecting {
+                break s;
+            }
+            assert_eq!(s.state(), State::Connected, "{}", s.error_string());
+            queued.push(s);
+            assert!(queued.len() < 64, "the backlog never filled");
+        };
+        let (started, started_rx) = std::sync::mpsc::channel();
+        let client = spawn(move || {
+            started.send(()).unwrap();
+            let connected = waiting.wait_for_connected(Some(Duration::from_secs(60)));
+            (waiting, connected)
+        });
+        started_rx.recv().unwrap();
+        // Let the client be inside its wait (either order ends the same way).
+        std::thread::sleep(Duration::from_millis(100));
+        server.close();
+        let (waiting, connected) = client.join().unwrap();
+        assert!(!connected, "connected to a closed server");
+        assert_eq!(waiting.state(), State::Unconnected);
+        assert_eq!(
+            waiting.error(),
+            SocketError::ServerNotFound,
+            "{}",
+            waiting.error_string()
+        );
+        drop(queued);
+    },
+
+    /// The same when the server dies (kill -9: its listening socket closes,
+    /// the socket file stays): the waiting connect is refused.
+    #[only(
+        target_os = "linux",
+        "it holds a connect in Connecting with a full listen backlog, which only Linux retries"
+    )]
+    pub fn a_connect_waiting_on_a_full_backlog_is_refused_when_the_server_dies<R: Runtime>() {
+        let (_dir, path, listener, fillers) = full_backlog();
+        let mut c = R::socket();
+        c.connect_to_server(&path, OpenMode::ReadWrite);
+        assert_eq!(c.state(), State::Connecting, "the backlog is full");
+        let (started, started_rx) = std::sync::mpsc::channel();
+        let client = spawn(move || {
+            started.send(()).unwrap();
+            let connected = c.wait_for_connected(Some(Duration::from_secs(60)));
+            (c, connected)
+        });
+        started_rx.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        drop(listener);
+        let (c, connected) = client.join().unwrap();
+        assert!(!connected, "connected to a dead server");
+        assert_eq!(c.state(), State::Unconnected);
+        assert_eq!(
+            c.error(),
+            SocketError::ConnectionRefused,
+            "{}",
+            c.error_string()
+        );
+        drop(fillers);
+    },
+
     /// A read while Connecting waits for the connect (as a write does); after
     /// abort a read fails with "device not open".
     #[only(
