@@ -161,10 +161,7 @@ impl LocalSocket {
     pub fn connect(name: &str) -> Result<LocalSocket, LocalSocketError> {
         let mut s = LocalSocket::new();
         s.connect_to_server(name);
-        // A Unix connect usually completes inside `connect_to_server`.
-        if s.conn.state() != State::Connected {
-            s.wait_for_connected(Timeout::FOREVER)?;
-        }
+        s.wait_for_connected(Timeout::FOREVER)?;
         Ok(s)
     }
 
