@@ -468,7 +468,7 @@ fn full_backlog_retry_closes_the_failed_socket_and_waits() {
 }
 
 /// A driver that waits inside the OS for backlog room (the blocking
-/// runtime on Linux) retries at once, and its retries (never the first
+/// runtime on Linux and Windows) retries at once, and its retries (never the first
 /// attempt) may block until the connect deadline.
 #[test]
 fn a_driver_that_waits_in_the_os_retries_a_full_backlog_at_once() {
