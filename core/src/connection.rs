@@ -14,7 +14,7 @@ use crate::error::{
 };
 use crate::event::{Action, Event, OpenMode, State};
 use crate::event_queue::EventQueue;
-use crate::name::{resolve_socket_name, Address, NameContext};
+use crate::name::{resolve_for_connect, Address, NameContext};
 use crate::os::OsError;
 
 /// Qt's default connect timeout (`QT_CONNECT_TIMEOUT`).
@@ -927,7 +927,7 @@ impl Connection {
         self.names = None;
         self.set_state(State::Connecting);
         let resolved =
-            resolve_socket_name(name, self.abstract_namespace, &self.config.name_context);
+            resolve_for_connect(name, self.abstract_namespace, &self.config.name_context);
         match resolved {
             Err(e) => {
                 let err = LocalSocketError::new(

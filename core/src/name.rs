@@ -42,7 +42,8 @@ impl NameContext {
 ///
 /// The text is shared (`Arc<str>`): a connection, the connect actions it
 /// queues and the connections a server accepts hold one copy between
-/// them, so cloning an address never allocates.
+/// them, so cloning an address never allocates; with the `std` feature a
+/// thread's reconnects to one name share it too.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Address {
     /// A socket file in the filesystem.
@@ -152,6 +153,100 @@ pub fn resolve_socket_name(
     ctx: &NameContext,
 ) -> Result<Address, NameError> {
     resolve(name, abstract_ns, ctx)
+}
+
+/// [`resolve_socket_name`] for a connect: with the `std` feature, a thread
+/// that connects to the same name again gets the address it resolved last
+/// time (resolution is a pure function of the name, the option and the
+/// context), so a reconnect shares that address instead of allocating a
+/// new one. Any input that differs resolves afresh.
+pub(crate) fn resolve_for_connect(
+    name: &str,
+    abstract_ns: bool,
+    ctx: &NameContext,
+) -> Result<Address, NameError> {
+    #[cfg(feature = "std")]
+    {
+        last_resolved::resolve(name, abstract_ns, ctx)
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        resolve(name, abstract_ns, ctx)
+    }
+}
+
+/// The one-entry, per-thread memory behind [`resolve_for_connect`].
+#[cfg(feature = "std")]
+mod last_resolved {
+    use core::cell::RefCell;
+
+    use super::{Address, NameContext, NameError, Platform, String};
+
+    /// The inputs of the last successful resolution, and its address. The
+    /// strings are reused in place, so a miss allocates only when a longer
+    /// name or directory comes along.
+    struct Last {
+        name: String,
+        abstract_ns: bool,
+        platform: Platform,
+        temp_dir: String,
+        address: Address,
+    }
+
+    std::thread_local! {
+        static LAST: RefCell<Option<Last>> = const { RefCell::new(None) };
+    }
+
+    pub(super) fn resolve(
+        name: &str,
+        abstract_ns: bool,
+        ctx: &NameContext,
+    ) -> Result<Address, NameError> {
+        // `try_with`/`try_borrow`: during thread teardown, or should this
+        // ever be re-entered, resolution simply goes without the memory.
+        let hit = LAST
+            .try_with(|last| {
+                let last = last.try_borrow().ok()?;
+                let last = last.as_ref()?;
+                let same = last.name == name
+                    && last.abstract_ns == abstract_ns
+                    && last.platform == ctx.platform
+                    && last.temp_dir == ctx.temp_dir;
+                same.then(|| last.address.clone())
+            })
+            .ok()
+            .flatten();
+        if let Some(address) = hit {
+            return Ok(address);
+        }
+        let address = super::resolve(name, abstract_ns, ctx)?;
+        let _ = LAST.try_with(|last| {
+            let Ok(mut last) = last.try_borrow_mut() else {
+                return;
+            };
+            match last.as_mut() {
+                Some(l) => {
+                    l.name.clear();
+                    l.name.push_str(name);
+                    l.abstract_ns = abstract_ns;
+                    l.platform = ctx.platform;
+                    l.temp_dir.clear();
+                    l.temp_dir.push_str(&ctx.temp_dir);
+                    l.address = address.clone();
+                }
+                None => {
+                    *last = Some(Last {
+                        name: name.into(),
+                        abstract_ns,
+                        platform: ctx.platform,
+                        temp_dir: ctx.temp_dir.clone(),
+                        address: address.clone(),
+                    })
+                }
+            }
+        });
+        Ok(address)
+    }
 }
 
 /// Resolves a server name (`QLocalServer::listen`): the same address as

@@ -463,4 +463,60 @@ mod suffix {
             }
         }
     }
+
+    /// The address a connect queues (what the driver connects to).
+    fn queued_address(c: &mut Connection) -> Option<Address> {
+        let mut address = None;
+        while let Some(action) = c.poll_action() {
+            if let localsock_core::Action::Connect { address: a, .. } = action {
+                address = Some(a);
+            }
+        }
+        address
+    }
+
+    /// A thread that connects to the same name again reuses the address
+    /// it resolved before (one allocation per name, not per connect); a
+    /// different context resolves afresh.
+    #[test]
+    fn a_reconnect_to_the_same_name_shares_its_address() {
+        let connect = |ctx: &NameContext, name: &str| {
+            let mut c = Connection::new(Config::new(ctx.clone()));
+            c.connect_to_server(name, OpenMode::ReadWrite);
+            queued_address(&mut c).expect("a connect action")
+        };
+        let a = connect(&linux_tmp("/tmp"), "app");
+        let b = connect(&linux_tmp("/tmp"), "app");
+        assert_eq!(a, path("/tmp/app"));
+        assert_eq!(a.as_str().as_ptr(), b.as_str().as_ptr());
+        let c = connect(&linux_tmp("/run"), "app");
+        assert_eq!(c, path("/run/app"));
+    }
+
+    proptest! {
+        /// Whatever a thread connected to before, a connect goes to the
+        /// address its own name, option and context resolve to.
+        #[test]
+        fn reconnects_resolve_like_a_first_connect(
+            steps in proptest::collection::vec((0usize..4, 0usize..6), 1..12),
+        ) {
+            let names = ["app", "/tmp/app", "x/app", "app\0"];
+            for (n, which) in steps {
+                let name = names[n];
+                let (ctx, abstract_ns) = contexts()[which].clone();
+                let mut c = Connection::new(Config::new(ctx.clone()));
+                c.set_abstract_namespace(abstract_ns);
+                c.connect_to_server(name, OpenMode::ReadWrite);
+                let queued = queued_address(&mut c);
+                match resolve_socket_name(name, abstract_ns, &ctx) {
+                    Ok(want) => {
+                        prop_assert_eq!(queued.as_ref(), Some(&want));
+                        prop_assert_eq!(c.full_server_name(), want.as_str());
+                        prop_assert_eq!(c.server_name(), name);
+                    }
+                    Err(_) => prop_assert_eq!(queued, None),
+                }
+            }
+        }
+    }
 }
