@@ -967,6 +967,8 @@ impl Drop for LocalSocket {
         // the stream (dropping it): the connection's state, queues and
         // signals go with it, and nobody is left to observe them, so the
         // core's `release` bookkeeping is skipped. Nothing here can panic.
-        self.try_send();
+        if self.conn.wants_write() {
+            self.try_send();
+        }
     }
 }
