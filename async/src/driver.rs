@@ -109,8 +109,12 @@ pub(crate) struct Driver<R: Runtime> {
 
 impl<R: Runtime> Driver<R> {
     pub(crate) fn new(config: impl Into<Arc<Config>>) -> Self {
+        Self::with_connection(Connection::new(config))
+    }
+
+    pub(crate) fn with_connection(conn: Connection) -> Self {
         Driver {
-            conn: Connection::new(config),
+            conn,
             stream: None,
             in_progress: false,
         }

@@ -12,7 +12,7 @@ use localsock_core::{
     AcceptedFrom, Config, Connection, DeviceError, Event, LocalSocketError, OpenMode,
     PeerCredentials, SocketError, SocketOptions, State, WaitFor,
 };
-use localsock_os::{default_config, Timeout};
+use localsock_os::{default_config_ref, Timeout};
 
 use crate::driver::{CoreTimer, Directions, Driver};
 use crate::split::{self, OwnedReadHalf, OwnedWriteHalf};
@@ -80,7 +80,9 @@ impl<R: Runtime> Default for LocalSocket<R> {
 impl<R: Runtime> LocalSocket<R> {
     /// An unconnected socket with Qt's defaults.
     pub fn new() -> Self {
-        Self::from_driver(Driver::new(default_config()))
+        Self::from_driver(Driver::with_connection(Connection::with_static_config(
+            default_config_ref(),
+        )))
     }
 
     /// An unconnected socket with the given core configuration.

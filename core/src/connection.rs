@@ -141,6 +141,40 @@ impl AcceptedFrom {
     }
 }
 
+/// A connection's configuration: a driver's process-wide defaults by
+/// reference (creating and dropping a socket then touches no reference
+/// count: in a connect-and-close loop that atomic showed), or a shared or
+/// own copy. A setter turns either into an own copy.
+#[derive(Debug, Clone)]
+enum ConfigHandle {
+    Static(&'static Config),
+    Shared(Arc<Config>),
+}
+
+impl ConfigHandle {
+    fn make_mut(&mut self) -> &mut Config {
+        match self {
+            ConfigHandle::Shared(c) => Arc::make_mut(c),
+            ConfigHandle::Static(c) => {
+                *self = ConfigHandle::Shared(Arc::new(Config::clone(c)));
+                self.make_mut()
+            }
+        }
+    }
+}
+
+impl core::ops::Deref for ConfigHandle {
+    type Target = Config;
+
+    #[inline]
+    fn deref(&self) -> &Config {
+        match self {
+            ConfigHandle::Static(c) => c,
+            ConfigHandle::Shared(c) => c,
+        }
+    }
+}
+
 /// The names of the server a connection belongs to; present from
 /// `connect_to_server` (once the name resolved) or accept until the
 /// connection ends, or from `set_server_name` (no address yet) until a
@@ -265,7 +299,7 @@ impl Names {
 #[derive(Debug)]
 pub struct Connection {
     /// Shared: accepted connections hold their server's.
-    config: Arc<Config>,
+    config: ConfigHandle,
     state: State,
     mode: Option<OpenMode>,
     requested_mode: OpenMode,
@@ -342,11 +376,31 @@ impl Connection {
     /// (`Arc<Config>`); a setter then copies it for this socket alone.
     #[inline]
     pub fn new(config: impl Into<Arc<Config>>) -> Self {
-        Self::with_config(config.into())
+        Self::with_config(ConfigHandle::Shared(config.into()))
+    }
+
+    /// A new, unconnected socket with a configuration that lives as long
+    /// as the process (a driver's defaults): like [`new`](Self::new) with
+    /// a shared one, but creating and dropping the socket touches no
+    /// reference count. A setter copies it for this socket alone.
+    ///
+    /// ```
+    /// use std::sync::OnceLock;
+    /// use localsock_core::{Config, Connection, NameContext, Platform};
+    /// static DEFAULTS: OnceLock<Config> = OnceLock::new();
+    /// let defaults = DEFAULTS.get_or_init(|| Config::new(NameContext::new(Platform::Linux, "/tmp")));
+    /// let mut c = Connection::with_static_config(defaults);
+    /// c.set_connect_timeout(std::time::Duration::from_secs(1));
+    /// assert_eq!(c.config().connect_timeout, std::time::Duration::from_secs(1));
+    /// assert_eq!(defaults.connect_timeout, Config::new(NameContext::new(Platform::Linux, "/tmp")).connect_timeout);
+    /// ```
+    #[inline]
+    pub fn with_static_config(config: &'static Config) -> Self {
+        Self::with_config(ConfigHandle::Static(config))
     }
 
     #[inline]
-    fn with_config(config: Arc<Config>) -> Self {
+    fn with_config(config: ConfigHandle) -> Self {
         Connection {
             config,
             state: State::Unconnected,
@@ -394,7 +448,7 @@ impl Connection {
     /// copying them.
     #[inline]
     pub fn accepted_from(from: &AcceptedFrom) -> Self {
-        let mut c = Connection::with_config(from.config.clone());
+        let mut c = Connection::with_config(ConfigHandle::Shared(from.config.clone()));
         c.state = State::Connected;
         c.mode = Some(OpenMode::ReadWrite);
         c.requested_mode = OpenMode::ReadWrite;
@@ -873,14 +927,14 @@ impl Connection {
     /// it applies from the next connect. Accepted connections get their
     /// own copy of the shared configuration.
     pub fn set_connect_timeout(&mut self, timeout: Duration) {
-        Arc::make_mut(&mut self.config).connect_timeout = timeout;
+        self.config.make_mut().connect_timeout = timeout;
     }
 
     /// Sets how long a graceful disconnect may wait for pending writes to
     /// drain (`None`: as long as the peer is there). It applies to the next
     /// disconnect; while Closing it applies at once, counted from `now`.
     pub fn set_drain_timeout(&mut self, timeout: Option<Duration>, now: Duration) {
-        Arc::make_mut(&mut self.config).drain_timeout = timeout;
+        self.config.make_mut().drain_timeout = timeout;
         if self.state == State::Closing {
             self.deadline = timeout.map(|d| now.saturating_add(d));
         }

@@ -5,6 +5,7 @@
 //! loops. The first [`INLINE`] wait inside the connection, the rest on the
 //! heap. The connection bounds the length (`MAX_QUEUED_EVENTS`).
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 
 use crate::event::Event;
@@ -14,11 +15,15 @@ const INLINE: usize = 4;
 
 /// A FIFO of events: `inline[..len]` first, then `spill`. `spill` is only
 /// used while `inline` is full, so the order is simply inline, then spill.
+/// It is boxed on first use: every connection carries the field, few ever
+/// queue more than [`INLINE`] events.
 #[derive(Debug, Clone)]
 pub(crate) struct EventQueue {
     inline: [Event; INLINE],
     len: u8,
-    spill: VecDeque<Event>,
+    // Boxed for its size here (8 bytes, not 32), not for its contents.
+    #[allow(clippy::box_collection)]
+    spill: Option<Box<VecDeque<Event>>>,
 }
 
 impl Default for EventQueue {
@@ -27,14 +32,14 @@ impl Default for EventQueue {
             // Placeholders: only `inline[..len]` is ever read.
             inline: [Event::ReadyRead; INLINE],
             len: 0,
-            spill: VecDeque::new(),
+            spill: None,
         }
     }
 }
 
 impl EventQueue {
     pub(crate) fn len(&self) -> usize {
-        usize::from(self.len) + self.spill.len()
+        usize::from(self.len) + self.spill.as_ref().map_or(0, |s| s.len())
     }
 
     pub(crate) fn push_back(&mut self, e: Event) {
@@ -43,7 +48,7 @@ impl EventQueue {
             self.inline[n] = e;
             self.len += 1;
         } else {
-            self.spill.push_back(e);
+            self.spill.get_or_insert_with(Box::default).push_back(e);
         }
     }
 
@@ -61,8 +66,8 @@ impl EventQueue {
         let n = usize::from(self.len);
         if i < n {
             self.remove_inline(i);
-        } else {
-            self.spill.remove(i - n);
+        } else if let Some(spill) = self.spill.as_mut() {
+            spill.remove(i - n);
         }
     }
 
@@ -72,7 +77,7 @@ impl EventQueue {
         let n = usize::from(self.len);
         self.inline.copy_within(i + 1..n, i);
         self.len -= 1;
-        if let Some(e) = self.spill.pop_front() {
+        if let Some(e) = self.spill.as_mut().and_then(|s| s.pop_front()) {
             self.inline[n - 1] = e;
             self.len += 1;
         }
@@ -80,25 +85,28 @@ impl EventQueue {
 
     pub(crate) fn back(&self) -> Option<&Event> {
         self.spill
-            .back()
+            .as_ref()
+            .and_then(|s| s.back())
             .or_else(|| self.inline[..usize::from(self.len)].last())
     }
 
     pub(crate) fn clear(&mut self) {
         self.len = 0;
-        self.spill.clear();
+        if let Some(spill) = self.spill.as_mut() {
+            spill.clear();
+        }
     }
 
     pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = &Event> + '_ {
         self.inline[..usize::from(self.len)]
             .iter()
-            .chain(self.spill.iter())
+            .chain(self.spill.iter().flat_map(|s| s.iter()))
     }
 
     pub(crate) fn iter_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut Event> + '_ {
         self.inline[..usize::from(self.len)]
             .iter_mut()
-            .chain(self.spill.iter_mut())
+            .chain(self.spill.iter_mut().flat_map(|s| s.iter_mut()))
     }
 }
 
@@ -165,7 +173,7 @@ mod tests {
                     q.iter().copied().collect::<Vec<_>>(),
                     model.iter().copied().collect::<Vec<_>>()
                 );
-                prop_assert!(q.spill.is_empty() || usize::from(q.len) == INLINE);
+                prop_assert!(q.spill.as_ref().map_or(true, |s| s.is_empty()) || usize::from(q.len) == INLINE);
             }
         }
     }

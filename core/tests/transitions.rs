@@ -1290,14 +1290,41 @@ fn accepted_from_one_template_shares_it_and_each_ends_alone() {
 }
 
 #[test]
+fn connections_on_static_defaults_share_them_until_a_setter_copies() {
+    use std::time::Duration;
+    static DEFAULTS: std::sync::OnceLock<Config> = std::sync::OnceLock::new();
+    let defaults = DEFAULTS.get_or_init(config);
+    let mut a = Connection::with_static_config(defaults);
+    let b = Connection::with_static_config(defaults);
+    assert!(std::ptr::eq(a.config(), defaults));
+    assert!(std::ptr::eq(b.config(), defaults));
+    a.set_connect_timeout(Duration::from_millis(5));
+    a.set_drain_timeout(Some(Duration::from_millis(7)), T0);
+    // `a` has its own copy now; the defaults and `b` are untouched.
+    assert!(!std::ptr::eq(a.config(), defaults));
+    assert_eq!(a.config().connect_timeout, Duration::from_millis(5));
+    assert_eq!(a.config().drain_timeout, Some(Duration::from_millis(7)));
+    assert_eq!(defaults, &config());
+    assert_eq!(b.config(), &config());
+    // The copy is what the connect uses: its deadline is 5 ms away.
+    a.connect_to_server("x", OpenMode::ReadWrite);
+    let _ = actions(&mut a);
+    a.handle_connect_error(linux_err(EAGAIN), T0);
+    assert_eq!(a.state(), Connecting);
+    a.handle_timeout(T0 + Duration::from_millis(5));
+    assert_eq!(a.state(), Unconnected);
+}
+
+#[test]
 fn connection_state_stays_small() {
     // Every accepted socket carries one, boxed in the async drivers: 10,000
     // connections pay for each byte 10,000 times (the benchmark's C row).
-    // 46 words include four inline events (64 bytes), which replaced the
+    // 44 words include four inline events (64 bytes), which replaced the
     // heap buffer (80 bytes with the allocator's header) that nearly every
-    // connection allocated for its first signal.
+    // connection allocated for its first signal, and a two-word handle on
+    // the configuration (the defaults by reference, or a shared copy).
     assert!(
-        std::mem::size_of::<Connection>() <= 46 * std::mem::size_of::<usize>(),
+        std::mem::size_of::<Connection>() <= 44 * std::mem::size_of::<usize>(),
         "{}",
         std::mem::size_of::<Connection>()
     );

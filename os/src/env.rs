@@ -107,10 +107,25 @@ fn process_name_context() -> &'static NameContext {
 /// assert_eq!(a.name_context, localsock_os::name_context());
 /// ```
 pub fn default_config() -> Arc<Config> {
+    shared_default_config().clone()
+}
+
+/// [`default_config`] by reference, for
+/// [`Connection::with_static_config`](localsock_core::Connection::with_static_config):
+/// a socket made from it touches no reference count when it is created
+/// or dropped.
+///
+/// ```
+/// let a = localsock_os::default_config();
+/// assert!(std::ptr::eq(localsock_os::default_config_ref(), &*a));
+/// ```
+pub fn default_config_ref() -> &'static Config {
+    shared_default_config()
+}
+
+fn shared_default_config() -> &'static Arc<Config> {
     static CONFIG: OnceLock<Arc<Config>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| Arc::new(Config::new(name_context())))
-        .clone()
+    CONFIG.get_or_init(|| Arc::new(Config::new(name_context())))
 }
 
 /// When the core's clock started: one origin for every connection of the

@@ -32,7 +32,10 @@ pub mod unix;
 #[cfg(windows)]
 pub mod windows;
 
-pub use env::{clock_origin, core_now, default_config, name_context, remove_server, Timeout};
+pub use env::{
+    clock_origin, core_now, default_config, default_config_ref, name_context, remove_server,
+    Timeout,
+};
 
 /// Outcome of starting a connect, over a runtime's own stream type `S`.
 #[derive(Debug)]

@@ -12,8 +12,7 @@ use localsock_core::{
 
 use crate::platform::{Connect, Stream};
 use crate::Timeout;
-use localsock_os::default_config;
-use std::sync::Arc;
+use localsock_os::default_config_ref;
 
 mod descriptor;
 
@@ -134,17 +133,18 @@ impl LocalSocket {
     /// An unconnected socket with Qt's defaults.
     #[inline]
     pub fn new() -> Self {
-        Self::with_shared_config(default_config())
+        Self::with_connection(Connection::with_static_config(default_config_ref()))
     }
 
     /// An unconnected socket with the given core configuration.
     pub fn with_config(config: Config) -> Self {
-        Self::with_shared_config(Arc::new(config))
+        Self::with_connection(Connection::new(config))
     }
 
-    fn with_shared_config(config: Arc<Config>) -> Self {
+    #[inline]
+    fn with_connection(conn: Connection) -> Self {
         LocalSocket {
-            conn: driven(Connection::new(config)),
+            conn: driven(conn),
             stream: None,
             in_progress: false,
             send_mode: SendMode::Probe,
