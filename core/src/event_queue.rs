@@ -42,14 +42,20 @@ impl EventQueue {
         usize::from(self.len) + self.spill.as_ref().map_or(0, |s| s.len())
     }
 
+    #[inline]
     pub(crate) fn push_back(&mut self, e: Event) {
         let n = usize::from(self.len);
         if n < INLINE {
             self.inline[n] = e;
             self.len += 1;
         } else {
-            self.spill.get_or_insert_with(Box::default).push_back(e);
+            self.spill(e);
         }
+    }
+
+    #[cold]
+    fn spill(&mut self, e: Event) {
+        self.spill.get_or_insert_with(Box::default).push_back(e);
     }
 
     pub(crate) fn pop_front(&mut self) -> Option<Event> {
