@@ -549,11 +549,11 @@ impl LocalSocket {
                 self.in_progress = false;
                 self.send_mode = SendMode::Probe;
             }
-            Action::Connect { address, mode } => {
+            Action::Connect { address, .. } => {
                 self.stream = None;
                 self.send_mode = SendMode::Probe;
                 let backlog_wait = self.backlog_wait();
-                match Stream::connect(&address, mode.can_read(), mode.can_write(), backlog_wait) {
+                match Stream::connect(&address, backlog_wait) {
                     Ok(Connect::Done(s)) => {
                         self.stream = Some(s);
                         self.in_progress = false;

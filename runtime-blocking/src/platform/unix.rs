@@ -50,8 +50,6 @@ impl Stream {
     /// kernel for up to that long while the server's backlog is full.
     pub(crate) fn connect(
         address: &Address,
-        _read: bool,
-        _write: bool,
         backlog_wait: Option<Duration>,
     ) -> io::Result<Connect> {
         let address = sys::socket_address(address);

@@ -45,8 +45,6 @@ impl Stream {
     /// waited for (`WaitNamedPipe`) for up to that long.
     pub(crate) fn connect(
         address: &Address,
-        _read: bool,
-        _write: bool,
         backlog_wait: Option<Duration>,
     ) -> io::Result<Connect> {
         let name = address.as_str();
