@@ -335,7 +335,7 @@ scenarios!(
         let mut server = R::server();
         server.listen_with(&name, one_slot()).unwrap();
         let mut queued = Vec::new();
-        let mut waiting = loop {
+        let waiting = loop {
             let mut s = R::socket();
             s.connect_to_server(&name, OpenMode::ReadWrite);
             if s.state() == State::Connecting {
@@ -345,15 +345,7 @@ scenarios!(
             queued.push(s);
             assert!(queued.len() < 64, "the backlog never filled");
         };
-        let (started, started_rx) = std::sync::mpsc::channel();
-        let client = spawn(move || {
-            started.send(()).unwrap();
-            let connected = waiting.wait_for_connected(Some(Duration::from_secs(60)));
-            (waiting, connected)
-        });
-        started_rx.recv().unwrap();
-        // Let the client be inside its wait (either order ends the same way).
-        std::thread::sleep(Duration::from_millis(100));
+        let client = wait_for_connected_in_thread(waiting);
         server.close();
         let (waiting, connected) = client.join().unwrap();
         assert!(!connected, "connected to a closed server");
@@ -378,14 +370,7 @@ scenarios!(
         let mut c = R::socket();
         c.connect_to_server(&path, OpenMode::ReadWrite);
         assert_eq!(c.state(), State::Connecting, "the backlog is full");
-        let (started, started_rx) = std::sync::mpsc::channel();
-        let client = spawn(move || {
-            started.send(()).unwrap();
-            let connected = c.wait_for_connected(Some(Duration::from_secs(60)));
-            (c, connected)
-        });
-        started_rx.recv().unwrap();
-        std::thread::sleep(Duration::from_millis(100));
+        let client = wait_for_connected_in_thread(c);
         drop(listener);
         let (c, connected) = client.join().unwrap();
         assert!(!connected, "connected to a dead server");
@@ -457,6 +442,25 @@ fn raw_peer<R: Runtime>(
 #[cfg(unix)]
 fn count(events: &[Event], e: Event) -> usize {
     events.iter().filter(|x| **x == e).count()
+}
+
+/// Runs `socket`'s `wait_for_connected` (up to 60 s) on another thread
+/// and returns once that thread has started, after a pause that lets it
+/// get inside the wait (what the caller does next ends the wait the same
+/// way in either order); the thread gives back the socket and the result.
+#[cfg(any(target_os = "linux", windows))]
+fn wait_for_connected_in_thread<S: TestSocket + Send + 'static>(
+    mut socket: S,
+) -> std::thread::JoinHandle<(S, bool)> {
+    let (started, started_rx) = std::sync::mpsc::channel();
+    let client = spawn(move || {
+        started.send(()).unwrap();
+        let connected = socket.wait_for_connected(Some(Duration::from_secs(60)));
+        (socket, connected)
+    });
+    started_rx.recv().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    client
 }
 
 /// A listener whose backlog is full (Linux): nobody accepts, and one
