@@ -967,8 +967,6 @@ impl Drop for LocalSocket {
         // the stream (dropping it): the connection's state, queues and
         // signals go with it, and nobody is left to observe them, so the
         // core's `release` bookkeeping is skipped. Nothing here can panic.
-        if self.conn.wants_write() {
-            self.try_send();
-        }
+        self.try_send();
     }
 }
